@@ -1,0 +1,75 @@
+"""The ``livebase`` command: thin Typer commands over the modules below, printed with Rich.
+
+One error handler: a LivebaseError prints its message in red on stderr and exits 1; the
+traceback shows only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from livebase.cli._common import err_console, state
+from livebase.cli.admin import register as register_admin
+from livebase.cli.demo import register as register_demo
+from livebase.cli.ingest import register as register_ingest
+from livebase.errors import LivebaseError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="livebase",
+    help="Turn your customer base into a living asset: ingest, segment, act, measure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _options(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace folder (default: the nearest folder with livebase.yaml, upward).",
+            envvar="LIVEBASE_WORKSPACE",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    state.workspace = workspace
+    state.debug = debug
+
+
+register_admin(app)
+register_ingest(app)
+register_demo(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also the entry point of the ``livebase`` script)."""
+    try:
+        app(args=argv, prog_name="livebase")  # usage errors and --help end in SystemExit
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except LivebaseError as exc:
+        if state.debug:
+            err_console.print_exception()
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        code = 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted: nothing was written by the interrupted step")
+        code = 130
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,229 @@
+"""livebase.yaml: pydantic models, loading with line numbers, errors that say where and what.
+
+A config error names the dotted key path, the YAML line and, for an unknown name, the nearest
+valid one::
+
+    livebase.yaml: ingest.orders.preset (line 12): unknown preset 'getcorse' — did you mean 'getcourse'?
+
+>>> cfg = parse_config("name: demo\\ningest:\\n  orders:\\n    preset: getcourse\\n")
+>>> cfg.ingest.orders.preset
+'getcourse'
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from livebase.errors import ConfigError, did_you_mean
+
+__all__ = [
+    "CONFIG_FILE",
+    "DatesConfig",
+    "IngestConfig",
+    "LivebaseConfig",
+    "OrdersIngestConfig",
+    "RevenueConfig",
+    "config_schema",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_FILE = "livebase.yaml"
+
+StoreStatus = Literal["paid", "partially_paid", "pending", "cancelled", "refunded"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatesConfig(_Section):
+    """Plausible range of dates in loaded files; a date outside it rejects the row."""
+
+    min: date = date(1990, 1, 1)
+    """Earliest plausible date."""
+    max_days_after_load: Annotated[int, Field(ge=0)] = 1
+    """How many days after the load a date may lie (time zones, clocks ahead)."""
+    day_first: bool = True
+    """Read ambiguous dates like 03/04/2026 as day/month (Russian and European exports)."""
+
+
+class RevenueConfig(_Section):
+    """How orders count toward revenue (applied when a file is loaded)."""
+
+    date: Literal["paid_at", "created_at"] = "paid_at"
+    """The date that counts: the payment date (falls back to creation when a paid order has none)."""
+    partially_paid: Literal["paid_amount", "nothing"] = "paid_amount"
+    """A partially paid order counts what was paid, or nothing at all."""
+    return_requested: Literal["paid", "refunded"] = "paid"
+    """An order awaiting a return ('Ожидаем возврата') still counts as paid, or as refunded."""
+
+
+class OrdersIngestConfig(_Section):
+    preset: str = "generic"
+    """Default preset for 'livebase ingest orders' (generic, getcourse, cdnow)."""
+    statuses: dict[str, StoreStatus] = Field(default_factory=dict)
+    """Extra or overriding status labels/codes → paid | partially_paid | pending | cancelled | refunded."""
+    currency: str | None = None
+    """Currency when the file has none (default: the workspace currency)."""
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        from livebase.ingest.presets import PRESETS
+
+        known = sorted(name for name, p in PRESETS.items() if p.kind == "orders")
+        if value not in known:
+            raise ValueError(
+                f"unknown preset '{value}'{did_you_mean(value, known)} (valid: {', '.join(known)})"
+            )
+        return value
+
+
+class EntityIngestConfig(_Section):
+    preset: str
+    """Default preset for this kind of file."""
+
+
+class IngestConfig(_Section):
+    orders: OrdersIngestConfig = OrdersIngestConfig()
+    customers: EntityIngestConfig = EntityIngestConfig(preset="generic-customers")
+    events: EntityIngestConfig = EntityIngestConfig(preset="events")
+    revenue: RevenueConfig = RevenueConfig()
+    dates: DatesConfig = DatesConfig()
+    decimal: Literal["auto", "comma", "point"] = "auto"
+    """Decimal separator of amounts: sniffed per file, or fixed."""
+
+
+class LivebaseConfig(_Section):
+    """The whole livebase.yaml."""
+
+    version: Literal[1] = 1
+    name: str = "workspace"
+    language: Literal["en", "ru"] = "en"
+    """Language of reports and segment names."""
+    currency: str = "USD"
+    """Currency of amounts when a file does not say."""
+    timezone: str = "UTC"
+    """The shop's time zone: where 'today' starts and ends."""
+    ingest: IngestConfig = IngestConfig()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the deepest key of ``loc`` that exists in the YAML tree."""
+    line: int | None = None
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _parent_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The valid keys at the level where ``loc`` ends (for "did you mean")."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        current = fields[part].annotation
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _to_plain(node: Any) -> Any:
+    if isinstance(node, CommentedMap):
+        return {str(k): _to_plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_to_plain(v) for v in node]
+    return node
+
+
+def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
+    """Validate the YAML ``text`` of a livebase.yaml; raises ConfigError naming key and line."""
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"not valid YAML: {exc.problem}", line=line, file=file) from exc
+    if tree is None:
+        tree = CommentedMap()
+    if not isinstance(tree, CommentedMap):
+        raise ConfigError("the file must be a mapping of keys (name:, ingest:, …)", file=file)
+    try:
+        return LivebaseConfig.model_validate(_to_plain(tree))
+    except ValidationError as exc:
+        messages = []
+        first_line: int | None = None
+        first_key = ""
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key = ".".join(str(p) for p in loc)
+            line = _line_of(tree, loc)
+            if error["type"] == "extra_forbidden":
+                valid = _parent_keys(LivebaseConfig, loc)
+                msg = f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), valid)}"
+                if valid:
+                    msg += f" (valid here: {', '.join(valid)})"
+            elif error["type"] == "literal_error":
+                expected = error.get("ctx", {}).get("expected", "")
+                got = error.get("input")
+                msg = f"invalid value '{got}'"
+                if isinstance(got, str):
+                    options = [o.strip(" '") for o in str(expected).replace(" or ", ",").split(",")]
+                    msg += did_you_mean(got, options)
+                msg += f"; valid values are: {expected}"
+            else:
+                msg = str(error["msg"]).removeprefix("Value error, ")
+            if first_line is None:
+                first_line, first_key = line, key
+            where = f"{key} (line {line})" if line is not None else key
+            messages.append(f"{where}: {msg}")
+        if len(messages) == 1:
+            raise ConfigError(
+                messages[0].split(": ", 1)[1], key=first_key, line=first_line, file=file
+            ) from None
+        joined = "\n  ".join(messages)
+        raise ConfigError(f"{len(messages)} problems:\n  {joined}", line=None, file=file) from None
+
+
+def load_config(path: Path) -> LivebaseConfig:
+    """Read and validate the livebase.yaml at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}): save livebase.yaml as UTF-8", file=str(path)
+        ) from None
+    return parse_config(text, file=str(path))
+
+
+def config_schema() -> str:
+    """The JSON Schema of livebase.yaml, for editors (YAML language server, VS Code).
+
+    >>> '"LivebaseConfig"' in config_schema()
+    True
+    """
+    return json.dumps(LivebaseConfig.model_json_schema(), indent=2, ensure_ascii=False)

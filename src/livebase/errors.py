@@ -1,0 +1,162 @@
+"""Every error livebase raises on purpose, with the context a user needs to act on it.
+
+The tree::
+
+    LivebaseError                      root: the CLI prints the message, exits 1, no traceback
+    ├── ConfigError                    livebase.yaml is wrong: key path, YAML line, suggestion
+    ├── WorkspaceError                 no workspace found, or init over an existing one
+    ├── StoreError                     the DuckDB store is missing, locked or from a newer version
+    ├── IngestError                    a file cannot be loaded; nothing was written
+    │   └── InputValidationError       rows that break a rule: file, row, column, value
+    ├── RuleError                      a segment rule or signal expression is invalid
+    ├── SegmentError                   segmentation cannot run (no history for a date, …)
+    ├── ModelError                     a model cannot be fitted or is missing
+    │   └── ConvergenceError           the optimiser stopped without converging
+    └── ExperimentError                an experiment is unknown or its data cannot be read out
+
+Messages say what is wrong, where, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConvergenceError",
+    "ExperimentError",
+    "IngestError",
+    "InputValidationError",
+    "LivebaseError",
+    "ModelError",
+    "RowProblem",
+    "RuleError",
+    "SegmentError",
+    "StoreError",
+    "WorkspaceError",
+    "did_you_mean",
+]
+
+
+def did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    """A " — did you mean 'x'?" suffix for the nearest candidate, or "" when none is close.
+
+    >>> did_you_mean("getcorse", ["generic", "getcourse", "cdnow"])
+    " — did you mean 'getcourse'?"
+    >>> did_you_mean("zzz", ["generic"])
+    ''
+    """
+    close = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+class LivebaseError(Exception):
+    """Root of every error livebase raises on purpose."""
+
+
+class ConfigError(LivebaseError):
+    """livebase.yaml (or a value given for it) is invalid.
+
+    Carries the dotted key path and, when known, the file and 1-based line of the key.
+    """
+
+    def __init__(
+        self, message: str, *, key: str = "", line: int | None = None, file: str | None = None
+    ) -> None:
+        self.key = key
+        self.line = line
+        self.file = file
+        where = key
+        if line is not None:
+            where = f"{key} (line {line})" if key else f"line {line}"
+        prefix = f"{file}: " if file else ""
+        super().__init__(f"{prefix}{where}: {message}" if where else f"{prefix}{message}")
+
+
+class WorkspaceError(LivebaseError):
+    """No workspace where one was expected, or one already where a new one was asked for."""
+
+
+class StoreError(LivebaseError):
+    """The store cannot be opened or migrated."""
+
+
+class IngestError(LivebaseError):
+    """A file cannot be loaded. The store is left exactly as it was."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}" if file else message)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One offending cell: the row as a spreadsheet numbers it (header = row 1)."""
+
+    row: int
+    column: str
+    value: str | None
+    problem: str
+
+    def describe(self) -> str:
+        shown = "empty" if self.value is None or self.value == "" else repr(self.value)
+        return f"row {self.row}, column '{self.column}': {shown} — {self.problem}"
+
+
+class InputValidationError(IngestError):
+    """Rows of a file break a rule. Lists the first offending rows; nothing was loaded."""
+
+    def __init__(
+        self,
+        file: str,
+        problems: Sequence[RowProblem],
+        *,
+        total: int | None = None,
+        hint: str = "fix the file, or load the valid rows with --skip-bad-rows",
+    ) -> None:
+        self.problems = list(problems)
+        self.total = total if total is not None else len(self.problems)
+        first = self.problems[0]
+        head = f"{self.total} bad row{'s' if self.total != 1 else ''}, first at {first.describe()}"
+        lines = [head]
+        if len(self.problems) > 1:
+            lines += ["  " + p.describe() for p in self.problems[:10]]
+            if self.total > min(10, len(self.problems)):
+                lines.append(f"  … and {self.total - min(10, len(self.problems))} more")
+        lines.append(f"Nothing was loaded: {hint}.")
+        super().__init__("\n".join(lines), file=file)
+
+
+class RuleError(LivebaseError):
+    """A user expression (segment rule, signal) is invalid; names the rule and YAML line."""
+
+    def __init__(self, message: str, *, rule: str = "", line: int | None = None) -> None:
+        self.rule = rule
+        self.line = line
+        where = f"rule '{rule}'" if rule else "rule"
+        if line is not None:
+            where += f" (line {line})"
+        super().__init__(f"{where}: {message}")
+
+
+class SegmentError(LivebaseError):
+    """Segmentation cannot run or a segment/scheme does not exist."""
+
+
+class ModelError(LivebaseError):
+    """A model cannot be fitted, or predictions were asked of a model that does not exist."""
+
+
+class ConvergenceError(ModelError):
+    """The optimiser did not converge; carries its final state."""
+
+    def __init__(self, message: str, *, state: dict[str, object] | None = None) -> None:
+        self.state = dict(state or {})
+        detail = ", ".join(f"{k}={v}" for k, v in self.state.items())
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class ExperimentError(LivebaseError):
+    """An experiment is unknown, or its data cannot give a readout."""

@@ -1,0 +1,155 @@
+"""SQL expressions (DuckDB dialect) that parse text cells and say what is wrong with them.
+
+Each builder returns a pair: the typed value, and a problem text that is NULL when the cell
+is fine. The whole file is validated in one set-based query, never row by row in Python.
+
+>>> import duckdb
+>>> value, problem = amount_sql("'1 234,50 руб.'", "comma")
+>>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+(Decimal('1234.50'), None)
+>>> value, problem = timestamp_sql("'31.02.2024'", day_first=True, low="1990-01-01",
+...                                high="2030-01-01 00:00:00")
+>>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+(None, 'not a date on the calendar')
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "amount_sql",
+    "clean_amount_sql",
+    "integer_sql",
+    "json_sql",
+    "label_sql",
+    "quote",
+    "text_sql",
+    "timestamp_sql",
+]
+
+Decimal = Literal["comma", "point"]
+
+
+def quote(text: str) -> str:
+    """A SQL string literal.
+
+    >>> quote("O'Brien")
+    "'O''Brien'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def text_sql(cell: str) -> str:
+    """Trimmed text; empty becomes NULL."""
+    return f"nullif(trim({cell}), '')"
+
+
+# currency marks before or after the number, and every kind of space used as a thousands mark
+_CURRENCY = r"(?i)^\s*(\$|€|₽|£)|\s*(руб\.?|р\.|₽|rub|usd|eur|\$|€|£)\s*$"
+_SPACES = "[\\s\u00a0\u202f\u2009']"
+
+
+def clean_amount_sql(cell: str) -> str:
+    """Text of an amount without currency marks, spaces or thousands spaces."""
+    stripped = f"regexp_replace(trim({cell}), {quote(_CURRENCY)}, '', 'g')"
+    return f"replace(regexp_replace({stripped}, {quote(_SPACES)}, '', 'g'), '−', '-')"
+
+
+def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
+    """Money with at most two decimals; the thousands mark is the other separator."""
+    cleaned = clean_amount_sql(cell)
+    if decimal == "comma":
+        shape = r"[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d{1,2})?"
+        number = f"replace(replace({cleaned}, '.', ''), ',', '.')"
+        expect = "an amount with a decimal comma, like 1 234,50"
+    else:
+        shape = r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d{1,2})?"
+        number = f"replace({cleaned}, ',', '')"
+        expect = "an amount with a decimal point, like 1,234.50"
+    ok = f"regexp_full_match({cleaned}, {quote(shape)})"
+    empty = f"(nullif(trim({cell}), '') IS NULL)"
+    value = f"CASE WHEN {ok} THEN CAST({number} AS DECIMAL(18,2)) END"
+    problem = (
+        f"CASE WHEN {empty} OR {ok} THEN NULL "
+        f"WHEN regexp_full_match({cleaned}, '[+-]?[0-9.,]*[.,][0-9]{{3,}}') "
+        f"THEN {quote('more than two decimals; if that separator marks thousands, set ingest.decimal in livebase.yaml')} "
+        f"ELSE {quote('not ' + expect)} END"
+    )
+    return value, problem
+
+
+_FORMATS_DAY_FIRST = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d.%m.%y %H:%M",
+    "%d.%m.%y",
+    "%Y%m%d",
+]
+_SLASH_DAY_FIRST = ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
+_SLASH_MONTH_FIRST = ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y"]
+# shapes that look like a date: when one of them does not parse, the date is not on the calendar
+_DATE_SHAPE = (
+    r"(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./](\d{2}|\d{4})|\d{8})([ T]\d{1,2}:\d{2}.*)?"
+)
+
+
+def timestamp_sql(cell: str, *, day_first: bool, low: str, high: str) -> tuple[str, str]:
+    """A timestamp in one of the common export formats, within [low, high]."""
+    formats = _FORMATS_DAY_FIRST + (_SLASH_DAY_FIRST if day_first else _SLASH_MONTH_FIRST)
+    text = f"regexp_replace(trim({cell}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$', '')"
+    listed = "[" + ", ".join(quote(f) for f in formats) + "]"
+    parsed = f"try_strptime({text}, {listed})"
+    empty = f"(nullif(trim({cell}), '') IS NULL)"
+    value = (
+        f"CASE WHEN {parsed} BETWEEN TIMESTAMP {quote(low)} AND TIMESTAMP {quote(high)} "
+        f"THEN {parsed} END"
+    )
+    shown_high = high[:10]
+    problem = (
+        f"CASE WHEN {empty} THEN NULL "
+        f"WHEN {parsed} IS NULL AND regexp_full_match({text}, {quote(_DATE_SHAPE)}) "
+        f"THEN 'not a date on the calendar' "
+        f"WHEN {parsed} IS NULL THEN {quote('not a date (expected e.g. 2026-03-31 14:05 or 31.03.2026 14:05)')} "
+        f"WHEN {parsed} < TIMESTAMP {quote(low)} OR {parsed} > TIMESTAMP {quote(high)} "
+        f"THEN {quote(f'outside the plausible range {low} … {shown_high} (ingest.dates in livebase.yaml)')} "
+        f"END"
+    )
+    return value, problem
+
+
+def integer_sql(cell: str) -> tuple[str, str]:
+    """A whole number."""
+    cleaned = f"regexp_replace(trim({cell}), {quote(_SPACES)}, '', 'g')"
+    value = f"TRY_CAST({cleaned} AS BIGINT)"
+    problem = (
+        f"CASE WHEN nullif(trim({cell}), '') IS NULL OR {value} IS NOT NULL THEN NULL "
+        f"ELSE 'not a whole number' END"
+    )
+    return value, problem
+
+
+def json_sql(cell: str) -> tuple[str, str]:
+    """A JSON value (properties of an event)."""
+    text = text_sql(cell)
+    value = f"CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END"
+    problem = (
+        f"CASE WHEN {text} IS NULL OR json_valid({text}) THEN NULL "
+        'ELSE \'not valid JSON (expected e.g. {"course": "python"})\' END'
+    )
+    return value, problem
+
+
+def label_sql(cell: str) -> str:
+    """A status label normalised like :func:`livebase.ingest.presets.normalize_label`."""
+    lowered = f"replace(lower(trim({cell})), 'ё', 'е')"
+    spaced = f"regexp_replace({lowered}, '[_\\-\\s\u00a0]+', ' ', 'g')"
+    return f"trim({spaced})"

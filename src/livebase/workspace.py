@@ -1,0 +1,107 @@
+"""A workspace: a folder with ``livebase.yaml`` and the store ``livebase.duckdb``.
+
+Commands find it from the current folder upward, or from ``--workspace``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
+from livebase.errors import WorkspaceError, did_you_mean
+from livebase.store import Store
+
+__all__ = ["STORE_FILE", "TEMPLATES", "Workspace", "find_workspace", "init_workspace"]
+
+STORE_FILE = "livebase.duckdb"
+Template = Literal["ecommerce", "school", "subscription"]
+TEMPLATES: tuple[Template, ...] = ("ecommerce", "school", "subscription")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder, its validated config and the path of its store."""
+
+    root: Path
+    config: LivebaseConfig
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / STORE_FILE
+
+    def open_store(self, *, read_only: bool = False) -> Store:
+        """Open the workspace's store (creating it if the folder has a config but no store)."""
+        return Store.open(self.store_path, create=not read_only, read_only=read_only)
+
+    @classmethod
+    def load(cls, root: Path) -> Workspace:
+        return cls(root.resolve(), load_config(root / CONFIG_FILE))
+
+
+def find_workspace(start: Path, explicit: Path | None = None) -> Workspace:
+    """The workspace at ``explicit``, or the nearest folder holding livebase.yaml upward.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> ws = init_workspace(root / "shop", template="ecommerce")
+    >>> find_workspace(root / "shop").root == ws.root
+    True
+    """
+    if explicit is not None:
+        folder = explicit.expanduser().resolve()
+        if folder.is_file() and folder.name == CONFIG_FILE:
+            folder = folder.parent
+        if not (folder / CONFIG_FILE).exists():
+            raise WorkspaceError(
+                f"--workspace {explicit}: no {CONFIG_FILE} there; create one with "
+                f"'livebase init {explicit}'"
+            )
+        return Workspace.load(folder)
+    looked: list[str] = []
+    for folder in [start.resolve(), *start.resolve().parents]:
+        looked.append(str(folder))
+        if (folder / CONFIG_FILE).exists():
+            return Workspace.load(folder)
+    raise WorkspaceError(
+        f"no livebase workspace here: no {CONFIG_FILE} in {looked[0]} or any folder above it. "
+        "Create one with 'livebase init DIR', change into it, or pass --workspace DIR"
+    )
+
+
+def template_text(template: str, name: str) -> str:
+    """The commented livebase.yaml of a template."""
+    if template not in TEMPLATES:
+        raise WorkspaceError(
+            f"unknown template '{template}'{did_you_mean(template, TEMPLATES)}; "
+            f"choose one of: {', '.join(TEMPLATES)}"
+        )
+    text = (
+        resources.files("livebase")
+        .joinpath("templates", f"{template}.yaml")
+        .read_text(encoding="utf-8")
+    )
+    return text.replace("{name}", name)
+
+
+def init_workspace(folder: Path, *, template: str = "ecommerce", force: bool = False) -> Workspace:
+    """Create ``folder`` with a commented livebase.yaml from ``template`` and an empty store."""
+    folder = folder.expanduser()
+    config_path = folder / CONFIG_FILE
+    if config_path.exists() and not force:
+        raise WorkspaceError(
+            f"{config_path} already exists: this folder is a workspace already "
+            "(use --force to overwrite its livebase.yaml; the store is kept)"
+        )
+    text = template_text(template, folder.resolve().name)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(text, encoding="utf-8")
+    workspace = Workspace.load(folder)
+    workspace.open_store().close()
+    return workspace

@@ -1,0 +1,54 @@
+"""The README's tour works as written (run as a user would, in a shell, on CDNOW)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def tour_commands(heading: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1]
+    block = re.search(r"```\n(.*?)```", section, re.S)
+    assert block, f"no code block under {heading!r}"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_block = re.search(r"```\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert first_block
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make demo", "make test"]
+
+
+@pytest.mark.slow
+def test_cdnow_tour_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (tmp_path / "shared").symlink_to(shared_data.parent)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cwd = project
+    outputs = []
+    for command in tour_commands("## A five-minute tour"):
+        if command.startswith("source "):
+            continue
+        if command.startswith("cd "):
+            cwd = (cwd / shlex.split(command)[1]).resolve()
+            continue
+        done = subprocess.run(
+            command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        outputs.append(done.stdout)
+    joined = "\n".join(outputs)
+    assert "69,659 new" in joined and "69,659 unchanged" in joined
+    assert '"orders": 69659' in joined and '"paid_revenue": 2500315.63' in joined
