@@ -18,7 +18,7 @@ import contextlib
 import csv
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -48,6 +48,7 @@ Stage = Literal["read", "stage", "validate", "merge"]
 StageFn = Callable[[Stage], None]
 
 _SHOWN_PROBLEMS = 10
+_REQUIRED = "'a value is required here'"
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ def _structural_problems(
     problems: list[RowProblem] = []
     lines: list[int] = []
     for line, _column_idx, error_type, csv_line, message in rows:
+        if lines and lines[-1] == int(line):
+            continue  # the reader reports a short line once per missing column: keep one
         lines.append(int(line))
         found = str(message)
         if error_type == "INVALID ENCODING":
@@ -209,7 +212,10 @@ def _decimal_mode(
             f"count(*) FILTER (WHERE regexp_matches({cleaned}, '\\d\\.\\d{{1,2}}$') "
             f"OR regexp_matches({cleaned}, ',\\d{{3}}\\.'))"
         )
-    row = con.execute(f"SELECT {', '.join(votes)} FROM lb_stage").fetchone()
+    # the first rows decide; a later value in the other convention is an error, never a guess
+    row = con.execute(
+        f"SELECT {', '.join(votes)} FROM (SELECT * FROM lb_stage LIMIT 200000)"
+    ).fetchone()
     assert row is not None
     comma = sum(row[0::2])
     point = sum(row[1::2])
@@ -250,8 +256,11 @@ def _parse(
     prepared: PreparedFile,
     first_row: int,
     reject_lines: list[int],
-) -> None:
-    """Create ``lb_parsed``: one typed row per staged row, with ``_e_<field>`` problems."""
+) -> set[str]:
+    """Create ``lb_rows``: one typed row per staged row, with ``_e_<field>`` problems.
+
+    Returns the column names of ``lb_rows``.
+    """
     cfg = options.config
     low = cfg.dates.min.isoformat()
     high = (options.loaded_at + timedelta(days=cfg.dates.max_days_after_load)).isoformat(sep=" ")
@@ -267,7 +276,9 @@ def _parse(
         if spec.type in {"id", "text", "status"}:
             select.append(f"{text_sql(cell)} AS {spec.name}")
             if spec.required:
-                problems.append((spec.name, f"CASE WHEN {text_sql(cell)} IS NULL THEN 'empty' END"))
+                problems.append(
+                    (spec.name, f"CASE WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} END")
+                )
             continue
         if spec.type == "timestamp":
             value, problem = timestamp_sql(cell, day_first=cfg.dates.day_first, low=low, high=high)
@@ -278,7 +289,7 @@ def _parse(
         else:
             value, problem = json_sql(cell)
         if spec.required:
-            problem = f"CASE WHEN {text_sql(cell)} IS NULL THEN 'empty' ELSE {problem} END"
+            problem = f"CASE WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} ELSE {problem} END"
         select.append(f"{value} AS {spec.name}")
         problems.append((spec.name, problem))
 
@@ -304,21 +315,30 @@ def _parse(
         row_expr = f"(s.rowid + {first_row})"
 
     problem_cols = [f"{expr} AS _e_{name}" for name, expr in problems]
-    con.execute("DROP TABLE IF EXISTS lb_parsed")
-    con.execute(
-        f"CREATE TEMP TABLE lb_parsed AS SELECT {row_expr} AS _row, s.rowid AS _row_id, "
+    parsed_sql = (
+        f"SELECT {row_expr} AS _row, s.rowid AS _row_id, "
         f"{', '.join(select + problem_cols)} FROM lb_stage s"
     )
+    columns = {"_row", "_row_id", "attributes"}
+    columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
+    columns |= {f"_e_{name}" for name, _ in problems}
+    con.execute("DROP TABLE IF EXISTS lb_rows")
     if preset.kind == "orders":
-        _derive_orders(con, mapping, options)
+        _derive_orders(con, mapping, options, parsed_sql, columns)
+    else:
+        con.execute(f"CREATE TEMP TABLE lb_rows AS {parsed_sql}")
+    return {r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}
 
 
 def _derive_orders(
-    con: duckdb.DuckDBPyConnection, mapping: ColumnMapping, options: LoadOptions
+    con: duckdb.DuckDBPyConnection,
+    mapping: ColumnMapping,
+    options: LoadOptions,
+    parsed_sql: str,
+    cols: set[str],
 ) -> None:
     """Order status, revenue amount and date, customer and order ids, row-level rules."""
     _status_table(con, options)
-    cols = {r[0] for r in con.execute("DESCRIBE lb_parsed").fetchall()}
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -360,14 +380,13 @@ def _derive_orders(
         if "status" in cols
         else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
     )
-    con.execute("DROP TABLE IF EXISTS lb_rows")
     con.execute(
         f"""CREATE TEMP TABLE lb_rows AS
-        WITH base AS (
+        WITH parsed AS ({parsed_sql}), base AS (
             SELECT p.*, _mapped, coalesce(_mapped, {default_status}) AS _st,
                    coalesce(_flagged, false) AS _flag, {customer} AS _cust,
                    {created} AS _created, {paid_at} AS _paid_at, {paid_col} AS _paid
-            FROM lb_parsed p {join_status}
+            FROM parsed p {join_status}
         )
         SELECT
             _row, _row_id,
@@ -412,7 +431,7 @@ def _derive_orders(
 
 _ROW_RULES = {
     "_e_status_label": "status",
-    "_e_partial": "paid_amount",
+    "_e_partial": "status",
     "_e_customer": "customer_id",
     "_e_negative": "amount",
     "_e_nodate": "created_at",
@@ -478,13 +497,16 @@ def _merge(
     """
     cols = ", ".join(columns)
     con.execute("DROP TABLE IF EXISTS lb_latest")
-    con.execute(
-        f"""CREATE TEMP TABLE lb_latest AS
-        SELECT {key}, {cols}, count(*) OVER (PARTITION BY {key}) - 1 AS _dups
-        FROM {source}
-        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"""
-    )
-    duplicates = con.execute("SELECT coalesce(sum(_dups), 0) FROM lb_latest").fetchone()
+    con.execute("DROP VIEW IF EXISTS lb_latest")
+    duplicates = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {source}").fetchone()
+    assert duplicates is not None
+    if duplicates[0]:
+        con.execute(
+            f"""CREATE TEMP TABLE lb_latest AS SELECT {key}, {cols} FROM {source}
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"""
+        )
+    else:
+        con.execute(f"CREATE TEMP VIEW lb_latest AS SELECT {key}, {cols} FROM {source}")
     new = {c: (f"coalesce(l.{c}, t.{c})" if keep_when_null else f"l.{c}") for c in columns}
     changed = " OR ".join(f"t.{c} IS DISTINCT FROM {new[c]}" for c in columns)
     counts = con.execute(
@@ -595,18 +617,17 @@ _ORDER_COLUMNS = [
 
 
 def _merge_orders(con: duckdb.DuckDBPyConnection, good: str, load_id: int) -> tuple[int, ...]:
-    con.execute("DROP TABLE IF EXISTS lb_good_orders")
-    con.execute(f"CREATE TEMP TABLE lb_good_orders AS SELECT * FROM lb_rows WHERE {good}")
-    counts = _merge(con, "orders", "order_id", _ORDER_COLUMNS, "lb_good_orders", load_id)
+    good_rows = f"(SELECT * FROM lb_rows WHERE {good})"
+    counts = _merge(con, "orders", "order_id", _ORDER_COLUMNS, good_rows, load_id)
     con.execute("DROP TABLE IF EXISTS lb_order_customers")
     con.execute(
-        """CREATE TEMP TABLE lb_order_customers AS
+        f"""CREATE TEMP TABLE lb_order_customers AS
         SELECT customer_id, email, phone, name, CAST(NULL AS VARCHAR) AS timezone,
                CAST(NULL AS TIMESTAMP) AS created_at, CAST(NULL AS JSON) AS cust_attributes, _row
-        FROM lb_good_orders"""
+        FROM {good_rows}"""
     )
     _upsert_customers_from(con, "lb_order_customers", load_id)
-    refresh_customer_state(con, "SELECT customer_id FROM lb_good_orders", load_id)
+    refresh_customer_state(con, f"SELECT customer_id FROM {good_rows}", load_id)
     return counts
 
 
@@ -626,7 +647,7 @@ def _merge_customers(
         SELECT _row, customer_id, lower({pick("email")}) AS email, {pick("phone")} AS phone,
                {full_name} AS name, {pick("timezone")} AS timezone,
                {pick("created_at", "TIMESTAMP")} AS created_at, attributes AS cust_attributes
-        FROM lb_parsed WHERE {good}"""
+        FROM lb_rows WHERE {good}"""
     )
     con.execute("DROP TABLE IF EXISTS lb_cust_view")
     con.execute(
@@ -661,7 +682,7 @@ def _merge_events(
     con.execute(
         f"""CREATE TEMP TABLE lb_good_events AS
         SELECT _row, {event_id} AS event_id, customer_id, ts, name, {props} AS properties
-        FROM lb_parsed WHERE {good}"""
+        FROM lb_rows WHERE {good}"""
     )
     con.execute("DROP TABLE IF EXISTS lb_latest")
     con.execute(
@@ -816,6 +837,24 @@ def load_file(
                 f"cannot read the file as {prepared.format.upper()}: {exc}", file=prepared.display
             ) from None
         structural, reject_lines = _structural_problems(con, len(headers), prepared)
+        if (
+            structural
+            and prepared.ascii_head
+            and not options.encoding
+            and any("not UTF-8 text" in p.problem for p in structural)
+        ):
+            # the start of the file was plain ASCII, so UTF-8 was a guess: it is Windows-1251
+            return load_file(
+                store, item, replace(options, encoding="cp1251"), progress=progress, stage=stage
+            )
+        broken_quote = next((p for p in structural if "quote is opened" in p.problem), None)
+        if broken_quote is not None:
+            raise IngestError(
+                f"row {broken_quote.row}: {broken_quote.problem}. Everything after it reads as "
+                "one value, so rows cannot be told apart (not even with --skip-bad-rows): "
+                f"close the quote in '{broken_quote.value}'",
+                file=prepared.display,
+            )
         staged = con.execute("SELECT count(*) FROM lb_stage").fetchone()
         assert staged is not None
         rows_read = int(staged[0]) + len(structural)
@@ -825,8 +864,9 @@ def load_file(
         if stage:
             stage("validate")
         first_row = 2 if has_header else 1
-        _parse(con, mapping, preset, options, prepared, first_row, reject_lines)
-        table = "lb_rows" if preset.kind == "orders" else "lb_parsed"
+        skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
+        cols = _parse(con, mapping, preset, options, prepared, first_row, skipped)
+        table = "lb_rows"
         problems, total_bad = _collect_problems(con, table, mapping, _SHOWN_PROBLEMS)
         all_problems = sorted(structural + problems, key=lambda p: p.row)
         total = total_bad + len(structural)
@@ -841,7 +881,6 @@ def load_file(
         good = " AND ".join(f"{c} IS NULL" for c in _problem_columns(con, table)) or "true"
         if stage:
             stage("merge")
-        cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         with store.transaction():
             load_id = _next_load_id(con)
             if preset.kind == "orders":
@@ -899,10 +938,8 @@ def load_file(
     finally:
         for name in (
             "lb_stage",
-            "lb_parsed",
             "lb_rows",
             "lb_latest",
-            "lb_good_orders",
             "lb_order_customers",
             "lb_cust",
             "lb_touched",
@@ -917,4 +954,6 @@ def load_file(
         ):
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP VIEW IF EXISTS {name}")
         shutil.rmtree(workdir, ignore_errors=True)

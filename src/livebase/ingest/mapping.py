@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from livebase.errors import IngestError, did_you_mean
-from livebase.ingest.presets import Preset, normalize_header
+from livebase.ingest.presets import PRESETS, Preset, normalize_header
 
 __all__ = ["ColumnMapping", "map_columns", "parse_map_option"]
 
@@ -61,6 +61,27 @@ def parse_map_option(values: list[str], preset: Preset) -> dict[str, str]:
 def _describe(headers: tuple[str, ...]) -> str:
     shown = ", ".join(f"'{h}'" for h in headers[:25])
     return shown + (f" … ({len(headers)} columns)" if len(headers) > 25 else "")
+
+
+def _better_preset(headers: tuple[str, ...], preset: Preset) -> str:
+    """A hint naming the other preset whose required columns the file has, matching most."""
+    best: tuple[int, Preset] | None = None
+    for other in PRESETS.values():
+        if other.name == preset.name:
+            continue
+        required = [f for f in other.fields if f.required]
+        if not all(any(f.matches(h) for h in headers) for f in required):
+            continue
+        matched = sum(any(f.matches(h) for h in headers) for f in other.fields)
+        if matched >= max(2, len(required)) and (best is None or matched > best[0]):
+            best = (matched, other)
+    if best is None:
+        return ""
+    other = best[1]
+    return (
+        f" It looks like a {other.kind} file for preset '{other.name}' ({other.description}): "
+        f"try 'livebase ingest {other.kind} FILE --preset {other.name}'."
+    )
 
 
 def map_columns(
@@ -118,7 +139,8 @@ def map_columns(
         raise IngestError(
             f"this does not look like a file for preset '{preset.name}' ({preset.description}): "
             f"none of its columns were found. The file's columns are: {_describe(headers)}. "
-            "Choose another --preset, or name the columns with --map SOURCE=FIELD",
+            "Choose another --preset, or name the columns with --map SOURCE=FIELD."
+            + _better_preset(headers, preset),
             file=file,
         )
     missing = [s for s in preset.fields if s.required and s.name not in fields]
@@ -128,7 +150,8 @@ def map_columns(
         raise IngestError(
             f"missing required column for '{spec.name}' (expected a header such as {expected}). "
             f"The file's columns are: {_describe(headers)}. "
-            f"If it is there under another name, add --map 'THAT NAME={spec.name}'",
+            f"If it is there under another name, add --map 'THAT NAME={spec.name}'."
+            + _better_preset(headers, preset),
             file=file,
         )
 

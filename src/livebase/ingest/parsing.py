@@ -129,7 +129,7 @@ def timestamp_sql(cell: str, *, day_first: bool, low: str, high: str) -> tuple[s
 def integer_sql(cell: str) -> tuple[str, str]:
     """A whole number."""
     cleaned = f"regexp_replace(trim({cell}), {quote(_SPACES)}, '', 'g')"
-    value = f"TRY_CAST({cleaned} AS BIGINT)"
+    value = f"CASE WHEN regexp_full_match({cleaned}, '[+-]?[0-9]+') THEN TRY_CAST({cleaned} AS BIGINT) END"
     problem = (
         f"CASE WHEN nullif(trim({cell}), '') IS NULL OR {value} IS NOT NULL THEN NULL "
         f"ELSE 'not a whole number' END"

@@ -44,6 +44,28 @@ _DELIMITERS = (";", ",", "\t", "|")
 # Two or more UTF-8 encoded Cyrillic letters in a row: in a cp1251 file these bytes read as
 # "Р"/"С" followed by punctuation, which Russian text does not contain.
 _UTF8_CYRILLIC = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){2,}")
+# a newline followed by a line holding nothing but spaces: readers skip such lines
+_BEFORE_BLANK_LINE = re.compile(rb"\n(?=[ \t\r]*\n)")
+
+
+class _BlankLines:
+    """Finds the 1-based numbers of blank lines while a file streams by, chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.found: list[int] = []
+        self._carry = b""
+        self._newlines = 0
+
+    def feed(self, chunk: bytes) -> None:
+        text = self._carry + chunk
+        for match in _BEFORE_BLANK_LINE.finditer(text):
+            self.found.append(self._newlines + text.count(b"\n", 0, match.start()) + 2)
+        last = text.rfind(b"\n")
+        if last >= 0:
+            self._newlines += text.count(b"\n", 0, last)
+            self._carry = text[last:]
+        else:
+            self._carry = text
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,10 @@ class PreparedFile:
     headers: tuple[str, ...]
     has_header: bool
     temporary: bool
+    skipped_lines: tuple[int, ...] = ()
+    """Lines (rows of a sheet) readers skip because they are blank: row numbers count them."""
+    ascii_head: bool = False
+    """The sniffed start of the file held no byte above 127 (its encoding is a guess)."""
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -98,7 +124,7 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     return files
 
 
-def sniff_encoding(head: bytes) -> str:
+def sniff_encoding(head: bytes, *, file: str | None = None) -> str:
     """'utf-8-sig', 'utf-8' or 'cp1251' from the first bytes of a file.
 
     >>> sniff_encoding("Дата;Сумма".encode("cp1251"))
@@ -112,14 +138,41 @@ def sniff_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise IngestError(
-            "the file is UTF-16 encoded; save it as UTF-8 CSV (or CSV for Russian Excel)"
+            "the file is UTF-16 encoded; save it as UTF-8 CSV (or CSV for Russian Excel)",
+            file=file,
         )
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(head, final=False)
     except UnicodeDecodeError:
+        if _UTF8_CYRILLIC.search(head):
+            _refuse_mixed_encoding(head, file)
         return "cp1251"
     return "utf-8"
+
+
+def _refuse_mixed_encoding(head: bytes, file: str | None) -> None:
+    """Both UTF-8 and Windows-1251 lines in the first bytes: name the first odd line out."""
+    utf8_lines: list[int] = []
+    other_lines: list[int] = []
+    lines = head.split(b"\n")
+    for number, line in enumerate(lines[:-1] or lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines.append(number)
+        except UnicodeDecodeError:
+            other_lines.append(number)
+    if len(utf8_lines) >= len(other_lines):
+        where, is_, odd = other_lines[0], "UTF-8", "Windows-1251 (pasted from Russian Excel?)"
+    else:
+        where, is_, odd = utf8_lines[0], "Windows-1251 (Russian Excel)", "UTF-8"
+    raise IngestError(
+        f"mixed encoding: the file is {is_}, but line {where} is {odd}; "
+        "re-save the whole file in one encoding",
+        file=file,
+    )
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -172,16 +225,20 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _checksum(path: Path, progress: ProgressFn | None) -> str:
+def _checksum(path: Path, progress: ProgressFn | None, blanks: _BlankLines | None = None) -> str:
     digest = hashlib.sha256()
     for chunk in _read_chunks(path):
         digest.update(chunk)
+        if blanks is not None:
+            blanks.feed(chunk)
         if progress:
             progress(len(chunk))
     return digest.hexdigest()
 
 
-def _transcode_cp1251(path: Path, target: Path, display: str, progress: ProgressFn | None) -> str:
+def _transcode_cp1251(
+    path: Path, target: Path, display: str, progress: ProgressFn | None, blanks: _BlankLines
+) -> str:
     """Stream cp1251 → UTF-8; refuse a file that mixes in UTF-8 text. Returns the sha256."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("cp1251")(errors="strict")
@@ -190,6 +247,7 @@ def _transcode_cp1251(path: Path, target: Path, display: str, progress: Progress
     with target.open("w", encoding="utf-8", newline="") as out:
         for chunk in _read_chunks(path):
             digest.update(chunk)
+            blanks.feed(chunk)
             window = tail + chunk
             match = _UTF8_CYRILLIC.search(window)
             if match:
@@ -233,8 +291,11 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_to_csv(path: Path, target: Path, display: str) -> None:
-    """First sheet of a workbook → UTF-8 CSV, row by row (calamine streams the sheet)."""
+def _xlsx_to_csv(path: Path, target: Path, display: str) -> list[int]:
+    """First sheet of a workbook → UTF-8 CSV, row by row (calamine streams the sheet).
+
+    Returns the sheet row numbers of empty rows, which are left out.
+    """
     from python_calamine import CalamineWorkbook
 
     try:
@@ -245,15 +306,18 @@ def _xlsx_to_csv(path: Path, target: Path, display: str) -> None:
     with target.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, delimiter=",", lineterminator="\n")
         width = 0
-        for row in sheet.iter_rows():
+        empty: list[int] = []
+        for number, row in enumerate(sheet.iter_rows(), start=1):
             cells = [_cell_text(v) for v in row]
             while cells and cells[-1] == "":
                 cells.pop()
             if width == 0:
                 width = len(cells)
             if not any(cells):
+                empty.append(number)
                 continue
             writer.writerow(cells + [""] * (width - len(cells)))
+    return empty
 
 
 def _header_lines(path: Path, encoding: str, count: int = 30) -> list[str]:
@@ -280,6 +344,8 @@ def prepare(
     ``workdir`` receives temporary copies; the caller removes it.
     """
     temporary = False
+    blanks = _BlankLines()
+    skipped: list[int] = []
     if item == "-":
         display = "<stdin>"
         original = _spool_stdin(stdin or sys.stdin.buffer, workdir)
@@ -303,22 +369,23 @@ def prepare(
     if fmt == "xlsx":
         checksum = _checksum(original, progress)
         read_path = workdir / (original.name + ".csv")
-        _xlsx_to_csv(original, read_path, display)
+        skipped = _xlsx_to_csv(original, read_path, display)
         temporary = True
         enc = "utf-8"
         if read_path.stat().st_size == 0:
             raise IngestError("the workbook's first sheet is empty", file=display)
     else:
-        enc = encoding or sniff_encoding(head)
+        enc = encoding or sniff_encoding(head, file=display)
         if enc == "cp1251":
             read_path = workdir / (original.name + ".utf8.csv")
-            checksum = _transcode_cp1251(original, read_path, display, progress)
+            checksum = _transcode_cp1251(original, read_path, display, progress, blanks)
             temporary = True
             enc = "utf-8"
             detected = "cp1251"
         else:
-            checksum = _checksum(original, progress)
+            checksum = _checksum(original, progress, blanks)
             detected = enc
+        skipped = blanks.found
         if not head.strip(b"\xef\xbb\xbf \t\r\n"):
             raise IngestError("the file holds only blank lines", file=display)
 
@@ -342,6 +409,8 @@ def prepare(
         headers=headers,
         has_header=True,
         temporary=temporary,
+        skipped_lines=tuple(skipped),
+        ascii_head=fmt == "csv" and head.isascii(),
     )
 
 

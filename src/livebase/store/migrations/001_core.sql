@@ -1,6 +1,9 @@
 -- livebase store, migration 001: the core tables of DESIGN.md ("Data model").
 -- Money is DECIMAL(18,2): exact to the cent/kopeck on every engine.
 -- Times are TIMESTAMP without time zone, in the shop's local time as exported.
+-- The big tables (customers, orders, events) have no PRIMARY KEY index: their keys are
+-- unique because ingestion merges by key (tested); an ART index over 10M+ keys would cost
+-- several times the load itself and memory growing with the store (see BENCHMARKS.md).
 
 -- One row per file (or stdin) loaded. rows_read = inserted + updated + unchanged
 -- + duplicate + rejected, always.
@@ -22,7 +25,7 @@ CREATE TABLE loads (
 );
 
 CREATE TABLE customers (
-    customer_id VARCHAR PRIMARY KEY,            -- the source's id, stable across loads
+    customer_id VARCHAR NOT NULL,               -- the source's id, stable across loads (unique)
     email       VARCHAR,
     phone       VARCHAR,
     name        VARCHAR,
@@ -34,7 +37,7 @@ CREATE TABLE customers (
 );
 
 CREATE TABLE orders (
-    order_id      VARCHAR PRIMARY KEY,          -- source id, or a digest of customer+time+amount
+    order_id      VARCHAR NOT NULL,             -- source id, or a digest of customer+time+amount (unique)
     customer_id   VARCHAR NOT NULL,
     created_at    TIMESTAMP,
     paid_at       TIMESTAMP,                    -- the date that counts for revenue
@@ -54,7 +57,7 @@ CREATE TABLE orders (
 );
 
 CREATE TABLE events (
-    event_id    VARCHAR PRIMARY KEY,
+    event_id    VARCHAR NOT NULL,               -- unique
     customer_id VARCHAR NOT NULL,
     ts          TIMESTAMP NOT NULL,
     name        VARCHAR NOT NULL,               -- login, lesson_completed, cart_abandoned, …
@@ -149,7 +152,7 @@ CREATE TABLE outbox (
 );
 
 CREATE TABLE message_events (
-    event_id    VARCHAR PRIMARY KEY,
+    event_id    VARCHAR NOT NULL,               -- unique
     message_id  VARCHAR NOT NULL,
     customer_id VARCHAR NOT NULL,
     channel     VARCHAR NOT NULL,

@@ -1,0 +1,191 @@
+"""Ingest benchmark: a 10M-row GetCourse-style orders export, CSV and Parquet.
+
+Compares, in one run and on the same files:
+
+- ``livebase``: ``load_file`` with the getcourse preset — sniffing, checksum, staging,
+  validation of every cell, status mapping, idempotent merge, customers, customer_state;
+- ``duckdb read_csv``: DuckDB's own ``CREATE TABLE AS SELECT * FROM read_csv(...)``, the floor;
+- ``pandas``: ``pandas.read_csv`` + insert of the frame into DuckDB.
+
+Each step runs in a fresh process (peak memory is its own). Usage::
+
+    .venv/bin/python benchmarks/ingest.py --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import DATA, Measurement, print_table, run_step  # noqa: E402
+
+HEADER = (
+    "ID заказа;Номер;ID пользователя;Пользователь;Email;Телефон;Дата создания;Дата оплаты;"
+    "Title;Статус;Стоимость, RUB;Оплачено;Валюта;utm_source;Теги"
+)
+
+
+def generate(rows: int) -> tuple[Path, Path]:
+    """A seeded synthetic export (UTF-8 with BOM, ';', ISO dates), and the same as Parquet."""
+    import duckdb
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    csv_path = DATA / f"orders_{rows}.csv"
+    parquet_path = DATA / f"orders_{rows}.parquet"
+    if csv_path.exists() and parquet_path.exists():
+        return csv_path, parquet_path
+    customers = max(rows // 10, 1)
+    con = duckdb.connect()
+    # deterministic pseudo-random columns from the row number (no RNG state to seed)
+    con.execute(
+        f"""CREATE TABLE gen AS
+        WITH base AS (
+            SELECT i, (i * 2654435761) % 4294967296 AS h, (i * 40503 + 7) % 1000 AS s
+            FROM range({rows}) t(i))
+        SELECT
+            CAST(1000000 + i AS VARCHAR) AS "ID заказа",
+            CAST(i + 1 AS VARCHAR) AS "Номер",
+            CAST(h % {customers} AS VARCHAR) AS "ID пользователя",
+            'Ученик ' || CAST(h % {customers} AS VARCHAR) AS "Пользователь",
+            'u' || CAST(h % {customers} AS VARCHAR) || '@example.ru' AS "Email",
+            '+7900' || lpad(CAST(h % {customers} AS VARCHAR), 7, '0') AS "Телефон",
+            strftime(TIMESTAMP '2024-01-01' + to_seconds(h % 63072000), '%Y-%m-%d %H:%M:%S')
+                AS "Дата создания",
+            CASE WHEN s < 700 THEN strftime(TIMESTAMP '2024-01-01'
+                 + to_seconds(h % 63072000 + 3600), '%Y-%m-%d %H:%M:%S') ELSE '' END
+                AS "Дата оплаты",
+            ['Курс Python', 'Курс SQL', 'Модуль 2', 'Подписка'][1 + s % 4] AS "Title",
+            CASE WHEN s < 640 THEN 'Завершен' WHEN s < 700 THEN 'Частично оплачен'
+                 WHEN s < 800 THEN 'Ожидаем оплаты' WHEN s < 950 THEN 'Отменен'
+                 ELSE 'Ложный' END AS "Статус",
+            printf('%.2f', 990 + (h % 5900000) / 100.0) AS "Стоимость, RUB",
+            CASE WHEN s < 640 THEN printf('%.2f', 990 + (h % 5900000) / 100.0)
+                 WHEN s < 700 THEN printf('%.2f', (990 + (h % 5900000) / 100.0) / 2)
+                 ELSE '0' END AS "Оплачено",
+            'RUB' AS "Валюта",
+            ['vk', 'yandex', 'telegram', ''][1 + h % 4] AS utm_source,
+            'поток ' || CAST(s % 12 AS VARCHAR) AS "Теги"
+        FROM base"""
+    )
+    con.execute(f"COPY gen TO '{csv_path}' (HEADER, DELIMITER ';', QUOTE '\"')")
+    # GetCourse writes a BOM: prepend it by streaming into a new file
+    with_bom = csv_path.with_suffix(".bom")
+    with csv_path.open("rb") as src, with_bom.open("wb") as dst:
+        dst.write(b"\xef\xbb\xbf")
+        shutil.copyfileobj(src, dst, 1 << 22)
+    with_bom.replace(csv_path)
+    con.execute(f"COPY gen TO '{parquet_path}' (FORMAT parquet)")
+    return csv_path, parquet_path
+
+
+# -- the measured steps (each runs in a fresh process) ------------------------------------------
+
+
+def step_livebase(path: str) -> str:
+    from livebase.ingest import PRESETS, LoadOptions, load_file
+    from livebase.store import Store
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        with Store.open(folder / "s.duckdb", create=True) as store:
+            result = load_file(
+                store, path, LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22))
+            )
+            return f"{result.rows_inserted:,} orders, {store.fetch_value('SELECT count(*) FROM customers'):,} customers"
+    finally:
+        shutil.rmtree(folder)
+
+
+def step_livebase_reload(path: str) -> str:
+    """Second load of the same file into a store that holds it: everything unchanged."""
+    from livebase.ingest import PRESETS, LoadOptions, load_file
+    from livebase.store import Store
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        with Store.open(folder / "s.duckdb", create=True) as store:
+            options = LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22))
+            load_file(store, path, options)
+            import time
+
+            started = time.perf_counter()
+            result = load_file(store, path, options)
+            return f"{result.rows_unchanged:,} unchanged in {time.perf_counter() - started:.1f}s (reload only)"
+    finally:
+        shutil.rmtree(folder)
+
+
+def step_duckdb_read_csv(path: str) -> str:
+    import duckdb
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        con = duckdb.connect(str(folder / "s.duckdb"))
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', delim=';', header=true)")
+        return f"{con.execute('SELECT count(*) FROM t').fetchone()[0]:,} rows"  # type: ignore[index]
+    finally:
+        shutil.rmtree(folder)
+
+
+def step_duckdb_read_parquet(path: str) -> str:
+    import duckdb
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        con = duckdb.connect(str(folder / "s.duckdb"))
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{path}')")
+        return f"{con.execute('SELECT count(*) FROM t').fetchone()[0]:,} rows"  # type: ignore[index]
+    finally:
+        shutil.rmtree(folder)
+
+
+def step_pandas(path: str) -> str:
+    import duckdb
+    import pandas as pd
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=";",
+            encoding="utf-8-sig",
+            dtype={"ID заказа": str, "ID пользователя": str},
+            parse_dates=["Дата создания", "Дата оплаты"],
+        )
+        con = duckdb.connect(str(folder / "s.duckdb"))
+        con.register("frame", frame)
+        con.execute("CREATE TABLE t AS SELECT * FROM frame")
+        return f"{len(frame):,} rows"
+    finally:
+        shutil.rmtree(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+    csv_path, parquet_path = generate(args.rows)
+    size_mb = csv_path.stat().st_size / 1e6
+    rows: list[Measurement] = [
+        run_step("duckdb read_csv (floor)", "ingest", "step_duckdb_read_csv", str(csv_path)),
+        run_step("livebase ingest CSV", "ingest", "step_livebase", str(csv_path)),
+        run_step("duckdb read_parquet", "ingest", "step_duckdb_read_parquet", str(parquet_path)),
+        run_step("livebase ingest Parquet", "ingest", "step_livebase", str(parquet_path)),
+        run_step("livebase re-ingest CSV", "ingest", "step_livebase_reload", str(csv_path)),
+    ]
+    if not args.skip_pandas:
+        rows.append(run_step("pandas read_csv + insert", "ingest", "step_pandas", str(csv_path)))
+    print_table(
+        f"Ingest {args.rows:,} orders ({size_mb:,.0f} MB CSV)", rows, "duckdb read_csv (floor)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import livebase.models as models
+
+
+def test_every_public_name_is_exported_once_and_importable() -> None:
+    assert len(set(models.__all__)) == len(models.__all__)
+    for name in models.__all__:
+        assert hasattr(models, name), name
+    public = {n for n in vars(models) if not n.startswith("_")}
+    submodules = {"bgnbd", "clv", "gamma_gamma", "mbgnbd", "priorities", "summary", "validation"}
+    assert public - submodules - {"annotations"} == set(models.__all__)
