@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import DATA, Measurement, print_table, run_step  # noqa: E402
+from _measure import DATA, Measurement, print_table, run_step
 
 HEADER = (
     "ID заказа;Номер;ID пользователя;Пользователь;Email;Телефон;Дата создания;Дата оплаты;"

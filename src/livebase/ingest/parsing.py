@@ -57,8 +57,14 @@ def clean_amount_sql(cell: str) -> str:
 
 
 def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
-    """Money with at most two decimals; the thousands mark is the other separator."""
+    """Money with at most two decimals; the thousands mark is the other separator.
+
+    Plain numbers (``1234.50``, ``1234,50``) take a fast path; the rest is cleaned of currency
+    marks and thousands separators first.
+    """
     cleaned = clean_amount_sql(cell)
+    mark = "," if decimal == "comma" else "."
+    plain = f"regexp_full_match(trim({cell}), {quote(r'[+-]?[0-9]+(' + re_escape(mark) + r'[0-9]{1,2})?')})"
     if decimal == "comma":
         shape = r"[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d{1,2})?"
         number = f"replace(replace({cleaned}, '.', ''), ',', '.')"
@@ -69,14 +75,26 @@ def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
         expect = "an amount with a decimal point, like 1,234.50"
     ok = f"regexp_full_match({cleaned}, {quote(shape)})"
     empty = f"(nullif(trim({cell}), '') IS NULL)"
-    value = f"CASE WHEN {ok} THEN CAST({number} AS DECIMAL(18,2)) END"
+    value = (
+        f"CASE WHEN {plain} THEN CAST(replace(trim({cell}), ',', '.') AS DECIMAL(18,2)) "
+        f"WHEN {ok} THEN CAST({number} AS DECIMAL(18,2)) END"
+    )
     problem = (
-        f"CASE WHEN {empty} OR {ok} THEN NULL "
+        f"CASE WHEN {empty} OR {plain} OR {ok} THEN NULL "
         f"WHEN regexp_full_match({cleaned}, '[+-]?[0-9.,]*[.,][0-9]{{3,}}') "
         f"THEN {quote('more than two decimals; if that separator marks thousands, set ingest.decimal in livebase.yaml')} "
         f"ELSE {quote('not ' + expect)} END"
     )
     return value, problem
+
+
+def re_escape(text: str) -> str:
+    r"""A literal for an RE2 pattern.
+
+    >>> print(re_escape("."))
+    \.
+    """
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in text)
 
 
 _FORMATS_DAY_FIRST = [
@@ -107,7 +125,8 @@ def timestamp_sql(cell: str, *, day_first: bool, low: str, high: str) -> tuple[s
     formats = _FORMATS_DAY_FIRST + (_SLASH_DAY_FIRST if day_first else _SLASH_MONTH_FIRST)
     text = f"regexp_replace(trim({cell}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$', '')"
     listed = "[" + ", ".join(quote(f) for f in formats) + "]"
-    parsed = f"try_strptime({text}, {listed})"
+    # ISO timestamps (the common case) cast directly; the other formats go through strptime
+    parsed = f"coalesce(TRY_CAST(trim({cell}) AS TIMESTAMP), try_strptime({text}, {listed}))"
     empty = f"(nullif(trim({cell}), '') IS NULL)"
     value = (
         f"CASE WHEN {parsed} BETWEEN TIMESTAMP {quote(low)} AND TIMESTAMP {quote(high)} "
