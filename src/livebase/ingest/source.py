@@ -22,6 +22,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import numpy as np
+
 from livebase.errors import IngestError
 
 __all__ = [
@@ -46,6 +48,19 @@ _DELIMITERS = (";", ",", "\t", "|")
 _UTF8_CYRILLIC = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){2,}")
 # a newline followed by a line holding nothing but spaces: readers skip such lines
 _BEFORE_BLANK_LINE = re.compile(rb"\n(?=[ \t\r]*\n)")
+
+
+def _utf8_cyrillic_at(window: bytes) -> int | None:
+    """Offset of two UTF-8 encoded Cyrillic letters in a row, or None (vectorised: the same
+    test as ``_UTF8_CYRILLIC``, fast on text full of 'Р' and 'С', which ``re`` is not)."""
+    data = np.frombuffer(window, dtype=np.uint8)
+    if data.size < 4:
+        return None
+    lead = (data & 0xFE) == 0xD0
+    cont = (data & 0xC0) == 0x80
+    pairs = lead[:-1] & cont[1:]
+    hits = np.flatnonzero(pairs[:-2] & pairs[2:])
+    return int(hits[0]) if hits.size else None
 
 
 class _BlankLines:
@@ -249,10 +264,10 @@ def _transcode_cp1251(
             digest.update(chunk)
             blanks.feed(chunk)
             window = tail + chunk
-            match = _UTF8_CYRILLIC.search(window)
-            if match:
-                at = line + window.count(b"\n", 0, match.start()) - tail.count(b"\n")
-                sample = window[match.start() : match.start() + 40].decode("utf-8", "replace")
+            start = _utf8_cyrillic_at(window)
+            if start is not None:
+                at = line + window.count(b"\n", 0, start) - tail.count(b"\n")
+                sample = window[start : start + 40].decode("utf-8", "replace")
                 raise IngestError(
                     f"mixed encoding: the file is in Windows-1251 (Russian Excel), but line {at} "
                     f"holds UTF-8 text ('{sample.splitlines()[0]}…'); re-save the whole file in "
