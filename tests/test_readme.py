@@ -29,8 +29,8 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert commands == ["make demo", "make test"]
 
 
-@pytest.mark.slow
-def test_cdnow_tour_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+def run_tour(heading: str, tmp_path: Path, shared_data: Path) -> str:
+    """Run a README code block in a shell, from a project folder with ../shared beside it."""
     project = tmp_path / "project"
     project.mkdir()
     (tmp_path / "shared").symlink_to(shared_data.parent)
@@ -38,7 +38,7 @@ def test_cdnow_tour_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     cwd = project
     outputs = []
-    for command in tour_commands("## A five-minute tour"):
+    for command in tour_commands(heading):
         if command.startswith("source "):
             continue
         if command.startswith("cd "):
@@ -49,6 +49,18 @@ def test_cdnow_tour_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
         )
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout)
-    joined = "\n".join(outputs)
+    return "\n".join(outputs)
+
+
+@pytest.mark.slow
+def test_cdnow_tour_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    joined = run_tour("## A five-minute tour", tmp_path, shared_data)
     assert "69,659 new" in joined and "69,659 unchanged" in joined
     assert '"orders": 69659' in joined and '"paid_revenue": 2500315.63' in joined
+
+
+@pytest.mark.slow
+def test_clv_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    joined = run_tour("## Customer value (CLV)", tmp_path, shared_data)
+    assert '"r": 0.24' in joined and '"alpha": 4.41' in joined
+    assert "clv_validation.png" in joined

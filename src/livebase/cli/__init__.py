@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from livebase.cli._common import err_console, state
 from livebase.cli.admin import register as register_admin
+from livebase.cli.clv import register as register_clv
 from livebase.cli.demo import register as register_demo
 from livebase.cli.ingest import register as register_ingest
 from livebase.errors import LivebaseError
@@ -51,6 +52,7 @@ def _options(
 register_admin(app)
 register_ingest(app)
 register_demo(app)
+register_clv(app)
 
 
 def main(argv: list[str] | None = None) -> int:
