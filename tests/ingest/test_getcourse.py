@@ -384,3 +384,73 @@ def test_xlsx_export_loads_like_the_csv(tmp_path: Path) -> None:
     assert store.fetch_value("SELECT paid_at FROM orders WHERE order_id = '9002'") == datetime(
         2026, 3, 5, 9, 0
     )
+
+
+def test_payments_export_loads_each_payment(tmp_path: Path) -> None:
+    path = tmp_path / "payments.csv"
+    path.write_text(
+        "Номер;Пользователь;Заказ;Дата создания;Тип;Статус;Сумма;Комиссии;Получено;Код платежа\n"
+        "P1;anna@example.ru;9001;01.03.2026 10:20;ЮKassa;Получен;14 900,00 руб.;447,00;14 453,00;a1\n"
+        "P2;boris@example.ru;9002;05.03.2026 09:00;ЮKassa;Получен;10 000,50 руб.;300,00;9 700,50;b2\n"
+        "P3;vera@example.ru;9003;06.03.2026 09:00;ЮKassa;Ожидается;14 900,00 руб.;0;0;c3\n"
+        "P4;anna@example.ru;9004;10.04.2026 08:05;ЮKassa;Возвращен;4 990,99 руб.;0;0;d4\n",
+        encoding="cp1251",
+    )
+    store = Store.in_memory()
+    result = load_file(
+        store, str(path), LoadOptions(PRESETS["getcourse-payments"], loaded_at=LOADED_AT)
+    )
+    assert result.rows_inserted == 4
+    assert store.fetch_value("SELECT sum(paid_amount) FROM orders") == Decimal("24900.50")
+    statuses = dict(store.con.execute("SELECT order_id, status FROM orders").fetchall())
+    assert statuses == {"P1": "paid", "P2": "paid", "P3": "pending", "P4": "refunded"}
+    # payments without a user id are keyed by the payer's email
+    assert store.fetch_value("SELECT count(*) FROM customers") == 3
+
+
+def test_users_export_with_duplicated_headers_merges_them(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(
+        (
+            "\ufeffid;Email;Создан;Последняя активность;Имя;Фамилия;Телефон;Город;"
+            "Телефон;Цель;utm_source\n"
+            "501;Anna@Example.ru;2025-01-10 10:00:00;2026-06-01 12:00:00;Анна;Иванова;;Москва;"
+            "+7 900 111-22-33;карьера;vk\n"
+            "502;boris@example.ru;2025-02-11 11:00:00;;Борис;;+7 900 222-33-44;Казань;;;\n"
+        ).encode("utf-8")
+    )
+    store = Store.in_memory()
+    load_file(store, str(path), LoadOptions(PRESETS["getcourse-users"], loaded_at=LOADED_AT))
+    rows = store.con.execute(
+        "SELECT customer_id, email, phone, name, created_at, attributes->>'Город' "
+        "FROM customers ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        (
+            "501",
+            "anna@example.ru",
+            "+7 900 111-22-33",
+            "Анна Иванова",
+            datetime(2025, 1, 10, 10, 0),
+            "Москва",
+        ),
+        (
+            "502",
+            "boris@example.ru",
+            "+7 900 222-33-44",
+            "Борис",
+            datetime(2025, 2, 11, 11, 0),
+            "Казань",
+        ),
+    ]
+
+
+def test_users_then_orders_keep_the_users_contacts(tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("id;Email;Имя;Телефон\n501;anna@school.ru;Анна;+7 900 1\n", "utf-8")
+    store = Store.in_memory()
+    load_file(store, str(users), LoadOptions(PRESETS["getcourse-users"], loaded_at=LOADED_AT))
+    _load(store, write_export(tmp_path / "orders.csv", "interface", ORDERS[:1]))
+    assert store.con.execute(
+        "SELECT email, phone, name FROM customers WHERE customer_id = '501'"
+    ).fetchone() == ("anna@school.ru", "+7 900 1", "Анна")

@@ -104,6 +104,12 @@ _STATUS_LABELS_AS_EXPORTED: dict[str, StoreStatus] = {
     "false": "cancelled",
     "Возврат": "refunded",
     "Возвращен": "refunded",
+    # GetCourse payment statuses (payments export)
+    "Получен": "paid",
+    "accepted": "paid",
+    "Ожидается": "pending",
+    "expected": "pending",
+    "Ожидает подтверждения": "pending",
     # common English codes of other platforms
     "paid": "paid",
     "completed": "paid",
