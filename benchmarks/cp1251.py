@@ -121,9 +121,7 @@ def main() -> None:
     cp1251 = cp1251_copy(utf8)
     rows = [
         run_step("utf-8 read_csv (floor)", "cp1251", "step_read_utf8", str(utf8)),
-        run_step(
-            "livebase transcode + read_csv", "cp1251", "step_livebase_transcode", str(cp1251)
-        ),
+        run_step("livebase transcode + read_csv", "cp1251", "step_livebase_transcode", str(cp1251)),
         run_duckdb14(cp1251),
     ]
     size = cp1251.stat().st_size / 1e6

@@ -64,3 +64,11 @@ def test_clv_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
     joined = run_tour("## Customer value (CLV)", tmp_path, shared_data)
     assert '"r": 0.24' in joined and '"alpha": 4.41' in joined
     assert "clv_validation.png" in joined
+
+
+@pytest.mark.slow
+def test_experiments_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    joined = run_tour("## Experiments and uplift", tmp_path, shared_data)
+    assert '"n_treatment": 21307' in joined or '"n_treatment": 21387' in joined
+    assert "4,438" in joined
+    assert (tmp_path / "project" / "hill" / "hillstrom_uplift.csv").exists()

@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.errors import ConfigError, did_you_mean
+from livebase.segments.settings import FeaturesSettings, SegmentsSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -116,6 +117,10 @@ class LivebaseConfig(_Section):
     timezone: str = "UTC"
     """The shop's time zone: where 'today' starts and ends."""
     ingest: IngestConfig = IngestConfig()
+    features: FeaturesSettings = Field(default_factory=lambda: FeaturesSettings.model_validate({}))
+    """Per-customer features as of a date, and signals over product events (RFM+)."""
+    segments: SegmentsSettings = Field(default_factory=SegmentsSettings)
+    """Segment schemes (quantile, A/B/C grid, named map, rules, jobs) and alerts."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +176,7 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
     if not isinstance(tree, CommentedMap):
         raise ConfigError("the file must be a mapping of keys (name:, ingest:, …)", file=file)
     try:
-        return LivebaseConfig.model_validate(_to_plain(tree))
+        config = LivebaseConfig.model_validate(_to_plain(tree))
     except ValidationError as exc:
         messages = []
         first_line: int | None = None
@@ -205,6 +210,12 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
             ) from None
         joined = "\n  ".join(messages)
         raise ConfigError(f"{len(messages)} problems:\n  {joined}", line=None, file=file) from None
+    # segment rules depend on the signals declared beside them: checked once both are valid
+    from livebase.segments.run import check_segment_rules
+    from livebase.segments.settings import yaml_lines
+
+    check_segment_rules(config.features, config.segments, yaml_lines(text))
+    return config
 
 
 def load_config(path: Path) -> LivebaseConfig:

@@ -17,7 +17,10 @@ from livebase.cli._common import err_console, state
 from livebase.cli.admin import register as register_admin
 from livebase.cli.clv import register as register_clv
 from livebase.cli.demo import register as register_demo
+from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
+from livebase.cli.segments import register as register_segments
+from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
 
 __all__ = ["app", "main"]
@@ -51,8 +54,11 @@ def _options(
 
 register_admin(app)
 register_ingest(app)
+register_segments(app)
 register_demo(app)
 register_clv(app)
+register_experiment(app)
+register_uplift(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,8 +104,9 @@ CREATE TABLE segment_history (
     segment     VARCHAR NOT NULL,
     scores      JSON,
     valid_from  DATE NOT NULL,
-    valid_to    DATE,                           -- exclusive; NULL = still current
-    PRIMARY KEY (customer_id, scheme, valid_from)
+    valid_to    DATE                            -- exclusive; NULL = still current
+    -- unique on (customer_id, scheme, valid_from) by construction of the history writer
+    -- (hypothesis-tested); no index: maintaining it was most of the cost of writing history
 );
 
 -- Dates a scheme was computed for (so a re-run of a date changes nothing).

@@ -1,0 +1,564 @@
+"""``livebase experiment import | list | readout | plan``."""
+
+import math
+import re
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pandas as pd
+import typer
+from rich import box
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
+from livebase.errors import ExperimentError
+from livebase.measure import (
+    Comparison,
+    Costs,
+    Readout,
+    ReadoutSettings,
+    lift_chart_png,
+    plan_sample_size,
+    read_experiment_csv,
+    validate_shares,
+)
+from livebase.measure.store_io import (
+    get_experiment,
+    list_experiments,
+    read_out,
+    save_experiment,
+)
+
+__all__ = ["chart_path", "parse_shares", "register", "render_readout"]
+
+Correction = Literal["holm", "bh"]
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_shares(value: str, arms: list[str] | None = None) -> dict[str, float] | None:
+    """``--planned-shares``: ``equal``, or ``ARM=SHARE,ARM=SHARE`` (shares or percentages).
+
+    ``equal`` needs the ``arms`` (found in the file); without them it returns None.
+
+    >>> parse_shares("equal", ["a", "b"])
+    {'a': 0.5, 'b': 0.5}
+    >>> parse_shares("treatment=90,holdout=10")
+    {'treatment': 0.9, 'holdout': 0.1}
+    """
+    if value.strip().lower() == "equal":
+        return None if arms is None else {a: 1.0 / len(arms) for a in arms}
+    shares: dict[str, float] = {}
+    for part in _split(value):
+        arm, sep, share = part.rpartition("=")
+        try:
+            number = float(share)
+        except ValueError:
+            number = math.nan
+        if not sep or not arm.strip() or not math.isfinite(number):
+            raise ExperimentError(
+                f"--planned-shares: cannot read '{part}'; write 'equal' or "
+                "'Mens E-Mail=0.3333,Womens E-Mail=0.3333,No E-Mail=0.3334'"
+            )
+        shares[arm.strip()] = number
+    if sum(shares.values()) > 1.5:
+        shares = {a: s / 100.0 for a, s in shares.items()}
+    return validate_shares(shares)
+
+
+def chart_path(folder: Path, name: str, suffix: str) -> Path:
+    """Default chart file: ``<folder>/<name>_<suffix>.png``, the name made safe for a file.
+
+    >>> chart_path(Path("/ws"), "spring sale/2", "lift").name
+    'spring_sale_2_lift.png'
+    """
+    safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "experiment"
+    return folder / f"{safe}_{suffix}.png"
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}" if abs(value) < 100 else f"{value:,.2f}"
+
+
+def _signed(value: float | None, binary: bool) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    if binary:
+        return f"{value * 100:+.2f} pp"
+    return f"{value:+.4g}" if abs(value) < 1 else f"{value:+,.2f}"
+
+
+def _mean(value: float, binary: bool) -> str:
+    return _pct(value) if binary else _num(value)
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
+def _interval(low: float | None, high: float | None, fmt: str) -> str:
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "—"
+    if fmt == "pp":
+        return f"[{low * 100:+.2f}, {high * 100:+.2f}] pp"
+    if fmt == "%":
+        return f"[{low * 100:+.1f}, {high * 100:+.1f}]%"
+    if fmt == "int":
+        return f"[{low:+,.0f}, {high:+,.0f}]"
+    return f"[{low:+,.4g}, {high:+,.4g}]"
+
+
+def _relative(c: Comparison) -> str:
+    if not math.isfinite(c.relative_lift):
+        return "—"
+    interval = _interval(c.relative_ci_low, c.relative_ci_high, "%")
+    return f"{c.relative_lift * 100:+.1f}%\n{interval}"
+
+
+def _note(c: Comparison) -> str:
+    if c.reason is not None:
+        return f"[yellow]{c.reason}[/]"
+    if c.significant:
+        verdict = "[green]significant[/]"
+    elif c.underpowered:
+        verdict = "[yellow]underpowered[/]"
+    else:
+        verdict = "not significant"
+    if c.variance_reduction is not None:
+        verdict += f" (CUPED: variance −{c.variance_reduction:.1%})"
+    return verdict
+
+
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def _lift_cell(c: Comparison) -> str:
+    binary = c.kind == "binary"
+    return f"{_signed(c.lift, binary)}\n{_interval(c.ci_low, c.ci_high, 'pp' if binary else 'abs')}"
+
+
+def _comparison_table(rows: list[Comparison], level: int, title: str, seg: bool) -> Table:
+    """One treatment arm against control: lift and relative lift with their intervals."""
+    table = _table(title)
+    cols = ["segment"] if seg else []
+    cols += ["outcome"] if seg else ["outcome", "treatment", "control"]
+    cols += [f"lift, {level}% CI", f"relative, {level}% CI"]
+    cols += ["p-value", "adjusted p"] if seg else ["p-value", "verdict"]
+    for col in cols:
+        table.add_column(
+            col, justify="left" if col in {"segment", "outcome", "verdict"} else "right"
+        )
+    for c in rows:
+        binary = c.kind == "binary"
+        cells = [escape(c.segment or "")] if seg else []
+        cells.append(escape(c.outcome))
+        if not seg:
+            cells += [_mean(c.treatment_mean, binary), _mean(c.control_mean, binary)]
+        cells += [
+            _lift_cell(c),
+            _relative(c),
+            _p(c.p_value),
+        ]
+        if seg:
+            cells.append(_p(c.p_value_adjusted))
+        else:
+            mde = _signed(c.mde, binary).lstrip("+")
+            cells.append(f"{_note(c)}\nMDE {mde}")
+        table.add_row(*cells, end_section=True)
+    return table
+
+
+def render_readout(r: Readout, source: str = "") -> None:
+    """Print a readout: SRM check, arms, comparisons, segments, economics, warnings."""
+    level = round((1.0 - r.alpha) * 100)
+    where = f" ({escape(source)})" if source else ""
+    console.print(
+        f"Experiment [bold]{escape(r.experiment)}[/]{where}, control '{escape(r.control)}'"
+    )
+    if r.srm is not None and r.srm.mismatch:
+        console.print(
+            Panel(escape(r.srm.message), title="SAMPLE RATIO MISMATCH", style="bold red"),
+        )
+        err_console.print(f"[bold red]warning:[/] {escape(r.srm.message)}", soft_wrap=True)
+    elif r.srm is not None:
+        console.print(f"[green]✓[/] {escape(r.srm.message)}", highlight=False)
+    kinds = {c.outcome: c.kind for c in r.comparisons}
+    arms = _table("Arms")
+    outcomes = list(r.arms[0].means) if r.arms else []
+    for col in ["arm", "customers", "share", "planned", *outcomes, "AOV (converters)"]:
+        arms.add_column(col, justify="left" if col == "arm" else "right")
+    for a in r.arms:
+        name = f"{escape(a.arm)} (control)" if a.arm == r.control else escape(a.arm)
+        arms.add_row(
+            name,
+            f"{a.n:,}",
+            _pct(a.share, 1),
+            _pct(a.planned_share, 1),
+            *(_mean(a.means[o], kinds.get(o) == "binary") for o in outcomes),
+            "—" if a.aov is None else f"{_num(a.aov)} ({a.converters:,})",
+        )
+    console.print(arms)
+    treatments = list(dict.fromkeys(c.arm for c in r.comparisons))
+    for arm in treatments:
+        rows = [c for c in r.comparisons if c.arm == arm]
+        title = f"{escape(arm)} vs {escape(r.control)}"
+        console.print(_comparison_table(rows, level, title, False))
+    correction = "Holm" if r.correction == "holm" else "Benjamini–Hochberg"
+    for arm in treatments:
+        rows = [c for c in r.segments if c.arm == arm]
+        if rows:
+            title = (
+                f"{escape(arm)} vs {escape(r.control)} by {escape(r.segment_column or 'segment')} "
+                f"({correction}-adjusted p)"
+            )
+            console.print(_comparison_table(rows, level, title, True))
+    econ = [
+        e
+        for e in r.economics
+        if e.incremental_conversions is not None
+        or e.incremental_revenue is not None
+        or e.cost is not None
+    ]
+    if econ:
+        table = _table(f"Incremental results ({level}% CI)")
+        for col in ["arm", "customers", "conversions", "revenue", "cost", "ROI", "payback"]:
+            table.add_column(col, justify="left" if col == "arm" else "right")
+        for e in econ:
+            conv = "—"
+            if e.incremental_conversions is not None:
+                conv = f"{e.incremental_conversions:+,.0f}\n" + _interval(
+                    e.incremental_conversions_low, e.incremental_conversions_high, "int"
+                )
+            rev = "—"
+            if e.incremental_revenue is not None:
+                rev = f"{e.incremental_revenue:+,.2f}\n" + _interval(
+                    e.incremental_revenue_low, e.incremental_revenue_high, "int"
+                )
+            roi = "—"
+            if e.roi is not None:
+                roi = f"{e.roi:+.0%}\n{_interval(e.roi_low, e.roi_high, '%')}"
+            table.add_row(
+                escape(e.arm),
+                f"{e.n_treatment:,}",
+                conv,
+                rev,
+                "—" if e.cost is None else f"{e.cost:,.2f}",
+                roi,
+                "—" if e.payback is None else f"{e.payback:.2f}×",
+                end_section=True,
+            )
+        console.print(table)
+    srm_message = r.srm.message if r.srm is not None else None
+    for w in r.warnings:
+        if w != srm_message:
+            console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+
+
+def _cuped_option(value: str | None) -> str | dict[str, str] | None:
+    if value is None:
+        return None
+    if "=" not in value:
+        return value.strip()
+    out: dict[str, str] = {}
+    for part in _split(value):
+        outcome, _, covariate = part.partition("=")
+        out[outcome.strip()] = covariate.strip()
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    exp_app = typer.Typer(
+        help="Experiments: import, read out with confidence intervals, plan sample sizes.",
+        no_args_is_help=True,
+    )
+    app.add_typer(exp_app, name="experiment")
+    fmt_opt = typer.Option("--format", "-f", help="table or json")
+
+    @exp_app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV with one row per customer, header row.")],
+        name: Annotated[str, typer.Option("--name", help="Name of the experiment in the store.")],
+        arm_column: Annotated[str, typer.Option("--arm-column", help="Column holding the arm.")],
+        control: Annotated[str, typer.Option("--control", help="The control arm's value.")],
+        outcomes: Annotated[
+            str, typer.Option("--outcomes", help="Outcome columns, comma-separated.")
+        ],
+        id_column: Annotated[
+            str | None,
+            typer.Option("--id-column", help="Customer id column (default: the row number)."),
+        ] = None,
+        segment_column: Annotated[
+            str | None,
+            typer.Option("--segment-column", help="Column to break readouts down by."),
+        ] = None,
+        planned_shares: Annotated[
+            str | None,
+            typer.Option(
+                "--planned-shares",
+                help="Planned split for the sample-ratio check: 'equal' or 'ARM=SHARE,…' "
+                "(default: the split found in the file).",
+            ),
+        ] = None,
+        replace: Annotated[
+            bool, typer.Option("--replace", help="Overwrite an experiment of the same name.")
+        ] = False,
+        format: Annotated[OutputFormat, fmt_opt] = "table",
+    ) -> None:
+        """Import an experiment from a file (arm, outcomes and pre-treatment columns per customer).
+
+        Example: livebase experiment import hillstrom.csv --name hillstrom --arm-column segment
+        --control "No E-Mail" --outcomes visit,conversion,spend
+        """
+        outs = _split(outcomes)
+        planned = parse_shares(planned_shares) if planned_shares is not None else None
+        header: list[str] = []
+        if file.exists():
+            header = [str(c) for c in pd.read_csv(file, nrows=0).columns]
+        skip = {arm_column, id_column, *outs}
+        covariates = [c for c in header if c not in skip]
+        experiment = read_experiment_csv(
+            file,
+            name=name,
+            arm_column=arm_column,
+            control=control,
+            outcomes=outs,
+            customer_id_column=id_column,
+            segment_column=segment_column,
+            covariates=covariates,
+        )
+        if planned_shares is not None and planned is None:
+            planned = parse_shares(planned_shares, sorted(experiment.observed_shares))
+        ws = workspace()
+        with ws.open_store() as store:
+            saved = save_experiment(
+                store,
+                experiment,
+                source=f"file:{file}",
+                created_at=datetime.now(),
+                replace=replace,
+                planned_shares=planned,
+            )
+        counts = experiment.units["arm"].value_counts()
+        if format == "json":
+            print_json(
+                {
+                    "name": saved.name,
+                    "source": saved.source,
+                    "control": saved.control,
+                    "units": saved.units,
+                    "arms": {str(a): int(counts[a]) for a in sorted(counts.index)},
+                    "planned_shares": dict(saved.planned_shares),
+                    "outcomes": list(saved.outcomes),
+                    "covariates": list(saved.covariates),
+                }
+            )
+            return
+        arms = ", ".join(
+            f"{escape(str(a))} {int(counts[a]):,}" + (" (control)" if a == control else "")
+            for a in sorted(counts.index)
+        )
+        console.print(
+            f"[green]imported[/] {escape(str(file))} as experiment [bold]{escape(saved.name)}[/]: "
+            f"{saved.units:,} customers; arms: {arms}",
+            highlight=False,
+        )
+        console.print(f"  outcomes: {escape(', '.join(saved.outcomes))}", highlight=False)
+        if saved.covariates:
+            console.print(
+                f"  pre-treatment columns: {escape(', '.join(saved.covariates))}", highlight=False
+            )
+        console.print(f"Next: livebase experiment readout {escape(saved.name)}", highlight=False)
+
+    @exp_app.command("list")
+    def list_(format: Annotated[OutputFormat, fmt_opt] = "table") -> None:
+        """List the experiments in the store.
+
+        Example: livebase experiment list
+        """
+        ws = workspace()
+        with ws.open_store(read_only=ws.store_path.exists()) as store:
+            frame = list_experiments(store)
+        if format == "json":
+            print_json(
+                [
+                    {**row, "created_at": row["created_at"].isoformat()}
+                    for row in frame.to_dict("records")
+                ]
+            )
+            return
+        if frame.empty:
+            console.print(
+                "No experiments yet: import one with 'livebase experiment import FILE --name N "
+                "--arm-column C --control X --outcomes a,b'"
+            )
+            return
+        table = _table("Experiments")
+        for col in ("name", "source", "control", "arms", "customers", "outcomes", "created"):
+            table.add_column(col, justify="right" if col == "customers" else "left")
+        for row in frame.to_dict("records"):
+            table.add_row(
+                escape(str(row["name"])),
+                escape(Path(str(row["source"]).removeprefix("file:")).name),
+                escape(str(row["control"])),
+                escape(", ".join(row["arms"])),
+                f"{row['units']:,}",
+                escape(", ".join(row["outcomes"])),
+                str(row["created_at"])[:10],
+            )
+        console.print(table)
+
+    @exp_app.command("readout")
+    def readout_(
+        name: Annotated[str, typer.Argument(help="The experiment's name.")],
+        format: Annotated[OutputFormat, fmt_opt] = "table",
+        chart: Annotated[
+            Path | None,
+            typer.Option(
+                "--chart", help="PNG of lifts with CI bars (default: <workspace>/<name>_lift.png)."
+            ),
+        ] = None,
+        segment_column: Annotated[
+            str | None,
+            typer.Option("--segment-column", help="Break down by this column (e.g. channel)."),
+        ] = None,
+        cost_per_message: Annotated[
+            float | None,
+            typer.Option("--cost-per-message", help="Price of one message, for cost and ROI."),
+        ] = None,
+        messages_per_customer: Annotated[
+            float, typer.Option("--messages-per-customer", help="Messages per treated customer.")
+        ] = 1.0,
+        margin: Annotated[
+            float, typer.Option("--margin", help="Share of revenue that is profit, for ROI.")
+        ] = 1.0,
+        cuped_covariate: Annotated[
+            str | None,
+            typer.Option(
+                "--cuped-covariate",
+                help="Pre-period column for CUPED: COL for every outcome, or 'spend=history,…'.",
+            ),
+        ] = None,
+        conversion: Annotated[
+            str | None,
+            typer.Option(
+                help="Outcome counted as conversion (default: inferred, e.g. conversion)."
+            ),
+        ] = None,
+        revenue: Annotated[
+            str | None, typer.Option(help="Outcome counted as revenue (default: first non-0/1).")
+        ] = None,
+        alpha: Annotated[float, typer.Option(help="0.05 gives 95% intervals.")] = 0.05,
+        correction: Annotated[
+            Correction, typer.Option(help="Per-segment correction: holm or bh.")
+        ] = "holm",
+    ) -> None:
+        """Did it work, by how much, and are we sure: lifts with confidence intervals.
+
+        Example: livebase experiment readout hillstrom --cost-per-message 0.1
+        """
+        if not 0.0 < alpha < 0.5:
+            raise ExperimentError(f"--alpha must be between 0 and 0.5, got {alpha}")
+        costs = (
+            Costs(
+                per_message=cost_per_message,
+                messages_per_customer=messages_per_customer,
+                margin=margin,
+            )
+            if cost_per_message is not None
+            else None
+        )
+        settings = ReadoutSettings(alpha=alpha, correction=correction)
+        ws = workspace()
+        with ws.open_store(read_only=ws.store_path.exists()) as store:
+            source = get_experiment(store, name).source
+            r = read_out(
+                store,
+                name,
+                conversion=conversion,
+                revenue=revenue,
+                segment=segment_column,
+                cuped=_cuped_option(cuped_covariate),
+                costs=costs,
+                settings=settings,
+            )
+        path = chart if chart is not None else chart_path(ws.root, name, "lift")
+        if format == "json":
+            print_json(r.to_dict())
+            if chart is not None:
+                chart.write_bytes(lift_chart_png(r))
+                err_console.print(f"chart: {chart}", highlight=False)
+            return
+        render_readout(r, source.removeprefix("file:"))
+        path.write_bytes(lift_chart_png(r))
+        console.print(f"chart: {escape(str(path))}", highlight=False)
+
+    @exp_app.command("plan")
+    def plan(
+        baseline: Annotated[
+            float, typer.Option("--baseline", help="Control conversion rate, e.g. 0.12.")
+        ],
+        mde: Annotated[
+            float, typer.Option("--mde", help="Absolute lift to detect: 0.02 = 2 points.")
+        ],
+        base_size: Annotated[
+            int | None,
+            typer.Option("--base-size", help="Customers available: gives the holdout share."),
+        ] = None,
+        holdout_share: Annotated[
+            float | None, typer.Option("--holdout-share", help="Check a given holdout share.")
+        ] = None,
+        power: Annotated[float, typer.Option("--power")] = 0.8,
+        alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+        format: Annotated[OutputFormat, fmt_opt] = "table",
+    ) -> None:
+        """How many customers an experiment needs, and what holdout share a base allows.
+
+        Example: livebase experiment plan --baseline 0.12 --mde 0.02 --base-size 50000
+        """
+        p = plan_sample_size(
+            baseline,
+            mde,
+            alpha=alpha,
+            power=power,
+            holdout_share=holdout_share,
+            base_size=base_size,
+        )
+        if format == "json":
+            print_json(asdict(p))
+            return
+        console.print(
+            f"To detect {mde * 100:+.2f} points on a {baseline:.1%} baseline "
+            f"({p.relative_mde:+.1%} relative) with {power:.0%} power at α = {alpha:g}:",
+            highlight=False,
+        )
+        console.print(
+            f"  [bold]{p.n_per_arm:,}[/] customers per arm, {p.n_total:,} in all (50/50 split)",
+            highlight=False,
+        )
+        if p.base_size is not None:
+            colour = "green" if p.feasible else "red"
+            console.print(f"  [{colour}]{escape(p.message)}[/]", highlight=False)
+            if p.n_treatment is not None and p.n_holdout is not None:
+                console.print(
+                    f"  treatment {p.n_treatment:,} · holdout {p.n_holdout:,} "
+                    f"({_pct(p.holdout_share, 1)}); detectable lift "
+                    f"{_signed(p.detectable_mde, True).lstrip('+')}",
+                    highlight=False,
+                )

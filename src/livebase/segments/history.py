@@ -1,0 +1,197 @@
+"""SCD type 2 history of segments: writing a run, reading a date, one customer's path.
+
+Each customer and scheme has rows ``[valid_from, valid_to)`` (``valid_to`` NULL = current)
+that never overlap and leave no gap from the customer's first run on. A row opens at a run
+date where the segment changed; ``scores`` are those of the run that opened it.
+
+Writing the results of a run as of ``D``:
+
+- ``D`` after every earlier run of the scheme (the usual daily run and a forward backfill):
+  customers whose segment changed get their current row closed at ``D`` and a new one opened.
+- ``D`` on or before an earlier run (a re-run, or a backfill of the past): the scheme's
+  history is rebuilt from its change points: the old ones except at ``D``, the new run at
+  ``D``, and at the next run after ``D`` the segment that held there before, since that run
+  found it. Consecutive equal segments merge. Re-running a date with the same data changes
+  nothing; runs in any order give the history of the runs sorted by date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from livebase.errors import SegmentError
+from livebase.features import sql_string
+
+__all__ = [
+    "customer_history",
+    "resolve_run",
+    "run_dates",
+    "segment_state_sql",
+    "segments_at",
+    "write_history",
+]
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Any:
+    row = con.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+def write_history(con: duckdb.DuckDBPyConnection, scheme: str, as_of: date, results: str) -> str:
+    """Merge the run ``results`` (customer_id, segment, scores) of ``scheme`` at ``as_of``.
+
+    Call inside a transaction, before recording the run in ``segment_runs``. Returns the path
+    taken: ``"append"`` or ``"rebuild"``.
+    """
+    later = _scalar(
+        con,
+        "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of >= ?",
+        [scheme, as_of],
+    )
+    if later is None:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE lb_changed AS
+            SELECT n.customer_id, n.segment, n.scores
+            FROM {results} n
+            LEFT JOIN segment_history h
+              ON h.customer_id = n.customer_id AND h.scheme = ? AND h.valid_to IS NULL
+            WHERE h.segment IS NULL OR h.segment <> n.segment""",
+            [scheme],
+        )
+        con.execute(
+            """UPDATE segment_history SET valid_to = ?
+            WHERE scheme = ? AND valid_to IS NULL
+              AND customer_id IN (SELECT customer_id FROM lb_changed)""",
+            [as_of, scheme],
+        )
+        con.execute(
+            """INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
+            SELECT customer_id, ?, segment, scores, ?, NULL FROM lb_changed""",
+            [scheme, as_of],
+        )
+        con.execute("DROP TABLE lb_changed")
+        return "append"
+    following = _scalar(
+        con, "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of > ?", [scheme, as_of]
+    )
+    # only rows that reach as_of or later can change (the one ending at as_of may merge)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE lb_old AS
+        SELECT customer_id, segment, CAST(scores AS VARCHAR) AS scores, valid_from, valid_to
+        FROM segment_history
+        WHERE scheme = ? AND (valid_to IS NULL OR valid_to >= ?)""",
+        [scheme, as_of],
+    )
+    resume = ""
+    params: list[Any] = [as_of, as_of]
+    if following is not None:
+        # at the next run, the segment that held there before this one: that run found it
+        resume = """
+        UNION ALL
+        SELECT customer_id, segment, scores, CAST(? AS DATE) FROM lb_old
+        WHERE valid_from < ? AND (valid_to IS NULL OR valid_to > ?)"""
+        params += [following, following, following]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_points AS
+        SELECT customer_id, segment, scores, valid_from AS day FROM lb_old WHERE valid_from <> ?
+        UNION ALL
+        SELECT customer_id, segment, CAST(scores AS VARCHAR), CAST(? AS DATE)
+        FROM {results}{resume}""",
+        params,
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE lb_rows AS
+        SELECT customer_id, segment, scores, day AS valid_from,
+               LEAD(day) OVER (PARTITION BY customer_id ORDER BY day) AS valid_to
+        FROM (
+            SELECT *, LAG(segment) OVER (PARTITION BY customer_id ORDER BY day) AS before
+            FROM lb_points
+        ) p
+        WHERE before IS NULL OR before <> segment"""
+    )
+    # write only the difference: re-running a date with the same data touches nothing
+    con.execute(
+        """DELETE FROM segment_history h
+        USING (SELECT * FROM lb_old EXCEPT SELECT * FROM lb_rows) gone
+        WHERE h.scheme = ? AND h.customer_id = gone.customer_id
+          AND h.valid_from = gone.valid_from""",
+        [scheme],
+    )
+    con.execute(
+        """INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
+        SELECT customer_id, ?, segment, CAST(scores AS JSON), valid_from, valid_to
+        FROM (SELECT * FROM lb_rows EXCEPT SELECT * FROM lb_old) added""",
+        [scheme],
+    )
+    for table in ("lb_old", "lb_points", "lb_rows"):
+        con.execute(f"DROP TABLE {table}")
+    return "rebuild"
+
+
+def segment_state_sql(scheme: str, as_of: date) -> str:
+    """Per customer: the segment in force on ``as_of``, the one before it, since when.
+
+    Columns ``<scheme>_segment``, ``<scheme>_segment_previous``, ``<scheme>_segment_since``
+    (the day it was entered) and ``<scheme>_segment_days`` (days in it on ``as_of``).
+    """
+    d = f"DATE '{as_of.isoformat()}'"
+    return f"""SELECT
+    cur.customer_id,
+    cur.segment AS {scheme}_segment,
+    prev.segment AS {scheme}_segment_previous,
+    cur.valid_from AS {scheme}_segment_since,
+    DATE_DIFF('day', cur.valid_from, {d}) AS {scheme}_segment_days
+FROM segment_history cur
+LEFT JOIN segment_history prev
+  ON prev.scheme = cur.scheme AND prev.customer_id = cur.customer_id
+ AND prev.valid_to = cur.valid_from
+WHERE cur.scheme = {sql_string(scheme)} AND cur.valid_from <= {d}
+  AND (cur.valid_to IS NULL OR cur.valid_to > {d})"""
+
+
+def run_dates(con: duckdb.DuckDBPyConnection, scheme: str) -> list[date]:
+    """The dates ``scheme`` was run for, oldest first."""
+    rows = con.execute(
+        "SELECT as_of FROM segment_runs WHERE scheme = ? ORDER BY as_of", [scheme]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def resolve_run(con: duckdb.DuckDBPyConnection, scheme: str, day: date) -> date:
+    """The latest run of ``scheme`` on or before ``day``; SegmentError when there is none."""
+    found = _scalar(
+        con, "SELECT MAX(as_of) FROM segment_runs WHERE scheme = ? AND as_of <= ?", [scheme, day]
+    )
+    if found is None:
+        runs = run_dates(con, scheme)
+        known = f"runs: {runs[0]} … {runs[-1]}" if runs else "it was never run"
+        raise SegmentError(
+            f"scheme '{scheme}' has no run on or before {day} ({known}): run "
+            f"'livebase segment --as-of {day}' first"
+        )
+    return found  # type: ignore[no-any-return]
+
+
+def segments_at(con: duckdb.DuckDBPyConnection, scheme: str, day: date) -> pd.DataFrame:
+    """customer_id, segment, scores in force on ``day`` (from the history)."""
+    frame: pd.DataFrame = con.execute(
+        """SELECT customer_id, segment, scores FROM segment_history
+        WHERE scheme = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
+        ORDER BY customer_id""",
+        [scheme, day, day],
+    ).df()
+    return frame
+
+
+def customer_history(con: duckdb.DuckDBPyConnection, customer_id: str) -> pd.DataFrame:
+    """One customer's path: scheme, segment, scores, valid_from, valid_to (oldest first)."""
+    frame: pd.DataFrame = con.execute(
+        """SELECT scheme, segment, scores, valid_from, valid_to FROM segment_history
+        WHERE customer_id = ? ORDER BY scheme, valid_from""",
+        [customer_id],
+    ).df()
+    return frame

@@ -1,0 +1,67 @@
+"""Per-segment KPIs as SQL over a scheme's assignments and the features of the same date.
+
+For the customers of each segment on ``as_of``:
+
+- ``customers``, ``share`` of the base; ``revenue`` (paid in the features' window) and
+  ``revenue_share``; ``avg_ltv`` (mean paid amount over all history);
+- ``aov``: revenue / orders in the window; ``mean_interpurchase_days``: mean over customers with
+  two or more purchase days; ``sessions_per_month``: mean sessions per month over the last
+  quarter;
+- ``repeat_rate``: of the customers who ever paid, the share with two or more counted orders;
+- ``retention_30`` / ``retention_90``: of the customers whose first payment was at least 30 (90)
+  days before ``as_of``, the share who paid again within the last 30 (90) days. Computed from
+  the past only, so a KPI table as of a past date is what a run on that date would have shown.
+
+Ratios with an empty denominator are NULL (NaN in pandas).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+__all__ = ["KPI_COLUMNS", "kpi_sql"]
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "customers",
+    "share",
+    "revenue",
+    "revenue_share",
+    "avg_ltv",
+    "aov",
+    "mean_interpurchase_days",
+    "sessions_per_month",
+    "repeat_rate",
+    "retention_30",
+    "retention_90",
+)
+"""The KPI columns, in the order of tables."""
+
+
+def kpi_sql(assignments: str, features: str, as_of: date) -> str:
+    """KPIs per (scheme, segment) of the relation ``assignments`` joined to ``features``."""
+    d30 = f"DATE '{(as_of - timedelta(days=30)).isoformat()}'"
+    d90 = f"DATE '{(as_of - timedelta(days=90)).isoformat()}'"
+    return f"""-- KPIs per segment as of {as_of.isoformat()}
+SELECT
+    s.scheme,
+    s.segment,
+    COUNT(*) AS customers,
+    CAST(COUNT(*) AS DOUBLE) / SUM(COUNT(*)) OVER (PARTITION BY s.scheme) AS share,
+    SUM(f.monetary) AS revenue,
+    CAST(SUM(f.monetary) AS DOUBLE)
+        / NULLIF(SUM(SUM(f.monetary)) OVER (PARTITION BY s.scheme), 0) AS revenue_share,
+    SUM(f.ltv) AS ltv,
+    AVG(CAST(f.ltv AS DOUBLE)) AS avg_ltv,
+    CAST(SUM(f.monetary) AS DOUBLE) / NULLIF(SUM(f.frequency), 0) AS aov,
+    AVG(f.mean_interpurchase_days) AS mean_interpurchase_days,
+    AVG(f.sessions_per_month_last_quarter) AS sessions_per_month,
+    CAST(COUNT(CASE WHEN f.orders_total >= 2 THEN 1 END) AS DOUBLE)
+        / NULLIF(COUNT(CASE WHEN f.orders_total >= 1 THEN 1 END), 0) AS repeat_rate,
+    CAST(COUNT(CASE WHEN f.first_paid_date <= {d30} AND f.paid_orders_30d > 0 THEN 1 END) AS DOUBLE)
+        / NULLIF(COUNT(CASE WHEN f.first_paid_date <= {d30} THEN 1 END), 0) AS retention_30,
+    CAST(COUNT(CASE WHEN f.first_paid_date <= {d90} AND f.paid_orders_90d > 0 THEN 1 END) AS DOUBLE)
+        / NULLIF(COUNT(CASE WHEN f.first_paid_date <= {d90} THEN 1 END), 0) AS retention_90
+FROM {assignments} s
+JOIN {features} f ON f.customer_id = s.customer_id
+GROUP BY s.scheme, s.segment
+"""
