@@ -8,5 +8,14 @@ def test_every_public_name_is_exported_once_and_importable() -> None:
     for name in models.__all__:
         assert hasattr(models, name), name
     public = {n for n in vars(models) if not n.startswith("_")}
-    submodules = {"bgnbd", "clv", "gamma_gamma", "mbgnbd", "priorities", "store_io", "summary", "validation"}
+    submodules = {
+        "bgnbd",
+        "clv",
+        "gamma_gamma",
+        "mbgnbd",
+        "priorities",
+        "store_io",
+        "summary",
+        "validation",
+    }
     assert public - submodules - {"annotations"} == set(models.__all__)
