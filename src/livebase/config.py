@@ -103,6 +103,9 @@ class IngestConfig(_Section):
     dates: DatesConfig = DatesConfig()
     decimal: Literal["auto", "comma", "point"] = "auto"
     """Decimal separator of amounts: sniffed per file, or fixed."""
+    memory_limit: str = "2GB"
+    """Memory DuckDB may use while loading; bigger files spill to the store's temp folder, so
+    the peak stays flat whatever the file size (DuckDB syntax: 512MB, 2GB, …)."""
 
 
 class LivebaseConfig(_Section):

@@ -26,7 +26,7 @@ from typing import Literal
 import duckdb
 
 from livebase.config import IngestConfig
-from livebase.errors import IngestError, InputValidationError, RowProblem
+from livebase.errors import ConfigError, IngestError, InputValidationError, RowProblem
 from livebase.ingest.mapping import ColumnMapping, map_columns
 from livebase.ingest.parsing import (
     amount_sql,
@@ -97,6 +97,13 @@ class LoadResult:
 
 # ---------------------------------------------------------------------------------------------
 # staging
+
+
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temporary table or view of a load, whichever it is."""
+    for kind in ("TABLE", "VIEW"):
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def _stage(
@@ -322,7 +329,7 @@ def _parse(
     columns = {"_row", "_row_id", "attributes"}
     columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
     columns |= {f"_e_{name}" for name, _ in problems}
-    con.execute("DROP TABLE IF EXISTS lb_rows")
+    _drop(con, "lb_rows")
     if preset.kind == "orders":
         _derive_orders(con, mapping, options, parsed_sql, columns)
     else:
@@ -380,6 +387,7 @@ def _derive_orders(
         if "status" in cols
         else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
     )
+    # materialised once: every later pass (checks, merge, customers) reads plain columns
     con.execute(
         f"""CREATE TEMP TABLE lb_rows AS
         WITH parsed AS ({parsed_sql}), base AS (
@@ -496,17 +504,30 @@ def _merge(
     stored value (a users export without phones does not erase known phones).
     """
     cols = ", ".join(columns)
-    con.execute("DROP TABLE IF EXISTS lb_latest")
-    con.execute("DROP VIEW IF EXISTS lb_latest")
-    duplicates = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {source}").fetchone()
-    assert duplicates is not None
-    if duplicates[0]:
+    _drop(con, "lb_latest")
+    keys = con.execute(
+        f"""SELECT count(*), count(DISTINCT {key}),
+                   (SELECT count(*) FROM (SELECT DISTINCT {key} FROM {source}) k
+                    SEMI JOIN {table} t ON t.{key} = k.{key})
+            FROM {source}"""
+    ).fetchone()
+    assert keys is not None
+    rows, distinct, matched = (int(v) for v in keys)
+    duplicates = rows - distinct
+    if not duplicates and not matched:
+        # the common first load of a file: nothing to compare, one insert pass
+        con.execute(
+            f"""INSERT INTO {table} ({key}, {cols}, first_load, last_load)
+                SELECT {key}, {cols}, {load_id}, {load_id} FROM {source}"""
+        )
+        return distinct, 0, 0, 0
+    if duplicates:
         con.execute(
             f"""CREATE TEMP TABLE lb_latest AS SELECT {key}, {cols} FROM {source}
             QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"""
         )
     else:
-        con.execute(f"CREATE TEMP VIEW lb_latest AS SELECT {key}, {cols} FROM {source}")
+        con.execute(f"CREATE TEMP TABLE lb_latest AS SELECT {key}, {cols} FROM {source}")
     new = {c: (f"coalesce(l.{c}, t.{c})" if keep_when_null else f"l.{c}") for c in columns}
     changed = " OR ".join(f"t.{c} IS DISTINCT FROM {new[c]}" for c in columns)
     counts = con.execute(
@@ -515,18 +536,20 @@ def _merge(
                    count(*) FILTER (WHERE t.{key} IS NOT NULL AND NOT ({changed}))
             FROM lb_latest l LEFT JOIN {table} t ON t.{key} = l.{key}"""
     ).fetchone()
-    assert counts is not None and duplicates is not None
+    assert counts is not None
     sets = ", ".join(f"{c} = {new[c]}" for c in columns)
-    con.execute(
-        f"""UPDATE {table} t SET {sets}, last_load = {load_id} FROM lb_latest l
-            WHERE t.{key} = l.{key} AND ({changed})"""
-    )
-    con.execute(
-        f"""INSERT INTO {table} ({key}, {cols}, first_load, last_load)
-            SELECT l.{key}, {", ".join("l." + c for c in columns)}, {load_id}, {load_id}
-            FROM lb_latest l ANTI JOIN {table} t ON t.{key} = l.{key}"""
-    )
-    return int(counts[0]), int(counts[1]), int(counts[2]), int(duplicates[0])
+    if counts[1]:
+        con.execute(
+            f"""UPDATE {table} t SET {sets}, last_load = {load_id} FROM lb_latest l
+                WHERE t.{key} = l.{key} AND ({changed})"""
+        )
+    if counts[0]:
+        con.execute(
+            f"""INSERT INTO {table} ({key}, {cols}, first_load, last_load)
+                SELECT l.{key}, {", ".join("l." + c for c in columns)}, {load_id}, {load_id}
+                FROM lb_latest l ANTI JOIN {table} t ON t.{key} = l.{key}"""
+        )
+    return int(counts[0]), int(counts[1]), int(counts[2]), duplicates
 
 
 def _upsert_customers_from(con: duckdb.DuckDBPyConnection, source: str, load_id: int) -> None:
@@ -619,14 +642,10 @@ _ORDER_COLUMNS = [
 def _merge_orders(con: duckdb.DuckDBPyConnection, good: str, load_id: int) -> tuple[int, ...]:
     good_rows = f"(SELECT * FROM lb_rows WHERE {good})"
     counts = _merge(con, "orders", "order_id", _ORDER_COLUMNS, good_rows, load_id)
-    con.execute("DROP TABLE IF EXISTS lb_order_customers")
-    con.execute(
-        f"""CREATE TEMP TABLE lb_order_customers AS
-        SELECT customer_id, email, phone, name, CAST(NULL AS VARCHAR) AS timezone,
+    contacts = f"""(SELECT customer_id, email, phone, name, CAST(NULL AS VARCHAR) AS timezone,
                CAST(NULL AS TIMESTAMP) AS created_at, CAST(NULL AS JSON) AS cust_attributes, _row
-        FROM {good_rows}"""
-    )
-    _upsert_customers_from(con, "lb_order_customers", load_id)
+        FROM {good_rows})"""
+    _upsert_customers_from(con, contacts, load_id)
     refresh_customer_state(con, f"SELECT customer_id FROM {good_rows}", load_id)
     return counts
 
@@ -795,6 +814,14 @@ def load_file(
     started = options.loaded_at
     workdir = make_workdir()
     con = store.con
+    if store.path is not None:
+        try:
+            con.execute(f"SET memory_limit = {quote(options.config.memory_limit)}")
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"not a memory size: '{options.config.memory_limit}' (e.g. 2GB)",
+                key="ingest.memory_limit",
+            ) from exc
     try:
         if stage:
             stage("read")
@@ -876,9 +903,14 @@ def load_file(
             )
 
         rejected_file = None
+        good = "true"
         if total:
             rejected_file = str(_write_rejected(con, prepared, table, mapping, structural))
-        good = " AND ".join(f"{c} IS NULL" for c in _problem_columns(con, table)) or "true"
+            # keep the valid rows once, so later passes need not re-check every cell
+            valid = " AND ".join(f"{c} IS NULL" for c in _problem_columns(con, table))
+            con.execute(f"CREATE TEMP TABLE lb_valid AS SELECT * FROM lb_rows WHERE {valid}")
+            _drop(con, "lb_rows")
+            con.execute("ALTER TABLE lb_valid RENAME TO lb_rows")
         if stage:
             stage("merge")
         with store.transaction():
@@ -937,6 +969,7 @@ def load_file(
         )
     finally:
         for name in (
+            "lb_valid",
             "lb_stage",
             "lb_rows",
             "lb_latest",
@@ -952,8 +985,8 @@ def load_file(
             "lb_rejects",
             "lb_rejects_scan",
         ):
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"DROP VIEW IF EXISTS {name}")
+            _drop(con, name)
         shutil.rmtree(workdir, ignore_errors=True)
+        if store.path is not None:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("RESET memory_limit")
