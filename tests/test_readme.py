@@ -72,3 +72,17 @@ def test_experiments_section_runs_as_written(tmp_path: Path, shared_data: Path) 
     assert '"n_treatment": 21307' in joined or '"n_treatment": 21387' in joined
     assert "4,438" in joined
     assert (tmp_path / "project" / "hill" / "hillstrom_uplift.csv").exists()
+
+
+@pytest.mark.slow
+def test_segments_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    joined = run_tour("## Segments that live", tmp_path, shared_data)
+    assert "Champions" in joined and "largest flows" in joined
+    assert (tmp_path / "project" / "cdnow-segments" / "at_risk.csv").exists()
+
+
+@pytest.mark.slow
+def test_priorities_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    joined = run_tour("## Where the money is: priorities", tmp_path, shared_data)
+    assert "Early access for Champions" in joined
+    assert "value = customers × mean_clv" in joined

@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.errors import ConfigError, did_you_mean
+from livebase.models.scenarios import ScenarioList
 from livebase.segments.settings import FeaturesSettings, SegmentsSettings
 
 __all__ = [
@@ -124,6 +125,9 @@ class LivebaseConfig(_Section):
     """Per-customer features as of a date, and signals over product events (RFM+)."""
     segments: SegmentsSettings = Field(default_factory=SegmentsSettings)
     """Segment schemes (quantile, A/B/C grid, named map, rules, jobs) and alerts."""
+    scenarios: ScenarioList = Field(default_factory=list)
+    """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
+    expected_uplift, trigger_strength, effort, optional experiment."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ def test_every_public_name_is_exported_once_and_importable() -> None:
         "gamma_gamma",
         "mbgnbd",
         "priorities",
+        "scenarios",
         "store_io",
         "summary",
         "validation",

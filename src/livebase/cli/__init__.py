@@ -19,6 +19,7 @@ from livebase.cli.clv import register as register_clv
 from livebase.cli.demo import register as register_demo
 from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
+from livebase.cli.priorities import register as register_priorities
 from livebase.cli.segments import register as register_segments
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
@@ -57,6 +58,7 @@ register_ingest(app)
 register_segments(app)
 register_demo(app)
 register_clv(app)
+register_priorities(app)
 register_experiment(app)
 register_uplift(app)
 

@@ -97,11 +97,12 @@ def _kpi_table(kpis: pd.DataFrame, scheme: str, lang: Language, as_of: date) -> 
     )
     table.add_column(heads["segment"], no_wrap=True)
     for column in columns:
-        table.add_column(heads[column], justify="right")
+        # values never wrap (money as one token, percentages fit in 6); headers may
+        table.add_column(heads[column], justify="right", no_wrap=column in _MONEY, min_width=6)
     for row in kpis[kpis["scheme"] == scheme].to_dict("records"):
         cells = [
-            # money is exact in files; whole units read better in a table
-            f"{row[c]:,.0f}".replace(",", " ")
+            # money is exact in files; whole units (non-breaking groups) read better here
+            f"{row[c]:,.0f}".replace(",", "\u00a0")
             if c in _MONEY and pd.notna(row[c])
             else _cell(c, row[c])
             for c in columns
@@ -231,22 +232,33 @@ def _segment_command(
 
 
 def _print_transitions(t: Transitions, lang: Language) -> None:
-    table = Table(
-        title=f"{t.scheme}: {t.start_run} → {t.end_run} (customers; row share)",
-        title_justify="left",
-    )
-    table.add_column("from \\ to")
-    for col in t.counts.columns:
-        table.add_column(label(str(col), lang), justify="right")
     counts, shares = t.counts.to_numpy(), t.shares.to_numpy()
+    names = [label(str(col), lang) for col in t.counts.columns]
+    wide = console.width >= 40 + 9 * len(names)
+    # narrow terminals: numbered columns and row shares; the counts follow in the next table
+    table = Table(
+        title=f"{t.scheme}: {t.start_run} → {t.end_run} "
+        + ("(customers; row share)" if wide else "(share of each row; columns numbered as rows)"),
+        title_justify="left",
+        box=None if not wide else box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("from \\ to", no_wrap=True)
+    for j, name in enumerate(names, start=1):
+        table.add_column(name if wide else str(j), justify="right", min_width=4, no_wrap=not wide)
     for i, name in enumerate(t.counts.index):
-        cells = [
-            f"{counts[i, j]:,}\n[dim]{shares[i, j]:.0%}[/]" if counts[i, j] else "·"
-            for j in range(counts.shape[1])
-        ]
-        table.add_row(label(str(name), lang), *cells)
+        if wide:
+            cells = [
+                f"{counts[i, j]:,}\n[dim]{shares[i, j]:.0%}[/]" if counts[i, j] else "·"
+                for j in range(counts.shape[1])
+            ]
+        else:
+            cells = [f"{shares[i, j]:.0%}" if counts[i, j] else "·" for j in range(counts.shape[1])]
+        row_label = label(str(name), lang)
+        table.add_row(row_label if wide else f"{i + 1:>2} {row_label}", *cells)
     console.print(table)
-    movement = Table(title="entries and exits", title_justify="left")
+    movement = Table(title="entries and exits", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("segment", "at_start", "at_end", "stayed", "entries", "exits", "net"):
         movement.add_column(col, justify="left" if col == "segment" else "right")
     for row in t.movement.to_dict("records"):
