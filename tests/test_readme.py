@@ -86,3 +86,10 @@ def test_priorities_section_runs_as_written(tmp_path: Path, shared_data: Path) -
     joined = run_tour("## Where the money is: priorities", tmp_path, shared_data)
     assert "Early access for Champions" in joined
     assert "value = customers × mean_clv" in joined
+
+
+@pytest.mark.slow
+def test_report_section_runs_as_written(tmp_path: Path, shared_data: Path) -> None:
+    run_tour("## The owner's report", tmp_path, shared_data)
+    page = tmp_path / "project" / "cdnow-report" / "base.html"
+    assert page.exists() and "Champions" in page.read_text(encoding="utf-8")

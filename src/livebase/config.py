@@ -26,6 +26,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from livebase.errors import ConfigError, did_you_mean
 from livebase.models.scenarios import ScenarioList
 from livebase.segments.settings import FeaturesSettings, SegmentsSettings
+from livebase.store.settings import EngineSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -125,6 +126,8 @@ class LivebaseConfig(_Section):
     """Per-customer features as of a date, and signals over product events (RFM+)."""
     segments: SegmentsSettings = Field(default_factory=SegmentsSettings)
     """Segment schemes (quantile, A/B/C grid, named map, rules, jobs) and alerts."""
+    engine: EngineSettings = Field(default_factory=lambda: EngineSettings.model_validate({}))
+    """Which engine runs the segmentation (duckdb, spark) and its limits."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""

@@ -20,7 +20,9 @@ from livebase.cli.demo import register as register_demo
 from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
 from livebase.cli.priorities import register as register_priorities
+from livebase.cli.report import register as register_report
 from livebase.cli.segments import register as register_segments
+from livebase.cli.sql import register as register_sql
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
 
@@ -56,6 +58,8 @@ def _options(
 register_admin(app)
 register_ingest(app)
 register_segments(app)
+register_report(app)
+register_sql(app)
 register_demo(app)
 register_clv(app)
 register_priorities(app)

@@ -1,23 +1,155 @@
-"""``livebase demo``: a synthetic online school, exported, ingested, summarised."""
+"""``livebase demo``: a synthetic online school, exported, ingested, segmented, reported."""
 
 import shutil
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
 from livebase.cli._common import console
 from livebase.cli.admin import render_summary
+from livebase.cli.report import write_report
+from livebase.cli.segments import _kpi_table
 from livebase.errors import WorkspaceError
 from livebase.ingest import PRESETS, LoadOptions, load_file
-from livebase.store import summarize
-from livebase.workspace import init_workspace
+from livebase.segments import (
+    GONE,
+    NEW,
+    SegmentationRun,
+    Transitions,
+    label,
+    run_segmentation,
+    segment_order,
+    transitions,
+)
+from livebase.segments.labels import Language
+from livebase.store import Store, summarize
+from livebase.workspace import Workspace, init_workspace
 
-__all__ = ["register"]
+__all__ = ["month_ends", "register"]
 
 _MARKER = ".livebase-demo"
+REPORT_FILE = "report.html"
+
+
+def month_ends(as_of: date, count: int) -> list[date]:
+    """The ``count - 1`` month-ends before ``as_of``, then ``as_of`` itself (oldest first).
+
+    >>> [d.isoformat() for d in month_ends(date(2026, 6, 30), 3)]
+    ['2026-04-30', '2026-05-31', '2026-06-30']
+    >>> [d.isoformat() for d in month_ends(date(2026, 6, 15), 3)]
+    ['2026-04-30', '2026-05-31', '2026-06-15']
+    """
+    days = [as_of]
+    day = as_of.replace(day=1) - timedelta(days=1)  # the last day of the previous month
+    while len(days) < count:
+        days.append(day)
+        day = day.replace(day=1) - timedelta(days=1)
+    return sorted(days)
+
+
+def _segment_history(workspace: Workspace, store: Store, days: list[date]) -> SegmentationRun:
+    """Run every scheme as of each day (a progress bar); the last run."""
+    cfg = workspace.config
+    run: SegmentationRun | None = None
+    with Progress(
+        TextColumn("[bold]segmenting[/] as of {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=len(days))
+        for day in days:
+            bar.update(task, description=day.isoformat())
+            run = run_segmentation(
+                store, cfg.features, cfg.segments, day, ran_at=datetime.now(), collect=False
+            )
+            bar.advance(task)
+    assert run is not None
+    return run
+
+
+def _print_matrix(t: Transitions, lang: Language) -> None:
+    """The transition matrix, compact: numbered segments, counts only, then the largest moves.
+
+    ``livebase transitions`` prints the full view (row shares, entries and exits).
+    """
+    body = [str(s) for s in t.counts.columns if s not in (NEW, GONE)]
+    number = {s: str(i + 1) for i, s in enumerate(body)}
+    number[NEW], number[GONE] = "+", "−"
+    table = Table(
+        title=f"{t.scheme}: customers of {t.start_run} (rows) on {t.end_run} (columns)",
+        title_justify="left",
+        caption="+ joined the base in between, − left it; full view: livebase transitions",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    counts = t.counts.to_numpy()
+    # a narrow terminal gets the numbers only and a legend below; numbers never wrap
+    narrow = console.width < 110
+    table.add_column("", no_wrap=True)
+    for j, col in enumerate(t.counts.columns):
+        wide = max(len(f"{int(v):,}") for v in counts[:, j])
+        table.add_column(
+            number.get(str(col), str(col)), justify="right", no_wrap=True, min_width=wide
+        )
+    for i, name in enumerate(t.counts.index):
+        head = number.get(str(name), "")
+        if not narrow:
+            head += " " + label(str(name), lang)
+        cells = [f"{counts[i, j]:,}" if counts[i, j] else "·" for j in range(counts.shape[1])]
+        # the diagonal (stayed) in bold
+        cells = [
+            f"[bold]{c}[/]" if str(t.counts.columns[j]) == str(name) else c
+            for j, c in enumerate(cells)
+        ]
+        table.add_row(head, *cells)
+    console.print(table)
+    if narrow:
+        console.print(
+            "  ".join(f"{number[s]} {label(s, lang)}".replace(" ", "\u00a0") for s in [NEW, *body]),
+            highlight=False,
+        )
+    console.print("[bold]largest moves[/]")
+    for row in t.flows.to_dict("records"):
+        console.print(
+            f"  {label(row['from_segment'], lang)} → {label(row['to_segment'], lang)}: "
+            f"{row['customers']:,} ({row['share_of_from']:.0%} of them)",
+            highlight=False,
+        )
+
+
+def _show_segments(
+    workspace: Workspace, store: Store, days: list[date], run: SegmentationRun
+) -> None:
+    """The KPI table of the named map on the last day and its transitions from the day before."""
+    cfg = workspace.config
+    lang: Language = cfg.segments.language or cfg.language
+    named = next((n for n, s in cfg.segments.schemes.items() if s.kind == "named"), None)
+    scheme = named or next(iter(cfg.segments.schemes))
+    console.print(
+        f"\n[bold]Segmented[/] as of {len(days)} dates, {days[0]} … {days[-1]}: "
+        f"{run.customers:,} customers, schemes {', '.join(cfg.segments.schemes)}"
+    )
+    console.print(_kpi_table(run.kpis, scheme, lang, run.as_of))
+    if len(days) > 1:
+        moves = transitions(
+            store.con,
+            scheme,
+            days[-2],
+            days[-1],
+            order=segment_order(cfg.segments.schemes[scheme]),
+            top=5,
+        )
+        _print_matrix(moves, lang)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,12 +167,18 @@ def register(app: typer.Typer) -> None:
                 formats=["%Y-%m-%d"], help="Day the export is taken (default 2026-06-30)."
             ),
         ] = None,
+        months: Annotated[
+            int,
+            typer.Option(
+                min=1, max=24, help="Segment as of this many month-ends, the last one as_of."
+            ),
+        ] = 6,
         flavour: Annotated[
             str,
             typer.Option(help="interface (UTF-8, as downloaded) or excel_ru (cp1251, re-saved)."),
         ] = "excel_ru",
     ) -> None:
-        """Generate a realistic synthetic school, export it GetCourse-style, load it, summarise.
+        """A synthetic school: exported GetCourse-style, loaded, segmented over months, reported.
 
         Example: livebase demo --out demo-school --seed 7
         """
@@ -90,11 +228,23 @@ def register(app: typer.Typer) -> None:
                     f"({result.encoding})"
                 )
             summary = summarize(store)
-        render_summary(summary)
+            render_summary(summary)
+            days = month_ends(day, months)
+            run = _segment_history(workspace, store, days)
+            _show_segments(workspace, store, days, run)
+            with console.status("writing the report…"):
+                report, _ = write_report(
+                    workspace, store, days[-1], workspace.root / REPORT_FILE, cfg.language
+                )
         console.print(
             f"\n[bold]Demo workspace:[/] {workspace.root}  "
             f"({time.perf_counter() - started:.1f}s)\n"
             f"  exports  {files.orders.parent}\n  config   {workspace.config_path}\n"
-            f"  store    {workspace.store_path}\n"
-            f"Try: cd {out} && livebase status"
+            f"  store    {workspace.store_path}  (segment history: {len(days)} runs)\n"
+            f"  report   {report}  (open it in a browser: {report.as_uri()})\n"
+            f"Try: cd {out} && livebase segment && livebase transitions "
+            f"--from {days[-2] if len(days) > 1 else days[0]} --to {days[-1]} && "
+            f"livebase report --out base.html --as-of {days[-1]} --lang en",
+            highlight=False,
+            soft_wrap=True,
         )

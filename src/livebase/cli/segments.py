@@ -30,6 +30,7 @@ from livebase.segments import (
     run_dates,
     run_segmentation,
     segment_members,
+    segment_on_spark,
     segment_order,
     transitions,
     transitions_html,
@@ -163,9 +164,17 @@ def _segment_command(
     scheme: str | None,
     fmt: KpiFormat,
     out: Path | None,
+    engine: str | None = None,
+    spark: dict[str, str] | None = None,
+    results: Path | None = None,
 ) -> None:
     ws = workspace()
     features, segments, lang = _settings(ws)
+    settings = ws.config.engine
+    if engine is not None or spark:
+        settings = settings.model_copy(
+            update={**({"kind": engine} if engine else {}), **(spark or {})}
+        )
     if scheme is not None and scheme not in segments.schemes:
         raise SegmentError(
             f"--scheme: unknown scheme '{scheme}'; schemes: {', '.join(segments.schemes)}"
@@ -197,6 +206,7 @@ def _segment_command(
                         ran_at=datetime.now(),
                         lines=lines,
                         collect=False,
+                        engine=settings,
                     )
                     bar.advance(task)
             assert run is not None
@@ -205,9 +215,27 @@ def _segment_command(
             day = as_of or _default_as_of(store)
             if as_of is None:
                 err_console.print(f"as of {day} (the latest paid order; --as-of to change)")
-            run = run_segmentation(
-                store, features, segments, day, ran_at=datetime.now(), lines=lines, collect=False
-            )
+            if settings.kind == "spark":
+                run = segment_on_spark(
+                    settings,
+                    features,
+                    segments,
+                    day,
+                    store=store,
+                    out=results,
+                    ran_at=datetime.now(),
+                )
+            else:
+                run = run_segmentation(
+                    store,
+                    features,
+                    segments,
+                    day,
+                    ran_at=datetime.now(),
+                    lines=lines,
+                    collect=False,
+                    engine=settings,
+                )
     kpis = run.kpis if scheme is None else run.kpis[run.kpis["scheme"] == scheme]
     if fmt != "table":
         _write_kpis(kpis.reset_index(drop=True), fmt, out, run.as_of)
@@ -310,11 +338,38 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--format", "-f", help="table, csv, json or parquet")
         ] = "table",
         out: Annotated[Path | None, typer.Option(help="Write the KPI table to this file.")] = None,
+        engine: Annotated[
+            str | None, typer.Option(help="duckdb (default) or spark (default: engine.kind).")
+        ] = None,
+        orders_parquet: Annotated[
+            str | None, typer.Option(help="Spark: orders as Parquet files (path or glob).")
+        ] = None,
+        orders_table: Annotated[
+            str | None, typer.Option(help="Spark: orders as a table of the Spark catalog.")
+        ] = None,
+        spark_master: Annotated[
+            str | None, typer.Option(help="Spark: master URL (default local[*]).")
+        ] = None,
+        results: Annotated[
+            Path | None, typer.Option(help="Spark: also write the results as Parquet here.")
+        ] = None,
     ) -> None:
         """Segment the base as of a date (every scheme), write history, print KPIs per segment.
 
         Example: livebase segment --from 2026-01-01 --to 2026-06-30 --every week
+        Example: livebase segment --engine spark --orders-parquet 'lake/orders/*.parquet'
         """
+        if engine is not None and engine not in ("duckdb", "spark"):
+            raise SegmentError(f"--engine: '{engine}' is not one of duckdb, spark")
+        spark = {
+            k: v
+            for k, v in {
+                "orders_parquet": orders_parquet,
+                "orders_table": orders_table,
+                "spark_master": spark_master,
+            }.items()
+            if v
+        }
         if every not in ("day", "week", "month"):
             raise SegmentError(f"--every: '{every}' is not one of day, week, month")
         if format not in ("table", "csv", "json", "parquet"):
@@ -327,6 +382,9 @@ def register(app: typer.Typer) -> None:
             scheme,
             cast(KpiFormat, format),
             out,
+            engine,
+            spark,
+            results,
         )
 
     @app.command("transitions")

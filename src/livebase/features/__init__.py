@@ -17,26 +17,45 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from livebase.features._columns import BASE_FEATURES
-from livebase.features._sql import feature_columns, features_sql, sql_string
+from livebase.features._columns import BASE_FEATURES, clv_columns
+from livebase.features._sql import (
+    FeatureSource,
+    feature_columns,
+    features_sql,
+    sql_string,
+    window_days,
+)
 from livebase.features.settings import (
     FeaturesSettings,
     SignalMeasure,
     SignalSettings,
     SignalSource,
 )
+from livebase.features.state import (
+    STATE_COLUMNS,
+    customer_state_sql,
+    refresh_customer_state,
+    state_ready,
+)
 
 __all__ = [
     "BASE_FEATURES",
+    "STATE_COLUMNS",
+    "FeatureSource",
     "FeaturesSettings",
     "SignalMeasure",
     "SignalSettings",
     "SignalSource",
+    "clv_columns",
     "compute_features",
+    "customer_state_sql",
     "feature_columns",
     "features_sql",
     "materialize_features",
+    "refresh_customer_state",
     "sql_string",
+    "state_ready",
+    "window_days",
 ]
 
 
@@ -50,9 +69,19 @@ def materialize_features(
 
 
 def compute_features(
-    con: duckdb.DuckDBPyConnection, settings: FeaturesSettings, as_of: date
+    con: duckdb.DuckDBPyConnection,
+    settings: FeaturesSettings,
+    as_of: date,
+    *,
+    source: FeatureSource = "log",
 ) -> pd.DataFrame:
-    """The features of every customer in the base on ``as_of``, sorted by customer_id."""
-    sql = f"SELECT * FROM (\n{features_sql(settings, as_of)}\n) f ORDER BY customer_id"
+    """The features of every customer in the base on ``as_of``, sorted by customer_id.
+
+    ``source``: the whole order log, or ``customer_state`` and the recent orders
+    (``features_sql``; check ``livebase.features.state.state_ready`` first).
+    """
+    sql = (
+        f"SELECT * FROM (\n{features_sql(settings, as_of, source=source)}\n) f ORDER BY customer_id"
+    )
     frame: pd.DataFrame = con.execute(sql).df()
     return frame

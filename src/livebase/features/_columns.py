@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BASE_FEATURES"]
+__all__ = ["BASE_FEATURES", "clv_columns"]
 
 BASE_FEATURES: Final[dict[str, str]] = {
     "customer_id": "the customer",
@@ -29,3 +29,18 @@ BASE_FEATURES: Final[dict[str, str]] = {
     "refunded_orders": "orders refunded (created on or before as_of), all history",
     "sessions_per_month_last_quarter": "session events in the 90 days up to as_of, divided by 3",
 }
+
+
+def clv_columns(horizons: tuple[int, ...]) -> dict[str, str]:
+    """The CLV prediction columns for the given horizons (days), with their meaning.
+
+    >>> list(clv_columns((90,)))
+    ['p_alive', 'expected_purchases_90d', 'clv_90d']
+    """
+    columns = {
+        "p_alive": "CLV: probability the customer is still active (NULL without a CLV fit)",
+    }
+    for h in horizons:
+        columns[f"expected_purchases_{h}d"] = f"CLV: expected purchases in the next {h} days"
+        columns[f"clv_{h}d"] = f"CLV: predicted customer value over the next {h} days"
+    return columns

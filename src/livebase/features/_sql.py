@@ -13,18 +13,32 @@ What counts (the same on every engine the SQL is transpiled to):
 - A customer is in the base on ``as_of`` when their earliest known date (registration, any
   order, any event) is on or before it, or when no date is known at all.
 
-Only standard constructs are used (CASE, COUNT/SUM/MIN/MAX, COUNT(DISTINCT), LEAST, DATE_DIFF,
-typed literals), so that ``sqlglot.transpile`` gives the same numbers on Spark and Postgres.
+**Two sources, one answer.** ``source="log"`` reads the whole order log once, in one GROUP BY per
+customer (no join of the orders with anything).
+``source="state"`` reads the all-history aggregates of ``customer_state`` (kept up to date on
+ingest, see ``livebase.features.state``) and scans only the orders paid in the last
+``window_days(settings)`` days (a ``paid_at`` range predicate) for the windowed counts. It is
+exact when nothing in the store is dated after ``as_of`` (``livebase.features.state`` checks
+that), and a test compares both on random sequences of loads.
+
+**Portability.** Only standard constructs are used (CASE, COUNT/SUM/MIN/MAX, LEAST, DATE_DIFF,
+typed literals, CAST to DOUBLE/DECIMAL); money stays ``DECIMAL(18,2)``; ratios are computed in
+DOUBLE from exact integers and decimals, so ``sqlglot.transpile`` gives the same numbers on
+Spark, PostgreSQL and the other dialects (``livebase.store.engine``).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Literal
 
-from livebase.features._columns import BASE_FEATURES
+from livebase.features._columns import BASE_FEATURES, clv_columns
 from livebase.features.settings import FeaturesSettings, SignalSettings
 
-__all__ = ["feature_columns", "features_sql", "sql_string"]
+__all__ = ["FeatureSource", "feature_columns", "features_sql", "sql_string", "window_days"]
+
+FeatureSource = Literal["log", "state"]
+_MONEY = "DECIMAL(18,2)"
 
 
 def sql_string(value: str) -> str:
@@ -40,18 +54,23 @@ def _date(value: date) -> str:
     return f"DATE '{value.isoformat()}'"
 
 
+def _midnight(value: date) -> str:
+    return f"TIMESTAMP '{value.isoformat()} 00:00:00'"
+
+
 def _end(as_of: date) -> str:
     """Midnight after ``as_of``: everything strictly before it happened on or before as_of."""
-    return f"TIMESTAMP '{(as_of + timedelta(days=1)).isoformat()} 00:00:00'"
+    return _midnight(as_of + timedelta(days=1))
 
 
 def feature_columns(settings: FeaturesSettings) -> dict[str, str]:
-    """Every feature column (built-in, then signals) with its meaning.
+    """Every feature column (built-in, CLV predictions, then signals) with its meaning.
 
     >>> list(feature_columns(FeaturesSettings()))[:3]
     ['customer_id', 'first_seen_date', 'tenure_days']
     """
     columns = dict(BASE_FEATURES)
+    columns.update(clv_columns(settings.clv_horizons))
     for name, signal in settings.signals.items():
         columns[name] = _describe(signal)
     return columns
@@ -68,86 +87,121 @@ def _describe(signal: SignalSettings) -> str:
     return f"signal: {signal.measure} of {what} {span}"
 
 
-def _signal_aggregate(name: str, signal: SignalSettings, as_of: date) -> str:
-    """The aggregate expression of one signal inside the orders or events GROUP BY."""
-    if signal.source == "events":
-        names = ", ".join(sql_string(n) for n in signal.events)
-        conditions = [f"ts < {_end(as_of)}", f"name IN ({names})"]
-        day, value = "CAST(ts AS DATE)", "1"
-    else:
-        conditions = ["paid_day IS NOT NULL"]
-        if signal.items_like is not None:
-            conditions.append(f"LOWER(items) LIKE LOWER({sql_string(signal.items_like)})")
-        day, value = "paid_day", "paid"
+def window_days(settings: FeaturesSettings) -> int | None:
+    """Days of orders the ``state`` source scans (the longest window a feature looks at);
+    None when a feature needs all history of the orders (an order signal without a window).
+
+    >>> window_days(FeaturesSettings())
+    180
+    >>> window_days(FeaturesSettings(window_days=365))
+    365
+    """
+    days = [180]
+    if settings.window_days is not None:
+        days.append(settings.window_days)
+    for signal in settings.signals.values():
+        if signal.source == "orders":
+            if signal.window_days is None:
+                return None
+            days.append(signal.window_days)
+    return max(days)
+
+
+# ---------------------------------------------------------------------------------------------
+# signals
+
+
+def _item_match(signal: SignalSettings) -> str:
+    if signal.items_like is None:
+        return "TRUE"
+    return f"LOWER(items) LIKE LOWER({sql_string(signal.items_like)})"
+
+
+def _order_signal(name: str, signal: SignalSettings, as_of: date) -> str:
+    """The aggregate of an order signal over the order rows (``paid_day`` NULL: not counted)."""
+    cond = "paid_day IS NOT NULL"
     if signal.window_days is not None:
-        start = as_of - timedelta(days=signal.window_days)
-        conditions.append(f"{day} > {_date(start)}")
+        cond = f"paid_day > {_date(as_of - timedelta(days=signal.window_days))}"
+    if signal.items_like is not None:
+        cond += f" AND {_item_match(signal)}"
+    if signal.measure == "amount":
+        return f"CAST(SUM(CASE WHEN {cond} THEN paid_amount END) AS {_MONEY}) AS {name}"
+    if signal.measure == "count":
+        return f"COUNT(CASE WHEN {cond} THEN 1 END) AS {name}"
+    if signal.measure == "per_month":
+        months = (signal.window_days or 30) / 30
+        return f"CAST(COUNT(CASE WHEN {cond} THEN 1 END) AS DOUBLE) / {months!r} AS {name}"
+    if signal.measure == "distinct_days":
+        return f"COUNT(DISTINCT CASE WHEN {cond} THEN paid_day END) AS {name}"
+    return f"DATE_DIFF('day', MAX(CASE WHEN {cond} THEN paid_day END), {_date(as_of)}) AS {name}"
+
+
+def _event_signal(name: str, signal: SignalSettings, as_of: date) -> str:
+    """The aggregate of an event signal inside the events GROUP BY."""
+    names = ", ".join(sql_string(n) for n in signal.events)
+    conditions = [f"ts < {_end(as_of)}", f"name IN ({names})"]
+    day = "CAST(ts AS DATE)"
+    if signal.window_days is not None:
+        conditions.append(f"{day} > {_date(as_of - timedelta(days=signal.window_days))}")
     cond = " AND ".join(conditions)
     if signal.measure == "count":
         return f"COUNT(CASE WHEN {cond} THEN 1 END) AS {name}"
     if signal.measure == "per_month":
         months = (signal.window_days or 30) / 30
-        return f"COUNT(CASE WHEN {cond} THEN 1 END) / {months!r} AS {name}"
+        return f"CAST(COUNT(CASE WHEN {cond} THEN 1 END) AS DOUBLE) / {months!r} AS {name}"
     if signal.measure == "distinct_days":
         return f"COUNT(DISTINCT CASE WHEN {cond} THEN {day} END) AS {name}"
-    if signal.measure == "days_since":
-        return f"DATE_DIFF('day', MAX(CASE WHEN {cond} THEN {day} END), {_date(as_of)}) AS {name}"
-    return f"SUM(CASE WHEN {cond} THEN {value} ELSE 0 END) AS {name}"
+    # days_since
+    return f"DATE_DIFF('day', MAX(CASE WHEN {cond} THEN {day} END), {_date(as_of)}) AS {name}"
 
 
 def _final(name: str, signal: SignalSettings, alias: str) -> str:
     """The signal in the outer SELECT: zero for customers without a row, NULL stays for days."""
     if signal.measure == "days_since":
         return f"{alias}.{name}"
+    if signal.measure == "amount":
+        return f"COALESCE({alias}.{name}, CAST(0 AS {_MONEY})) AS {name}"
+    if signal.measure == "per_month":
+        return f"COALESCE({alias}.{name}, 0.0) AS {name}"
     return f"COALESCE({alias}.{name}, 0) AS {name}"
 
 
-def features_sql(settings: FeaturesSettings, as_of: date) -> str:
-    """The SELECT giving one row of features per customer in the base on ``as_of``.
+# ---------------------------------------------------------------------------------------------
+# the order facts: from the log, or from customer_state and the recent window
 
-    >>> sql = features_sql(FeaturesSettings(), date(1998, 6, 30))
-    >>> "paid_at < TIMESTAMP '1998-07-01 00:00:00'" in sql
-    True
+
+def _windowed(settings: FeaturesSettings, as_of: date) -> list[str]:
+    """Aggregates over order rows (``paid_day`` set for counted orders) that look at a window.
+
+    Frequency and monetary are here when the RFM window is not all history; otherwise they are
+    ``orders_total`` (or ``paid_days_total``) and ``ltv``.
     """
-    end = _end(as_of)
-    d = _date(as_of)
     since = {n: _date(as_of - timedelta(days=n)) for n in (30, 90, 180)}
-    if settings.window_days is None:
-        in_window = "paid_day IS NOT NULL"
-        window_note = "all history"
-    else:
-        in_window = f"paid_day > {_date(as_of - timedelta(days=settings.window_days))}"
-        window_note = f"the last {settings.window_days} days"
-    if settings.frequency == "orders":
-        frequency = f"COUNT(CASE WHEN {in_window} THEN 1 END)"
-    else:
-        frequency = f"COUNT(DISTINCT CASE WHEN {in_window} THEN paid_day END)"
-    order_signals = {n: s for n, s in settings.signals.items() if s.source == "orders"}
-    event_signals = {n: s for n, s in settings.signals.items() if s.source == "events"}
-    sessions = ", ".join(sql_string(n) for n in settings.session_events) or "NULL"
+    cols: list[str] = []
+    if settings.window_days is not None:
+        if settings.window_days is None:
+            in_window = "paid_day IS NOT NULL"
+        else:
+            in_window = f"paid_day > {_date(as_of - timedelta(days=settings.window_days))}"
+        if settings.frequency == "orders":
+            cols.append(f"COUNT(CASE WHEN {in_window} THEN 1 END) AS frequency")
+        else:
+            cols.append(f"COUNT(DISTINCT CASE WHEN {in_window} THEN paid_day END) AS frequency")
+        cols.append(
+            f"CAST(SUM(CASE WHEN {in_window} THEN paid_amount END) AS {_MONEY}) AS monetary"
+        )
+    for n in (30, 90, 180):
+        cols.append(f"COUNT(CASE WHEN paid_day > {since[n]} THEN 1 END) AS paid_orders_{n}d")
+    for name, signal in settings.signals.items():
+        if signal.source == "orders":
+            cols.append(_order_signal(name, signal, as_of))
+    return cols
 
-    paid_extra = "".join(
-        f",\n        {_signal_aggregate(n, s, as_of)}" for n, s in order_signals.items()
-    )
-    event_extra = "".join(
-        f",\n        {_signal_aggregate(n, s, as_of)}" for n, s in event_signals.items()
-    )
-    signal_cols = "".join(
-        f",\n    {_final(n, s, 'o')}" for n, s in order_signals.items()
-    ) + "".join(f",\n    {_final(n, s, 'e')}" for n, s in event_signals.items())
-    return f"""-- livebase features as of {as_of.isoformat()}: one row per customer in the base that day.
--- Counted order: paid_amount > 0, paid on or before as_of. RFM window: {window_note}.
-WITH order_rows AS (  -- every order; paid_day and paid are set only for counted orders
-    SELECT
-        customer_id,
-        COALESCE(created_at, paid_at) AS placed_at,
-        status,
-        items,
-        CASE WHEN paid_amount > 0 AND paid_at < {end} THEN CAST(paid_at AS DATE) END AS paid_day,
-        CASE WHEN paid_amount > 0 AND paid_at < {end} THEN paid_amount END AS paid
-    FROM orders
-),
-order_facts AS (  -- one pass over the orders: first appearance, refunds and purchases
+
+def _log_ctes(settings: FeaturesSettings, as_of: date) -> str:
+    end = _end(as_of)
+    window = ",\n        ".join(_windowed(settings, as_of))
+    return f"""order_facts AS (  -- one pass over the orders, one row per customer
     SELECT
         customer_id,
         MIN(placed_at) AS first_order_at,
@@ -156,46 +210,152 @@ order_facts AS (  -- one pass over the orders: first appearance, refunds and pur
         MAX(paid_day) AS last_paid_date,
         COUNT(paid_day) AS orders_total,
         COUNT(DISTINCT paid_day) AS paid_days_total,
-        SUM(paid) AS ltv,
-        {frequency} AS frequency,
-        SUM(CASE WHEN {in_window} THEN paid ELSE 0 END) AS monetary,
-        COUNT(CASE WHEN paid_day > {since[30]} THEN 1 END) AS paid_orders_30d,
-        COUNT(CASE WHEN paid_day > {since[90]} THEN 1 END) AS paid_orders_90d,
-        COUNT(CASE WHEN paid_day > {since[180]} THEN 1 END) AS paid_orders_180d{paid_extra}
-    FROM order_rows
+        CAST(SUM(CASE WHEN paid_day IS NOT NULL THEN paid_amount END) AS {_MONEY}) AS ltv,
+        {window}
+    FROM (
+        SELECT
+            customer_id,
+            COALESCE(created_at, paid_at) AS placed_at,
+            status,
+            items,
+            paid_amount,
+            -- the day of a counted order; NULL: not paid, or paid after as_of
+            CASE WHEN paid_amount > 0 AND paid_at < {end} THEN CAST(paid_at AS DATE) END AS paid_day
+        FROM orders
+    ) o
     GROUP BY customer_id
-),
-event_facts AS (  -- product events: first appearance, sessions and signals
+)"""
+
+
+def _state_ctes(settings: FeaturesSettings, as_of: date, days: int) -> str:
+    end = _end(as_of)
+    start = _midnight(as_of - timedelta(days=days - 1))
+    windowed = _windowed(settings, as_of)
+    window = ",\n        ".join(windowed)
+    window_cols = [c.rsplit(" AS ", 1)[1] for c in windowed]
+    carried = ",\n        ".join(f"w.{c}" for c in window_cols)
+    return f"""window_facts AS (  -- only the orders paid in the last {days} days (a range predicate)
     SELECT
         customer_id,
-        MIN(ts) AS first_event_at,
-        COUNT(CASE WHEN ts < {end} AND name IN ({sessions})
-                    AND CAST(ts AS DATE) > {since[90]} THEN 1 END) AS sessions_90d{event_extra}
-    FROM events
+        {window}
+    FROM (
+        SELECT customer_id, items, paid_amount, CAST(paid_at AS DATE) AS paid_day
+        FROM orders
+        WHERE paid_at >= {start} AND paid_at < {end} AND paid_amount > 0
+    ) o
     GROUP BY customer_id
 ),
-base AS (  -- customers known on as_of: earliest known date on or before it, or none known
+order_facts AS (  -- all history from customer_state (kept up to date on ingest)
     SELECT
-        c.customer_id,
-        LEAST(c.created_at, o.first_order_at, e.first_event_at) AS first_seen_at
-    FROM customers c
-    LEFT JOIN order_facts o ON o.customer_id = c.customer_id
-    LEFT JOIN event_facts e ON e.customer_id = c.customer_id
-)
+        s.customer_id,
+        s.first_order_at,
+        s.refunded_orders,
+        CAST(s.first_paid_at AS DATE) AS first_paid_date,
+        CAST(s.last_paid_at AS DATE) AS last_paid_date,
+        s.paid_orders AS orders_total,
+        s.paid_days AS paid_days_total,
+        s.paid_revenue AS ltv,
+        s.first_event_at,
+        {carried}
+    FROM customer_state s
+    LEFT JOIN window_facts w ON w.customer_id = s.customer_id
+)"""
+
+
+def _event_cte(settings: FeaturesSettings, as_of: date, source: FeatureSource) -> str:
+    end = _end(as_of)
+    since90 = _date(as_of - timedelta(days=90))
+    sessions = ", ".join(sql_string(n) for n in settings.session_events) or "NULL"
+    signals = {n: s for n, s in settings.signals.items() if s.source == "events"}
+    extra = "".join(f",\n        {_event_signal(n, s, as_of)}" for n, s in signals.items())
+    first = "MIN(ts) AS first_event_at,\n        " if source == "log" else ""
+    where = ""
+    if source == "state" and all(s.window_days is not None for s in signals.values()):
+        days = max([90, *(s.window_days or 0 for s in signals.values())])
+        where = f"\n    WHERE ts >= {_midnight(as_of - timedelta(days=days - 1))} AND ts < {end}"
+    return f"""event_facts AS (  -- product events: sessions and signals
+    SELECT
+        customer_id,
+        {first}COUNT(CASE WHEN ts < {end} AND name IN ({sessions})
+                    AND CAST(ts AS DATE) > {since90} THEN 1 END) AS sessions_90d{extra}
+    FROM events{where}
+    GROUP BY customer_id
+)"""
+
+
+def features_sql(
+    settings: FeaturesSettings,
+    as_of: date,
+    *,
+    source: FeatureSource = "log",
+    predictions: str | None = None,
+) -> str:
+    """The SELECT giving one row of features per customer in the base on ``as_of``.
+
+    ``source``: ``log`` reads all orders, ``state`` reads ``customer_state`` and the orders of
+    the last ``window_days(settings)`` days (exact only when nothing is dated after as_of).
+    ``predictions``: a SELECT of CLV predictions (customer_id, p_alive,
+    expected_purchases_<h>d, clv_<h>d for ``settings.clv_horizons``); without it those
+    columns are NULL.
+
+    >>> sql = features_sql(FeaturesSettings(), date(1998, 6, 30))
+    >>> "paid_at < TIMESTAMP '1998-07-01 00:00:00'" in sql
+    True
+    """
+    end = _end(as_of)
+    d = _date(as_of)
+    if source == "state":
+        days = window_days(settings)
+        if days is None:
+            raise ValueError("an order signal without window_days needs the whole order log")
+        orders = _state_ctes(settings, as_of, days)
+        first_event = "o.first_event_at"
+        note = f"all history from customer_state, the last {days} days of orders"
+    else:
+        orders = _log_ctes(settings, as_of)
+        first_event = "e.first_event_at"
+        note = "the whole order log"
+    window_note = (
+        "all history" if settings.window_days is None else f"the last {settings.window_days} days"
+    )
+    first_seen = f"LEAST(c.created_at, o.first_order_at, {first_event})"
+    if settings.window_days is None:  # the RFM window is all history
+        frequency = "o.paid_days_total" if settings.frequency == "days" else "o.orders_total"
+        monetary = "o.ltv"
+    else:
+        frequency, monetary = "o.frequency", "o.monetary"
+    signals = "".join(
+        f",\n    {_final(n, s, 'o' if s.source == 'orders' else 'e')}"
+        for n, s in settings.signals.items()
+    )
+    clv_select: list[str] = []
+    for column in clv_columns(settings.clv_horizons):
+        clv_select.append(
+            f"p.{column}" if predictions is not None else f"CAST(NULL AS DOUBLE) AS {column}"
+        )
+    clv_cols = "".join(f",\n    {c}" for c in clv_select)
+    clv_join = ""
+    if predictions is not None:
+        clv_join = f"\nLEFT JOIN (\n{predictions}\n) p ON p.customer_id = c.customer_id"
+    return f"""-- livebase features as of {as_of.isoformat()}: one row per customer in the base that day.
+-- Counted order: paid_amount > 0, paid on or before as_of. RFM window: {window_note}.
+-- Source: {note}.
+WITH {orders},
+{_event_cte(settings, as_of, source)}
 SELECT
-    b.customer_id,
-    CAST(b.first_seen_at AS DATE) AS first_seen_date,
-    DATE_DIFF('day', CAST(b.first_seen_at AS DATE), {d}) AS tenure_days,
+    c.customer_id,
+    CAST({first_seen} AS DATE) AS first_seen_date,
+    DATE_DIFF('day', CAST({first_seen} AS DATE), {d}) AS tenure_days,
     o.first_paid_date,
     o.last_paid_date,
     DATE_DIFF('day', o.first_paid_date, {d}) AS days_since_first_paid,
     DATE_DIFF('day', o.last_paid_date, {d}) AS recency_days,
-    COALESCE(o.frequency, 0) AS frequency,
-    COALESCE(o.monetary, 0) AS monetary,
+    COALESCE({frequency}, 0) AS frequency,
+    COALESCE({monetary}, CAST(0 AS {_MONEY})) AS monetary,
     COALESCE(o.orders_total, 0) AS orders_total,
     COALESCE(o.paid_days_total, 0) AS paid_days_total,
-    COALESCE(o.ltv, 0) AS ltv,
-    CASE WHEN o.frequency > 0 THEN CAST(o.monetary AS DOUBLE) / o.frequency END AS aov,
+    COALESCE(o.ltv, CAST(0 AS {_MONEY})) AS ltv,
+    CASE WHEN {frequency} > 0 THEN CAST({monetary} AS DOUBLE) / {frequency} END AS aov,
     CASE WHEN o.paid_days_total > 1
          THEN CAST(DATE_DIFF('day', o.first_paid_date, o.last_paid_date) AS DOUBLE)
               / (o.paid_days_total - 1)
@@ -204,9 +364,9 @@ SELECT
     COALESCE(o.paid_orders_90d, 0) AS paid_orders_90d,
     COALESCE(o.paid_orders_180d, 0) AS paid_orders_180d,
     COALESCE(o.refunded_orders, 0) AS refunded_orders,
-    COALESCE(e.sessions_90d, 0) / 3.0 AS sessions_per_month_last_quarter{signal_cols}
-FROM base b
-LEFT JOIN order_facts o ON o.customer_id = b.customer_id
-LEFT JOIN event_facts e ON e.customer_id = b.customer_id
-WHERE b.first_seen_at IS NULL OR b.first_seen_at < {end}
+    CAST(COALESCE(e.sessions_90d, 0) AS DOUBLE) / 3 AS sessions_per_month_last_quarter{clv_cols}{signals}
+FROM customers c
+LEFT JOIN order_facts o ON o.customer_id = c.customer_id
+LEFT JOIN event_facts e ON e.customer_id = c.customer_id{clv_join}
+WHERE {first_seen} IS NULL OR {first_seen} < {end}
 """

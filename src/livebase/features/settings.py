@@ -70,6 +70,10 @@ class FeaturesSettings(_Frozen):
     one day count once)."""
     session_events: tuple[str, ...] = ("session_start", "session")
     """Event names that are a session (for ``sessions_per_month_last_quarter``)."""
+    clv_horizons: tuple[int, ...] = Field((90, 365), min_length=1)
+    """Horizons (days) of the CLV prediction features ``expected_purchases_<h>d`` and
+    ``clv_<h>d`` (with ``p_alive``), read from the latest ``livebase clv fit`` on or before
+    ``as_of``; the fit must have predicted these horizons (its default: 90 and 365)."""
     signals: dict[str, SignalSettings] = Field(default_factory=dict)
     """Named signals, e.g. ``logins_30d: {events: [login], window_days: 30}``; each name
     becomes a column that rules can use."""
@@ -77,7 +81,7 @@ class FeaturesSettings(_Frozen):
     @field_validator("signals")
     @classmethod
     def _names(cls, value: dict[str, SignalSettings]) -> dict[str, SignalSettings]:
-        from livebase.features._columns import BASE_FEATURES
+        from livebase.features._columns import BASE_FEATURES, clv_columns
 
         for name in value:
             if not _IDENTIFIER.match(name):
@@ -85,6 +89,10 @@ class FeaturesSettings(_Frozen):
                     f"signal name '{name}': use lower-case letters, digits and '_', "
                     "starting with a letter"
                 )
-            if name in BASE_FEATURES:
+            if (
+                name in BASE_FEATURES
+                or name in clv_columns((90, 365))
+                or name.startswith(("clv_", "expected_purchases_"))
+            ):
                 raise ValueError(f"signal name '{name}' is a built-in feature; choose another")
         return value

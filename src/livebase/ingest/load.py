@@ -27,6 +27,7 @@ import duckdb
 
 from livebase.config import IngestConfig
 from livebase.errors import ConfigError, IngestError, InputValidationError, RowProblem
+from livebase.features.state import refresh_customer_state
 from livebase.ingest.mapping import ColumnMapping, map_columns
 from livebase.ingest.parsing import (
     amount_sql,
@@ -592,43 +593,6 @@ def _upsert_customers_from(con: duckdb.DuckDBPyConnection, source: str, load_id:
     )
 
 
-def refresh_customer_state(
-    con: duckdb.DuckDBPyConnection, customers_sql: str, load_id: int
-) -> None:
-    """Recompute ``customer_state`` for the customers selected by ``customers_sql``."""
-    con.execute("DROP TABLE IF EXISTS lb_touched")
-    con.execute(
-        f"CREATE TEMP TABLE lb_touched AS SELECT DISTINCT customer_id FROM ({customers_sql})"
-    )
-    con.execute(
-        "DELETE FROM customer_state WHERE customer_id IN (SELECT customer_id FROM lb_touched)"
-    )
-    con.execute(
-        f"""INSERT INTO customer_state
-        SELECT t.customer_id,
-               o.first_order_at, o.first_paid_at, o.last_paid_at,
-               coalesce(o.paid_orders, 0), coalesce(o.paid_days, 0),
-               coalesce(o.paid_revenue, 0), coalesce(o.refunded_orders, 0),
-               e.last_event_at, {load_id}
-        FROM lb_touched t
-        LEFT JOIN (
-            SELECT customer_id,
-                   min(coalesce(created_at, paid_at)) AS first_order_at,
-                   min(paid_at) FILTER (WHERE paid_amount > 0) AS first_paid_at,
-                   max(paid_at) FILTER (WHERE paid_amount > 0) AS last_paid_at,
-                   count(*) FILTER (WHERE paid_amount > 0) AS paid_orders,
-                   count(DISTINCT CAST(paid_at AS DATE)) FILTER (WHERE paid_amount > 0) AS paid_days,
-                   sum(paid_amount) AS paid_revenue,
-                   count(*) FILTER (WHERE status = 'refunded') AS refunded_orders
-            FROM orders SEMI JOIN lb_touched USING (customer_id) GROUP BY customer_id
-        ) o USING (customer_id)
-        LEFT JOIN (
-            SELECT customer_id, max(ts) AS last_event_at
-            FROM events SEMI JOIN lb_touched USING (customer_id) GROUP BY customer_id
-        ) e USING (customer_id)"""
-    )
-
-
 _ORDER_COLUMNS = [
     "customer_id",
     "created_at",
@@ -648,12 +612,23 @@ _ORDER_COLUMNS = [
 
 def _merge_orders(con: duckdb.DuckDBPyConnection, good: str, load_id: int) -> tuple[int, ...]:
     good_rows = f"(SELECT * FROM lb_rows WHERE {good})"
+    # an order re-sent under another customer leaves its old customer's state to refresh too
+    con.execute("DROP TABLE IF EXISTS lb_moved")
+    con.execute(
+        f"""CREATE TEMP TABLE lb_moved AS SELECT DISTINCT o.customer_id
+        FROM orders o JOIN {good_rows} g ON g.order_id = o.order_id
+        WHERE o.customer_id <> g.customer_id"""
+    )
     counts = _merge(con, "orders", "order_id", _ORDER_COLUMNS, good_rows, load_id)
     contacts = f"""(SELECT customer_id, email, phone, name, CAST(NULL AS VARCHAR) AS timezone,
                CAST(NULL AS TIMESTAMP) AS created_at, CAST(NULL AS JSON) AS cust_attributes, _row
         FROM {good_rows})"""
     _upsert_customers_from(con, contacts, load_id)
-    refresh_customer_state(con, f"SELECT customer_id FROM {good_rows}", load_id)
+    refresh_customer_state(
+        con,
+        f"SELECT customer_id FROM {good_rows} UNION ALL SELECT customer_id FROM lb_moved",
+        load_id,
+    )
     return counts
 
 
@@ -976,6 +951,7 @@ def load_file(
         )
     finally:
         for name in (
+            "lb_moved",
             "lb_valid",
             "lb_stage",
             "lb_rows",

@@ -10,6 +10,12 @@ Typical use (the CLI does this)::
 
 from livebase.segments.alerts import AlertResult, evaluate_alerts
 from livebase.segments.charts import transitions_html, transitions_png
+from livebase.segments.engine_run import (
+    EngineRun,
+    run_on_engine,
+    save_engine_run,
+    segment_on_spark,
+)
 from livebase.segments.export import EXPORT_COLUMNS, resolve_segment, segment_members
 from livebase.segments.history import (
     customer_history,
@@ -21,12 +27,15 @@ from livebase.segments.history import (
 )
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
 from livebase.segments.labels import Language, kpi_labels, label, labels
+from livebase.segments.pipeline import Step, pipeline_script, pipeline_steps
 from livebase.segments.rules import ALLOWED_FUNCTIONS, CheckedRule, check_condition, check_rules
 from livebase.segments.run import (
     Every,
     SegmentationRun,
+    SourceChoice,
     backfill_dates,
     check_segment_rules,
+    choose_source,
     order_kpis,
     rule_columns,
     run_segmentation,
@@ -58,6 +67,7 @@ __all__ = [
     "AlertResult",
     "AlertSettings",
     "CheckedRule",
+    "EngineRun",
     "Every",
     "FeaturesSettings",
     "JobsScheme",
@@ -69,11 +79,14 @@ __all__ = [
     "SegmentationRun",
     "SegmentsSettings",
     "SignalSettings",
+    "SourceChoice",
+    "Step",
     "Transitions",
     "backfill_dates",
     "check_condition",
     "check_rules",
     "check_segment_rules",
+    "choose_source",
     "customer_history",
     "evaluate_alerts",
     "kpi_labels",
@@ -81,12 +94,17 @@ __all__ = [
     "label",
     "labels",
     "order_kpis",
+    "pipeline_script",
+    "pipeline_steps",
     "resolve_run",
     "resolve_segment",
     "rule_columns",
     "run_dates",
+    "run_on_engine",
     "run_segmentation",
+    "save_engine_run",
     "segment_members",
+    "segment_on_spark",
     "segment_order",
     "segment_state_sql",
     "segments_at",

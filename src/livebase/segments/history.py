@@ -41,12 +41,22 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Any:
     return None if row is None else row[0]
 
 
-def write_history(con: duckdb.DuckDBPyConnection, scheme: str, as_of: date, results: str) -> str:
+def write_history(
+    con: duckdb.DuckDBPyConnection,
+    scheme: str,
+    as_of: date,
+    results: str,
+    *,
+    scores: str | None = None,
+) -> str:
     """Merge the run ``results`` (customer_id, segment, scores) of ``scheme`` at ``as_of``.
 
-    Call inside a transaction, before recording the run in ``segment_runs``. Returns the path
-    taken: ``"append"`` or ``"rebuild"``.
+    ``scores``: the SQL expression of the scores over the columns of ``results`` (default:
+    its ``scores`` column); it is evaluated only for the rows written. Call inside a
+    transaction, before recording the run in ``segment_runs``. Returns the path taken:
+    ``"append"`` or ``"rebuild"``.
     """
+    scores = scores or "n.scores"
     later = _scalar(
         con,
         "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of >= ?",
@@ -55,7 +65,7 @@ def write_history(con: duckdb.DuckDBPyConnection, scheme: str, as_of: date, resu
     if later is None:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE lb_changed AS
-            SELECT n.customer_id, n.segment, n.scores
+            SELECT n.customer_id, n.segment, {scores} AS scores
             FROM {results} n
             LEFT JOIN segment_history h
               ON h.customer_id = n.customer_id AND h.scheme = ? AND h.valid_to IS NULL
@@ -99,8 +109,8 @@ def write_history(con: duckdb.DuckDBPyConnection, scheme: str, as_of: date, resu
         f"""CREATE OR REPLACE TEMP TABLE lb_points AS
         SELECT customer_id, segment, scores, valid_from AS day FROM lb_old WHERE valid_from <> ?
         UNION ALL
-        SELECT customer_id, segment, CAST(scores AS VARCHAR), CAST(? AS DATE)
-        FROM {results}{resume}""",
+        SELECT customer_id, segment, CAST({scores} AS VARCHAR), CAST(? AS DATE)
+        FROM {results} n{resume}""",
         params,
     )
     con.execute(

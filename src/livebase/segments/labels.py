@@ -67,6 +67,8 @@ _KPI: dict[str, tuple[str, str]] = {
     "repeat_rate": ("repeat rate", "повторные покупки"),
     "retention_30": ("retention 30d", "удержание 30 дн."),
     "retention_90": ("retention 90d", "удержание 90 дн."),
+    "avg_clv": ("avg predicted CLV", "средний прогноз CLV"),
+    "total_clv": ("total predicted CLV", "прогноз CLV всего"),
 }
 
 

@@ -20,47 +20,57 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
 
-from livebase.errors import SegmentError
-from livebase.features import FeaturesSettings, feature_columns, features_sql
+from livebase.errors import RuleError, SegmentError
+from livebase.features import (
+    FeatureSource,
+    FeaturesSettings,
+    clv_columns,
+    feature_columns,
+    features_sql,
+)
+from livebase.features.state import state_ready
 from livebase.segments.history import segment_state_sql, write_history
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
-from livebase.segments.rules import CheckedRule, check_rules
-from livebase.segments.schemes import (
-    abc_sql,
-    named_sql,
-    quantile_sql,
-    quantile_thresholds_sql,
-    rules_sql,
-    segment_order,
+from livebase.segments.pipeline import (
+    assignments_sql,
+    carried_columns,
+    clv_kpi_column,
+    rule_columns_used,
+    scheme_step_sql,
 )
+from livebase.segments.rules import CheckedRule, check_rules
+from livebase.segments.schemes import quantile_thresholds_sql, scores_sql, segment_order
 from livebase.segments.settings import (
-    AbcScheme,
     JobsScheme,
-    NamedScheme,
     QuantileScheme,
     RulesScheme,
     SegmentsSettings,
 )
 from livebase.store import Store
+from livebase.store.settings import EngineSettings
 
 __all__ = [
     "Every",
     "SegmentationRun",
+    "SourceChoice",
     "backfill_dates",
     "check_segment_rules",
+    "choose_source",
     "order_kpis",
     "rule_columns",
     "run_segmentation",
 ]
 
 Every = Literal["day", "week", "month"]
+SourceChoice = Literal["auto", "log", "state"]
 _FEATURES = "lb_features"
 _STATE_SUFFIXES = ("_segment", "_segment_previous", "_segment_since", "_segment_days")
 
@@ -83,6 +93,9 @@ class SegmentationRun:
     """customer_id, scheme, segment, scores (JSON text), when collected."""
     features: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per customer, when collected."""
+    source: FeatureSource = "log"
+    """Where the features came from: the whole order log, or customer_state and the recent
+    orders (incremental)."""
 
 
 def rule_columns(features: FeaturesSettings, segments: SegmentsSettings, scheme: str) -> list[str]:
@@ -135,6 +148,85 @@ def order_kpis(kpis: pd.DataFrame, segments: SegmentsSettings) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _clv_predictions(
+    store: Store,
+    features: FeaturesSettings,
+    as_of: date,
+    checked: Mapping[str, list[CheckedRule]],
+) -> str | None:
+    """The SELECT of the CLV fit in force on ``as_of``; RuleError when a rule needs a CLV
+    column the store cannot give (no fit, or a horizon the fit did not predict)."""
+    from livebase.models.store_io import latest_fit_id, predictions_sql
+
+    fit = latest_fit_id(store, as_of=as_of)
+    have: set[str] = set()
+    if fit is not None:
+        horizons = {
+            int(r[0])
+            for r in store.con.execute(
+                "SELECT DISTINCT horizon_days FROM clv_predictions WHERE fit_id = ?", [fit]
+            ).fetchall()
+        }
+        have = {"p_alive"} | {
+            f"{kind}_{h}d" for h in horizons for kind in ("expected_purchases", "clv")
+        }
+    clv = set(clv_columns(features.clv_horizons))
+    for scheme, rules in checked.items():
+        for rule_name, used in rule_columns_used(rules).items():
+            missing = sorted((used & clv) - have)
+            if not missing:
+                continue
+            line = next((r.line for r in rules if r.name == rule_name), None)
+            if fit is None:
+                why = f"the store has no CLV fit as of {as_of} or earlier"
+                fix = "run 'livebase clv fit' first"
+            else:
+                why = f"the CLV fit in force on {as_of} ({fit}) did not predict them"
+                fix = "refit with 'livebase clv fit --horizon N' for the horizons the rules use"
+            raise RuleError(
+                f"scheme '{scheme}' uses {', '.join(missing)}, but {why}: {fix}",
+                rule=rule_name,
+                line=line,
+            )
+    return None if fit is None else predictions_sql(fit, features.clv_horizons)
+
+
+def choose_source(
+    store: Store, features: FeaturesSettings, as_of: date, source: SourceChoice
+) -> FeatureSource:
+    """``log`` or ``state`` for ``source`` ``auto``: the state when it stands for ``as_of``.
+
+    SegmentError when ``state`` is asked for and the state cannot give the log's answer.
+    """
+    if source == "log":
+        return "log"
+    ready, why = state_ready(store.con, features, as_of)
+    if source == "state" and not ready:
+        raise SegmentError(
+            f"cannot segment as of {as_of} from customer_state: {why}; use the order log "
+            "(source 'log' or 'auto')"
+        )
+    return "state" if ready else "log"
+
+
+@contextmanager
+def _duckdb_settings(store: Store, engine: EngineSettings | None) -> Iterator[None]:
+    """Engine settings for the run (memory limit, threads), restored afterwards."""
+    wanted: dict[str, str] = {"preserve_insertion_order": "false"}
+    if engine is not None and engine.memory_limit:
+        wanted["memory_limit"] = engine.memory_limit
+    if engine is not None and engine.threads:
+        wanted["threads"] = str(engine.threads)
+    before = {k: str(store.fetch_value(f"SELECT current_setting('{k}')")) for k in wanted}
+    for key, value in wanted.items():
+        store.con.execute(f"SET {key} = '{value}'")
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            store.con.execute(f"SET {key} = '{value}'")
+
+
 def run_segmentation(
     store: Store,
     features: FeaturesSettings,
@@ -144,68 +236,84 @@ def run_segmentation(
     ran_at: datetime,
     lines: Mapping[str, int] | None = None,
     collect: bool = True,
+    source: SourceChoice = "auto",
+    engine: EngineSettings | None = None,
 ) -> SegmentationRun:
     """Compute every scheme as of ``as_of``, write history, runs and snapshots in one transaction.
 
     ``ran_at`` stamps ``segment_runs`` (the caller's clock). With ``collect`` the per-customer
-    features and assignments come back as DataFrames too.
+    features and assignments come back as DataFrames too. ``source``: ``log`` scans the whole
+    order log, ``state`` reads ``customer_state`` and the recent orders only (incremental),
+    ``auto`` picks the state whenever it gives the same answer (``state_ready``). ``engine``:
+    DuckDB memory limit and threads for the run.
     """
     checked = check_segment_rules(features, segments, lines)
+    predictions = _clv_predictions(store, features, as_of, checked)
+    chosen = choose_source(store, features, as_of, source)
     con = store.con
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS\n{features_sql(features, as_of)}")
-    customers = int(con.execute(f"SELECT COUNT(*) FROM {_FEATURES}").fetchone()[0])  # type: ignore[index]
-    history_paths: dict[str, str] = {}
-    tables: dict[str, str] = {}
-    with store.transaction():
-        for name, scheme in segments.schemes.items():
-            table = f"lb_seg_{name}"
-            if isinstance(scheme, QuantileScheme):
-                sql = quantile_sql(name, scheme, _FEATURES)
-            elif isinstance(scheme, AbcScheme):
-                sql = abc_sql(name, scheme, _FEATURES)
-            elif isinstance(scheme, NamedScheme):
-                sql = named_sql(name, scheme, tables[scheme.based_on])
-            else:
-                sql = rules_sql(
-                    name, scheme, checked[name], _rule_inputs(checked[name], tables, as_of)
-                )
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{sql}")
-            tables[name] = table
-            history_paths[name] = write_history(con, name, as_of, table)
-            con.execute(
-                "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
-                [name, as_of, customers, _config_hash(features, scheme), ran_at],
-            )
-        union = "\nUNION ALL\n".join(
-            f"SELECT customer_id, scheme, segment, CAST(scores AS VARCHAR) AS scores FROM {t}"
-            for t in tables.values()
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE lb_assignments AS\n{union}")
-        kpis: pd.DataFrame = con.execute(kpi_sql("lb_assignments", _FEATURES, as_of)).df()
-        con.execute("DELETE FROM segment_snapshots WHERE as_of = ?", [as_of])
-        con.register("lb_kpis", kpis)
+    with _duckdb_settings(store, engine):
         con.execute(
-            "INSERT INTO segment_snapshots SELECT scheme, ?, segment, customers, share, "
-            "revenue, ltv FROM lb_kpis",
-            [as_of],
+            f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS\n"
+            + features_sql(features, as_of, source=chosen, predictions=predictions)
         )
-        con.unregister("lb_kpis")
-    thresholds = [
-        con.execute(quantile_thresholds_sql(tables[n], _FEATURES)).df().assign(scheme=n)
-        for n, s in segments.schemes.items()
-        if isinstance(s, QuantileScheme)
-    ]
-    matrices = {
-        n: con.execute(_job_matrix_sql(tables[n], tables[s.matrix_with])).df()
-        for n, s in segments.schemes.items()
-        if isinstance(s, JobsScheme)
-    }
+        customers = int(con.execute(f"SELECT COUNT(*) FROM {_FEATURES}").fetchone()[0])  # type: ignore[index]
+        history_paths: dict[str, str] = {}
+        tables: dict[str, str] = {}
+        carry = carried_columns(features)
+        with store.transaction():
+            for name, scheme in segments.schemes.items():
+                table = f"lb_seg_{name}"
+                rules = checked.get(name, [])
+                sql = scheme_step_sql(
+                    name, scheme, rules, tables, _rule_inputs(rules, tables, as_of), carry=carry
+                )
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{sql}")
+                tables[name] = table
+                history_paths[name] = write_history(
+                    con, name, as_of, table, scores=scores_sql(scheme)
+                )
+                con.execute(
+                    "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
+                    [name, as_of, customers, _config_hash(features, scheme), ran_at],
+                )
+            kpis: pd.DataFrame = con.execute(
+                kpi_sql(
+                    f"(\n{assignments_sql(tables, columns=carry)}\n)",
+                    None,
+                    as_of,
+                    clv=clv_kpi_column(features),
+                )
+            ).df()
+            con.execute("DELETE FROM segment_snapshots WHERE as_of = ?", [as_of])
+            con.register("lb_kpis", kpis)
+            con.execute(
+                "INSERT INTO segment_snapshots SELECT scheme, ?, segment, customers, share, "
+                "revenue, ltv FROM lb_kpis",
+                [as_of],
+            )
+            con.unregister("lb_kpis")
+        thresholds = [
+            con.execute(quantile_thresholds_sql(tables[n], None)).df().assign(scheme=n)
+            for n, s in segments.schemes.items()
+            if isinstance(s, QuantileScheme)
+        ]
+        matrices = {
+            n: con.execute(_job_matrix_sql(tables[n], tables[s.matrix_with])).df()
+            for n, s in segments.schemes.items()
+            if isinstance(s, JobsScheme)
+        }
+        assignments = features_frame = pd.DataFrame()
+        if collect:
+            scores = {n: scores_sql(segments.schemes[n]) for n in tables}
+            assignments = con.execute(
+                f"SELECT customer_id, scheme, segment, scores "
+                f"FROM ({assignments_sql(tables, scores)}) a ORDER BY scheme, customer_id"
+            ).df()
+            features_frame = con.execute(f"SELECT * FROM {_FEATURES} ORDER BY customer_id").df()
+        for table in tables.values():
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     kpis = order_kpis(kpis.drop(columns="ltv"), segments)
     kpis = kpis[["scheme", "segment", "position", *KPI_COLUMNS]]
-    assignments = features_frame = pd.DataFrame()
-    if collect:
-        assignments = con.execute("SELECT * FROM lb_assignments ORDER BY scheme, customer_id").df()
-        features_frame = con.execute(f"SELECT * FROM {_FEATURES} ORDER BY customer_id").df()
     return SegmentationRun(
         as_of=as_of,
         customers=customers,
@@ -221,6 +329,7 @@ def run_segmentation(
         history_paths=history_paths,
         assignments=assignments,
         features=features_frame,
+        source=chosen,
     )
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "quantile_sql",
     "quantile_thresholds_sql",
     "rules_sql",
+    "scores_sql",
     "segment_order",
 ]
 
@@ -52,108 +53,197 @@ ABC_GROUPS: tuple[str, ...] = ("core", "growing", "pre_churn", "churn")
 """Strategic groups of the A/B/C grid, from best to worst."""
 
 
-def quantile_sql(name: str, scheme: QuantileScheme, features: str) -> str:
+def _json(*fields: tuple[str, str, bool]) -> str:
+    """A JSON object text built by concatenation (portable; NULL when the first field is NULL).
+
+    Each field is (key, SQL expression, is text). The same text as DuckDB's JSON_OBJECT.
+
+    >>> print(_json(("r", "r", False), ("cell", "c", True)))
+    '{"r":' || CAST(r AS VARCHAR) || ',"cell":"' || CAST(c AS VARCHAR) || '"}'
+    """
+    parts: list[str] = []
+    for i, (key, expr, text) in enumerate(fields):
+        lead = "{" if i == 0 else ","
+        quote = '"' if text else ""
+        parts.append(f"'{lead}\"{key}\":{quote}'")
+        parts.append(f"CAST({expr} AS VARCHAR)")
+        if text:
+            parts.append("'\"'")
+    parts.append("'}'")
+    joined = " || ".join(parts)
+    # merge adjacent literals for readability: '"' || '}' -> '"}'
+    return joined.replace("' || '", "")
+
+
+def _carried(carry: Sequence[str], alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return "".join(f",\n    {prefix}{c}" for c in carry)
+
+
+def quantile_sql(
+    name: str, scheme: QuantileScheme, features: str, *, carry: Sequence[str] = ()
+) -> str:
     """R, F, M scores and the code ("545") of every customer in ``features``.
 
-    Columns: customer_id, scheme, segment, scores (JSON), r, f, m.
+    Columns: customer_id, scheme, segment, r, f, m, then the feature columns ``carry``
+    (passed through, so later steps need no join); ``scores_sql`` gives the scores.
     """
     b = scheme.bins
-    return f"""-- scheme '{name}': R, F, M scores 1..{b} from ranks; equal values share a score.
-WITH buyers AS (
-    SELECT
-        customer_id,
-        RANK() OVER (ORDER BY recency_days DESC) AS r_rank,
-        RANK() OVER (ORDER BY frequency) AS f_rank,
-        RANK() OVER (ORDER BY monetary) AS m_rank,
-        COUNT(*) OVER () AS n
-    FROM {features}
-    WHERE orders_total > 0
+    levels = []
+    for dim, column, order in (
+        ("r", "recency_days", "DESC"),
+        ("f", "frequency", "ASC"),
+        ("m", "monetary", "ASC"),
+    ):
+        levels.append(
+            f"""{dim}_levels AS (  -- buyers per distinct {column}
+    SELECT {column} AS v, COUNT(*) AS c FROM {features} WHERE orders_total > 0 GROUP BY {column}
 ),
+{dim}_ranks AS (  -- RANK of each value: 1 + the buyers ranked strictly before it
+    SELECT v, SUM(c) OVER (ORDER BY v {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+              - c + 1 AS rank
+    FROM {dim}_levels
+)"""
+        )
+    ctes = ",\n".join(levels)
+    scores = ",\n        ".join(
+        f"CAST(1 + ({b} * ({d}.rank - 1)) // n.buyers AS INTEGER) AS {d}" for d in "rfm"
+    )
+    return f"""-- scheme '{name}': R, F, M scores 1..{b} from ranks; equal values share a score.
+-- score = 1 + floor({b} * (rank - 1) / buyers), in integer arithmetic (exact on every engine);
+-- rank = 1 + the number of buyers with a strictly worse value (recency: longer ago).
+WITH {ctes},
+n AS (SELECT COUNT(*) AS buyers FROM {features} WHERE orders_total > 0),
 scored AS (
     SELECT
-        customer_id,
-        CAST(1 + FLOOR({b}.0 * (r_rank - 1) / n) AS INTEGER) AS r,
-        CAST(1 + FLOOR({b}.0 * (f_rank - 1) / n) AS INTEGER) AS f,
-        CAST(1 + FLOOR({b}.0 * (m_rank - 1) / n) AS INTEGER) AS m
-    FROM buyers
+        x.customer_id,
+        {scores}{_carried(carry, "x")}
+    FROM {features} x
+    CROSS JOIN n
+    LEFT JOIN r_ranks r ON r.v = x.recency_days AND x.orders_total > 0
+    LEFT JOIN f_ranks f ON f.v = x.frequency AND x.orders_total > 0
+    LEFT JOIN m_ranks m ON m.v = x.monetary AND x.orders_total > 0
 )
 SELECT
-    x.customer_id,
+    customer_id,
     {sql_string(name)} AS scheme,
-    CASE WHEN s.r IS NULL THEN {sql_string(scheme.no_purchase)}
-         ELSE CAST(s.r AS VARCHAR) || CAST(s.f AS VARCHAR) || CAST(s.m AS VARCHAR) END AS segment,
-    CASE WHEN s.r IS NOT NULL THEN JSON_OBJECT('r', s.r, 'f', s.f, 'm', s.m) END AS scores,
-    s.r, s.f, s.m
-FROM {features} x
-LEFT JOIN scored s ON s.customer_id = x.customer_id
+    CASE WHEN r IS NULL THEN {sql_string(scheme.no_purchase)}
+         ELSE CAST(r AS VARCHAR) || CAST(f AS VARCHAR) || CAST(m AS VARCHAR) END AS segment,
+    r, f, m{_carried(carry)}
+FROM scored
 """
 
 
-def quantile_thresholds_sql(scores: str, features: str) -> str:
-    """Per dimension and score: customers, the min and max value (the printed thresholds)."""
+def scores_sql(
+    scheme: QuantileScheme | AbcScheme | NamedScheme | RulesScheme | JobsScheme,
+) -> str:
+    """The scores of a customer as JSON text, over the columns of the scheme's table (NULL
+    without a purchase); the same text as DuckDB's ``JSON_OBJECT``.
+
+    >>> print(scores_sql(NamedScheme()))
+    '{"r":' || CAST(r AS VARCHAR) || ',"f":' || CAST(f AS VARCHAR) || '}'
+    """
+    if isinstance(scheme, QuantileScheme):
+        return _json(("r", "r", False), ("f", "f", False), ("m", "m", False))
+    if isinstance(scheme, AbcScheme):
+        return _json(
+            ("r", "r", True),
+            ("f", "f", True),
+            ("m", "m", True),
+            ("cell", "cell", True),
+            ("group", "grp", True),
+        )
+    if isinstance(scheme, NamedScheme):
+        return _json(("r", "r", False), ("f", "f", False))
+    return """'{"rule":' || COALESCE(CAST(rule AS VARCHAR), 'null') || '}'"""
+
+
+def quantile_thresholds_sql(scores: str, features: str | None) -> str:
+    """Per dimension and score: customers, the min and max value (the printed thresholds).
+
+    ``features`` None: the table ``scores`` carries recency_days, frequency and monetary.
+    """
     parts = []
+    source = (
+        f"{scores} s"
+        if features is None
+        else (f"{scores} s JOIN {features} x ON x.customer_id = s.customer_id")
+    )
+    x = "s" if features is None else "x"
     for dim, column in (("R", "recency_days"), ("F", "frequency"), ("M", "monetary")):
         parts.append(
             f"""SELECT '{dim}' AS dimension, '{column}' AS feature, s.{dim.lower()} AS score,
        COUNT(*) AS customers,
-       MIN(CAST(x.{column} AS DOUBLE)) AS min_value, MAX(CAST(x.{column} AS DOUBLE)) AS max_value
-FROM {scores} s JOIN {features} x ON x.customer_id = s.customer_id
+       MIN(CAST({x}.{column} AS DOUBLE)) AS min_value, MAX(CAST({x}.{column} AS DOUBLE)) AS max_value
+FROM {source}
 WHERE s.{dim.lower()} IS NOT NULL
 GROUP BY s.{dim.lower()}"""
         )
     return "\nUNION ALL\n".join(parts) + "\nORDER BY dimension, score"
 
 
-def abc_sql(name: str, scheme: AbcScheme, features: str) -> str:
-    """The A/B/C cell and strategic group of every customer in ``features``."""
+def abc_sql(name: str, scheme: AbcScheme, features: str, *, carry: Sequence[str] = ()) -> str:
+    """The A/B/C cell and strategic group of every customer in ``features`` (and ``carry``).
+
+    Columns: customer_id, scheme, segment, r, f, m, cell, grp (NULL without a purchase).
+    """
     ra, rb = scheme.recency_days
     fa, fb = scheme.frequency
     ma, mb = scheme.monetary_shares
     segment = "cell" if scheme.output == "cell" else "grp"
     return f"""-- scheme '{name}': R, F, M each A/B/C; M by Pareto of the window's revenue.
-WITH buyers AS (
-    SELECT
-        customer_id, recency_days, frequency,
-        -- revenue of the customers who spent strictly more (equal spend, equal class)
-        SUM(monetary) OVER (ORDER BY monetary DESC
-                            RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-            - SUM(monetary) OVER (PARTITION BY monetary) AS revenue_above,
-        SUM(monetary) OVER () AS revenue_total
+WITH levels AS (  -- the buyers' revenue per distinct spend
+    SELECT monetary, SUM(monetary) AS level_revenue
     FROM {features}
     WHERE orders_total > 0
+    GROUP BY monetary
+),
+pareto AS (  -- revenue of the customers who spent strictly more (equal spend, equal class)
+    SELECT
+        monetary,
+        SUM(level_revenue) OVER (ORDER BY monetary DESC
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            - level_revenue AS revenue_above,
+        SUM(level_revenue) OVER () AS revenue_total
+    FROM levels
 ),
 graded AS (
     SELECT
-        customer_id,
-        CASE WHEN recency_days <= {ra} THEN 'A' WHEN recency_days <= {rb} THEN 'B' ELSE 'C' END AS r,
-        CASE WHEN frequency >= {fa} THEN 'A' WHEN frequency >= {fb} THEN 'B' ELSE 'C' END AS f,
-        CASE WHEN revenue_above < {ma!r} * revenue_total THEN 'A'
-             WHEN revenue_above < {mb!r} * revenue_total THEN 'B' ELSE 'C' END AS m
-    FROM buyers
+        x.customer_id,
+        CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN x.recency_days <= {ra} THEN 'A' WHEN x.recency_days <= {rb} THEN 'B'
+                 ELSE 'C' END END AS r,
+        CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN x.frequency >= {fa} THEN 'A' WHEN x.frequency >= {fb} THEN 'B'
+                 ELSE 'C' END END AS f,
+        CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN p.revenue_above < {ma!r} * p.revenue_total THEN 'A'
+                 WHEN p.revenue_above < {mb!r} * p.revenue_total THEN 'B' ELSE 'C' END END AS m{_carried(carry, "x")}
+    FROM {features} x
+    LEFT JOIN pareto p ON p.monetary = x.monetary AND x.orders_total > 0
 ),
 cells AS (
     SELECT
-        customer_id, r, f, m, r || f || m AS cell,
+        *,
+        r || f || m AS cell,
         CASE WHEN r = 'A' AND (f = 'A' OR m = 'A') THEN 'core'
              WHEN r = 'A' THEN 'growing'
              WHEN r = 'B' THEN 'pre_churn'
-             ELSE 'churn' END AS grp
+             WHEN r = 'C' THEN 'churn' END AS grp
     FROM graded
 )
 SELECT
-    x.customer_id,
+    customer_id,
     {sql_string(name)} AS scheme,
-    COALESCE(c.{segment}, {sql_string(scheme.no_purchase)}) AS segment,
-    CASE WHEN c.r IS NOT NULL
-         THEN JSON_OBJECT('r', c.r, 'f', c.f, 'm', c.m, 'cell', c.cell, 'group', c.grp) END
-        AS scores
-FROM {features} x
-LEFT JOIN cells c ON c.customer_id = x.customer_id
+    COALESCE({segment}, {sql_string(scheme.no_purchase)}) AS segment,
+    r, f, m, cell, grp{_carried(carry)}
+FROM cells
 """
 
 
-def named_sql(name: str, scheme: NamedScheme, quantile: str) -> str:
-    """The named segment from the R and F scores of the quantile scheme's table ``quantile``."""
+def named_sql(name: str, scheme: NamedScheme, quantile: str, *, carry: Sequence[str] = ()) -> str:
+    """The named segment from the R and F scores of the quantile scheme's table ``quantile``
+    (which must carry the columns ``carry`` too)."""
     owner = expand_named_map(scheme.cells, 5)
     whens = []
     for segment in scheme.cells:
@@ -174,13 +264,18 @@ SELECT
         WHEN r IS NULL THEN {sql_string(scheme.no_purchase)}
 {body}
     END AS segment,
-    CASE WHEN r IS NOT NULL THEN JSON_OBJECT('r', r, 'f', f) END AS scores
+    r, f{_carried(carry)}
 FROM {quantile}
 """
 
 
 def rules_sql(
-    name: str, scheme: RulesScheme | JobsScheme, checked: Sequence[CheckedRule], inputs: str
+    name: str,
+    scheme: RulesScheme | JobsScheme,
+    checked: Sequence[CheckedRule],
+    inputs: str,
+    *,
+    carry: Sequence[str] = (),
 ) -> str:
     """First-match rules over the relation ``inputs`` (features and segment states)."""
     whens = "\n".join(
@@ -195,9 +290,9 @@ SELECT
 {whens}
         ELSE {sql_string(scheme.otherwise)}
     END AS segment,
-    JSON_OBJECT('rule', CASE
+    CASE
 {numbers}
-    END) AS scores
+    END AS rule{_carried(carry)}
 FROM {inputs}
 """
 
