@@ -14,7 +14,7 @@ from rich.table import Table
 from livebase.cli._common import console
 from livebase.cli.admin import render_summary
 from livebase.cli.report import write_report
-from livebase.cli.segments import _kpi_table
+from livebase.cli.segments import kpi_table
 from livebase.errors import WorkspaceError
 from livebase.ingest import PRESETS, LoadOptions, load_file
 from livebase.segments import (
@@ -139,7 +139,7 @@ def _show_segments(
         f"\n[bold]Segmented[/] as of {len(days)} dates, {days[0]} … {days[-1]}: "
         f"{run.customers:,} customers, schemes {', '.join(cfg.segments.schemes)}"
     )
-    console.print(_kpi_table(run.kpis, scheme, lang, run.as_of))
+    console.print(kpi_table(run.kpis, scheme, lang, run.as_of))
     if len(days) > 1:
         moves = transitions(
             store.con,

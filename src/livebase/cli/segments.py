@@ -41,7 +41,7 @@ from livebase.segments.labels import Language
 from livebase.store import Store
 from livebase.workspace import Workspace
 
-__all__ = ["register"]
+__all__ = ["kpi_table", "register"]
 
 KpiFormat = Literal["table", "csv", "json", "parquet"]
 _PERCENT = {"share", "revenue_share", "repeat_rate", "retention_30", "retention_90"}
@@ -85,7 +85,8 @@ _MONEY = {"revenue", "avg_ltv", "aov"}
 _NARROW_KPIS = ("customers", "share", "revenue", "revenue_share", "avg_ltv", "repeat_rate")
 
 
-def _kpi_table(kpis: pd.DataFrame, scheme: str, lang: Language, as_of: date) -> Table:
+def kpi_table(kpis: pd.DataFrame, scheme: str, lang: Language, as_of: date) -> Table:
+    """The KPI table of one scheme, sized for the terminal (shared by segment and demo)."""
     heads = kpi_labels(lang)
     columns = KPI_COLUMNS if console.width >= 150 else _NARROW_KPIS
     caption = None if columns == KPI_COLUMNS else "all KPIs: --format csv|json, or a wider terminal"
@@ -244,7 +245,7 @@ def _segment_command(
     for name in segments.schemes:
         if scheme is None or name == scheme:
             _print_thresholds(run, name)
-            console.print(_kpi_table(kpis, name, lang, run.as_of))
+            console.print(kpi_table(kpis, name, lang, run.as_of))
             matrix = run.job_matrices.get(name)
             if matrix is not None and not matrix.empty:
                 pivot = matrix.pivot_table(
