@@ -131,27 +131,6 @@ def _schema() -> object:
     )
 
 
-def _activate_state(store: object) -> None:
-    """Migration 006 while it is still pending in the working tree (no-op once applied)."""
-    from livebase.features import FeaturesSettings
-    from livebase.features.state import state_ready
-
-    pending = (
-        Path(__file__).resolve().parents[1]
-        / "src/livebase/store/migrations/006_customer_state_activity.sql.pending"
-    )
-    con = store.con  # type: ignore[attr-defined]
-    known = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'customer_state'"
-        ).fetchall()
-    }
-    if "last_seen_at" not in known and pending.exists():
-        con.execute(pending.read_text(encoding="utf-8"))
-    state_ready(con, FeaturesSettings(), AS_OF)
-
-
 def build_store(parquet: Path) -> Path:
     """The store: orders in time order, customers, customer_state for everyone."""
     from livebase.features.state import STATE_COLUMNS, customer_state_sql
@@ -163,7 +142,6 @@ def build_store(parquet: Path) -> Path:
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
     with Store.open(tmp, create=True) as store:
-        _activate_state(store)
         store.con.execute(
             f"""INSERT INTO orders (order_id, customer_id, created_at, paid_at, amount,
                 paid_amount, status, first_load, last_load)

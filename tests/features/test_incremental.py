@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import livebase.ingest.load as ingest_load
 from livebase.features import FeaturesSettings, SignalSettings, compute_features, features_sql
-from livebase.features.state import refresh_customer_state, state_ready
+from livebase.features.state import state_ready
 from livebase.ingest import PRESETS, LoadOptions, load_file
 from livebase.segments import SegmentsSettings, run_segmentation
 from livebase.store import Store
@@ -37,26 +36,10 @@ SETTINGS = FeaturesSettings(
         ),
     },
 )
-_PENDING = Path(ingest_load.__file__).parents[1] / "store" / "migrations"
-
-
-def _store(monkeypatch: pytest.MonkeyPatch) -> Store:
-    """A fresh store whose ingest keeps customer_state as livebase.features.state defines it.
-
-    Until ingest/load.py imports ``refresh_customer_state`` from ``livebase.features.state``
-    and migration 006 is active, apply both here (no-ops afterwards).
-    """
-    store = Store.in_memory()
-    pending = _PENDING / "006_customer_state_activity.sql.pending"
-    if pending.exists() and not state_ready(store.con, FeaturesSettings(), AS_OF)[0]:
-        store.con.execute(pending.read_text(encoding="utf-8"))
-    monkeypatch.setattr(ingest_load, "refresh_customer_state", refresh_customer_state)
-    return store
-
-
 order_rows = st.lists(
     st.tuples(
-        st.integers(0, 40),  # order number (repeats update the order; its customer stays)
+        st.integers(0, 40),  # order number (a repeat updates the order, maybe moving it)
+        st.integers(0, 12),  # customer
         st.integers(0, (AS_OF - START).days),  # day
         st.sampled_from(STATUSES),
         st.integers(1, 50_000),  # amount in cents
@@ -68,8 +51,8 @@ order_rows = st.lists(
 )
 
 
-def _write(path: Path, rows: list[tuple[int, int, str, int, bool, bool]]) -> None:
-    seen: dict[int, tuple[int, int, str, int, bool, bool]] = {}
+def _write(path: Path, rows: list[tuple[int, int, int, str, int, bool, bool]]) -> None:
+    seen: dict[int, tuple[int, int, int, str, int, bool, bool]] = {}
     for row in rows:
         seen[row[0]] = row  # one row per order id in a file
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -86,8 +69,7 @@ def _write(path: Path, rows: list[tuple[int, int, str, int, bool, bool]]) -> Non
                 "items",
             ]
         )
-        for number, day, status, cents, course, late in seen.values():
-            customer = number % 13
+        for number, customer, day, status, cents, course, late in seen.values():
             created = START + timedelta(days=day)
             paid = min(created + timedelta(days=3 if late else 0), AS_OF)
             amount = cents / 100
@@ -120,11 +102,10 @@ def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 )
 @given(loads=st.lists(order_rows, min_size=1, max_size=4))
 def test_features_from_state_equal_a_full_scan_after_every_load(
-    loads: list[list[tuple[int, int, str, int, bool, bool]]],
+    loads: list[list[tuple[int, int, int, str, int, bool, bool]]],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = _store(monkeypatch)
+    store = Store.in_memory()
     for i, rows in enumerate(loads):
         path = tmp_path / f"load{i}.csv"
         _write(path, rows)
@@ -136,16 +117,22 @@ def test_features_from_state_equal_a_full_scan_after_every_load(
         _assert_same(full, incremental)
 
 
-def test_segments_and_kpis_from_state_equal_a_full_rebuild(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = _store(monkeypatch)
+def test_segments_and_kpis_from_state_equal_a_full_rebuild(tmp_path: Path) -> None:
+    store = Store.in_memory()
     rows = [
-        (n, (n * 37) % 390, STATUSES[n % len(STATUSES)], 1000 + 97 * n, n % 3 == 0, n % 2 == 0)
+        (
+            n,
+            n % 13,
+            (n * 37) % 390,
+            STATUSES[n % len(STATUSES)],
+            1000 + 97 * n,
+            n % 3 == 0,
+            n % 2 == 0,
+        )
         for n in range(60)
     ]
     _write(tmp_path / "a.csv", rows[:40])
-    _write(tmp_path / "b.csv", [*rows[30:], (3, 380, "refunded", 1291, False, False)])
+    _write(tmp_path / "b.csv", [*rows[30:], (3, 3, 380, "refunded", 1291, False, False)])
     for name in ("a.csv", "b.csv"):
         load_file(
             store,
@@ -166,11 +153,9 @@ def test_segments_and_kpis_from_state_equal_a_full_rebuild(
     assert auto.source == "state"
 
 
-def test_a_past_date_or_an_unbounded_order_signal_falls_back_to_the_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = _store(monkeypatch)
-    _write(tmp_path / "a.csv", [(1, 300, "paid", 1000, False, False)])
+def test_a_past_date_or_an_unbounded_order_signal_falls_back_to_the_log(tmp_path: Path) -> None:
+    store = Store.in_memory()
+    _write(tmp_path / "a.csv", [(1, 1, 300, "paid", 1000, False, False)])
     load_file(
         store,
         str(tmp_path / "a.csv"),

@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
@@ -129,6 +130,49 @@ def _neg_ll_and_grad(
     return -ll_sum / total, -grad / total
 
 
+NegLogLikelihood = Callable[
+    [FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, tuple[FloatArray, FloatArray]],
+    tuple[float, FloatArray],
+]
+
+
+def fit_counting_model(
+    neg_ll_and_grad: NegLogLikelihood,
+    x: object,
+    t_x: object,
+    T: object,
+    weights: object | None,
+    *,
+    model: str,
+    label: str,
+) -> tuple[dict[str, float], float, int]:
+    """Fit a (x, t_x, T) purchase model by maximum likelihood; shared by BG/NBD and MBG/NBD.
+
+    Rows are compressed to distinct (x, t_x, T) with weights, x-only terms grouped by x.
+    Returns (parameters, log-likelihood, customers).
+    """
+    xs, txs, Ts = as_float_array(x, "x"), as_float_array(t_x, "t_x"), as_float_array(T, "T")
+    _check_summary(xs, txs, Ts)
+    w0 = np.ones_like(xs) if weights is None else as_float_array(weights, "weights")
+    cols, counts, inverse = compress_rows(xs, txs, Ts)
+    w = np.bincount(inverse, weights=w0, minlength=len(counts)).astype(np.float64)
+    customers = float(w.sum())
+    if not np.any((cols[0] > 0) & (w > 0)):
+        raise ModelError(
+            f"nobody made a repeat purchase in the calibration period: {label} cannot be "
+            "fitted; use a longer calibration period (a later --until)"
+        )
+    groups = _x_groups(cols[0], w)
+    rate = float(w @ cols[0]) / max(float(w @ cols[2]), 1e-9)
+    start = {"r": 1.0, "alpha": 1.0 / max(rate, 1e-6), "a": 1.0, "b": 1.0}
+    params, mean_ll, _ = maximise_log_likelihood(
+        lambda z: neg_ll_and_grad(z, cols[0], cols[1], cols[2], w, groups),
+        start,
+        model=model,
+    )
+    return params, mean_ll * customers, round(customers)
+
+
 @dataclass(frozen=True, kw_only=True)
 class BGNBD(FittedModel):
     """A fitted BG/NBD model (Fader, Hardie & Lee 2005). Times are in ``unit``.
@@ -172,29 +216,13 @@ class BGNBD(FittedModel):
         estimated) and ConvergenceError, with the optimiser's state, when the fit fails.
         """
         unit = check_unit(unit)
-        xs, txs, Ts = as_float_array(x, "x"), as_float_array(t_x, "t_x"), as_float_array(T, "T")
-        _check_summary(xs, txs, Ts)
-        w0 = np.ones_like(xs) if weights is None else as_float_array(weights, "weights")
-        cols, counts, inverse = compress_rows(xs, txs, Ts)
-        w = np.bincount(inverse, weights=w0, minlength=len(counts)).astype(np.float64)
-        customers = float(w.sum())
-        if not np.any((cols[0] > 0) & (w > 0)):
-            raise ModelError(
-                "nobody made a repeat purchase in the calibration period: BG/NBD cannot be "
-                "fitted; use a longer calibration period (a later --until)"
-            )
-        groups = _x_groups(cols[0], w)
-        rate = float(w @ cols[0]) / max(float(w @ cols[2]), 1e-9)
-        start = {"r": 1.0, "alpha": 1.0 / max(rate, 1e-6), "a": 1.0, "b": 1.0}
-        params, mean_ll, _ = maximise_log_likelihood(
-            lambda z: _neg_ll_and_grad(z, cols[0], cols[1], cols[2], w, groups),
-            start,
-            model=cls.name,
+        params, log_likelihood, customers = fit_counting_model(
+            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="BG/NBD"
         )
         return cls(
             **params,
-            log_likelihood=mean_ll * customers,
-            customers=round(customers),
+            log_likelihood=log_likelihood,
+            customers=customers,
             unit=unit,
             until=until,
         )

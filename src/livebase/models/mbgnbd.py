@@ -32,9 +32,8 @@ from livebase.models._base import (
     as_float_array,
     check_unit,
     compress_rows,
-    maximise_log_likelihood,
 )
-from livebase.models.bgnbd import _check_summary, _x_groups
+from livebase.models.bgnbd import _x_groups, fit_counting_model
 from livebase.models.summary import CustomerSummary
 
 __all__ = ["MBGNBD", "mbgnbd_log_likelihood", "simulate_mbgnbd"]
@@ -139,29 +138,13 @@ class MBGNBD(FittedModel):
     ) -> MBGNBD:
         """Maximum-likelihood fit on arrays of x, t_x, T (optionally weighted rows)."""
         unit = check_unit(unit)
-        xs, txs, Ts = as_float_array(x, "x"), as_float_array(t_x, "t_x"), as_float_array(T, "T")
-        _check_summary(xs, txs, Ts)
-        w0 = np.ones_like(xs) if weights is None else as_float_array(weights, "weights")
-        cols, counts, inverse = compress_rows(xs, txs, Ts)
-        w = np.bincount(inverse, weights=w0, minlength=len(counts)).astype(np.float64)
-        customers = float(w.sum())
-        if not np.any((cols[0] > 0) & (w > 0)):
-            raise ModelError(
-                "nobody made a repeat purchase in the calibration period: MBG/NBD cannot be "
-                "fitted; use a longer calibration period (a later --until)"
-            )
-        groups = _x_groups(cols[0], w)
-        rate = float(w @ cols[0]) / max(float(w @ cols[2]), 1e-9)
-        start = {"r": 1.0, "alpha": 1.0 / max(rate, 1e-6), "a": 1.0, "b": 1.0}
-        params, mean_ll, _ = maximise_log_likelihood(
-            lambda z: _neg_ll_and_grad(z, cols[0], cols[1], cols[2], w, groups),
-            start,
-            model=cls.name,
+        params, log_likelihood, customers = fit_counting_model(
+            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="MBG/NBD"
         )
         return cls(
             **params,
-            log_likelihood=mean_ll * customers,
-            customers=round(customers),
+            log_likelihood=log_likelihood,
+            customers=customers,
             unit=unit,
             until=until,
         )
