@@ -14,12 +14,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from livebase.errors import ExperimentError, did_you_mean
-from livebase.measure.compare import arm_summaries, compare_arms, economics, replace, srm_check
+from livebase.measure.compare import (
+    aov_comparison,
+    arm_summaries,
+    compare_arms,
+    economics,
+    replace,
+    srm_check,
+)
 from livebase.measure.intervals import benjamini_hochberg, holm
 from livebase.measure.results import (
     REASONS,
@@ -63,6 +68,30 @@ __all__ = [
 ]
 
 
+def _family_adjust(
+    comparisons: Sequence[Comparison], primary: str | None, settings: ReadoutSettings
+) -> list[Comparison]:
+    """Correct the overall comparisons across their family: all arms × outcomes, or, with a
+    declared primary outcome, the primary outcome's arms apart from the secondary outcomes."""
+    adjust = holm if settings.correction == "holm" else benjamini_hochberg
+    roles = [
+        None if primary is None else ("primary" if c.outcome == primary else "secondary")
+        for c in comparisons
+    ]
+    out = list(comparisons)
+    for role in dict.fromkeys(roles):
+        idx = [i for i, r in enumerate(roles) if r == role]
+        ps = adjust([comparisons[i].p_value for i in idx])
+        for i, p in zip(idx, ps, strict=True):
+            out[i] = replace(
+                comparisons[i],
+                p_value_adjusted=None if math.isnan(p) else p,
+                significant_adjusted=None if math.isnan(p) else bool(p < settings.alpha),
+                role=role,
+            )
+    return out
+
+
 def readout_from_stats(
     stats: ExperimentStats,
     *,
@@ -75,13 +104,12 @@ def readout_from_stats(
     settings: ReadoutSettings | None = None,
     segment_stats: Mapping[str, ExperimentStats] | None = None,
     segment_column: str | None = None,
-    values: Mapping[tuple[str, str], npt.NDArray[np.float64]] | None = None,
-    segment_values: Mapping[str, Mapping[tuple[str, str], npt.NDArray[np.float64]]] | None = None,
 ) -> Readout:
-    """The readout from sufficient statistics (a warehouse aggregate, or pooled occurrences).
+    """The readout from sufficient statistics (a warehouse aggregate, or one occurrence).
 
-    ``values`` ((arm, outcome) → per-customer values) enables the bootstrap for non-binary
-    outcomes; without it those use Welch.
+    Occurrences of a recurring playbook with different splits or baselines are not added up:
+    compare them per occurrence and pool the lifts with
+    :func:`~livebase.measure.pooling.pooled_readout`.
     """
     settings = settings or ReadoutSettings()
     if not stats.arms:
@@ -91,7 +119,7 @@ def readout_from_stats(
             f"control arm '{control}' not found{did_you_mean(control, stats.arms)}; "
             f"arms are: {', '.join(sorted(stats.arms))}"
         )
-    for name in (conversion, revenue):
+    for name in (conversion, revenue, settings.primary):
         if name is not None and name not in stats.kinds:
             raise ExperimentError(
                 f"outcome '{name}' is not among the outcomes {sorted(stats.kinds)}"
@@ -99,11 +127,12 @@ def readout_from_stats(
             )
     names = set(stats.arms) | set(planned_shares or {})
     treatments = sorted(a for a in names if a != control)
-    comparisons = compare_arms(stats, control, treatments, settings, values, None)
+    comparisons = _family_adjust(
+        compare_arms(stats, control, treatments, settings, None), settings.primary, settings
+    )
     segments: list[Comparison] = []
     for seg, seg_stats in sorted((segment_stats or {}).items()):
-        seg_vals = (segment_values or {}).get(seg)
-        segments += compare_arms(seg_stats, control, treatments, settings, seg_vals, seg)
+        segments += compare_arms(seg_stats, control, treatments, settings, seg)
     adjust = holm if settings.correction == "holm" else benjamini_hochberg
     adjusted: list[Comparison] = []
     for arm in treatments:
@@ -111,12 +140,25 @@ def readout_from_stats(
             family = [s for s in segments if s.arm == arm and s.outcome == outcome]
             ps = adjust([s.p_value for s in family])
             adjusted += [
-                replace(s, p_value_adjusted=(None if math.isnan(p) else p))
+                replace(
+                    s,
+                    p_value_adjusted=(None if math.isnan(p) else p),
+                    significant_adjusted=None if math.isnan(p) else bool(p < settings.alpha),
+                )
                 for s, p in zip(family, ps, strict=True)
             ]
+    aov: list[Comparison] = []
+    if conversion is not None and revenue is not None and control in stats.arms:
+        for arm in treatments:
+            if arm in stats.arms:
+                a = aov_comparison(
+                    arm, control, stats.arms[arm], stats.arms[control], settings.alpha
+                )
+                if a is not None:
+                    aov.append(a)
     srm = srm_check(stats, planned_shares, settings)
     warnings: list[str] = []
-    if srm is not None and srm.mismatch:
+    if srm.mismatch:
         warnings.append(srm.message)
     for c in comparisons:
         if c.reason is not None:
@@ -126,6 +168,13 @@ def readout_from_stats(
                 f"{c.arm} / {c.outcome}: underpowered — with these sizes only a lift of "
                 f"{c.mde:.4g} ({c.relative_mde:.1%} relative) or more is detectable with "
                 f"{settings.power:.0%} power"
+            )
+        if c.significant and c.significant_adjusted is False:
+            warnings.append(
+                f"{c.arm} / {c.outcome}: significant alone (p = {c.p_value:.3g}) but not after "
+                f"the {settings.correction} correction across "
+                f"{'the secondary outcomes' if c.role == 'secondary' else 'arms × outcomes'} "
+                f"(adjusted p = {c.p_value_adjusted:.3g})"
             )
     return Readout(
         experiment=experiment,
@@ -139,20 +188,9 @@ def readout_from_stats(
         segment_column=segment_column,
         correction=settings.correction,
         warnings=tuple(warnings),
+        aov=tuple(aov),
+        primary=settings.primary,
     )
-
-
-def _values(
-    units: pd.DataFrame, arm_column: str, kinds: Mapping[str, OutcomeKind]
-) -> dict[tuple[str, str], npt.NDArray[np.float64]]:
-    out: dict[tuple[str, str], npt.NDArray[np.float64]] = {}
-    arms = units[arm_column].astype(str)
-    for arm in arms.unique():
-        mask = (arms == arm).to_numpy()
-        for o, kind in kinds.items():
-            if kind == "continuous":
-                out[(str(arm), o)] = units[o].to_numpy(dtype=np.float64)[mask]
-    return out
 
 
 def readout(
@@ -182,6 +220,8 @@ def readout(
     >>> c = r.comparisons[0]
     >>> c.treatment_mean, c.control_mean, c.lift, round(c.ci_low, 3), round(c.ci_high, 3)
     (0.75, 0.25, 0.5, -0.135, 0.789)
+    >>> r.srm.message[:28]
+    'no plan: SRM not checked — g'
     """
     settings = settings or ReadoutSettings()
     if len(units) == 0:
@@ -196,12 +236,7 @@ def readout(
         conversion=conversion,
         revenue=revenue,
     )
-    wants_rows = settings.revenue_interval != "welch" and any(
-        k == "continuous" for k in stats.kinds.values()
-    )
-    values = _values(units, arm_column, stats.kinds) if wants_rows else None
     seg_stats: dict[str, ExperimentStats] = {}
-    seg_values: dict[str, Mapping[tuple[str, str], npt.NDArray[np.float64]]] = {}
     if segment_column is not None:
         for seg, part in units.groupby(units[segment_column].astype(str), sort=True):
             seg_stats[str(seg)] = experiment_stats(
@@ -213,8 +248,6 @@ def readout(
                 revenue=revenue,
                 kinds=stats.kinds,
             )
-            if wants_rows:
-                seg_values[str(seg)] = _values(part, arm_column, stats.kinds)
     return readout_from_stats(
         stats,
         control=control,
@@ -226,6 +259,4 @@ def readout(
         settings=settings,
         segment_stats=seg_stats,
         segment_column=segment_column,
-        values=values,
-        segment_values=seg_values,
     )

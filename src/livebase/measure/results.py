@@ -29,7 +29,7 @@ __all__ = [
     "SrmCheck",
 ]
 
-RevenueInterval = Literal["auto", "welch", "bootstrap"]
+RevenueInterval = Literal["auto", "welch", "lognormal"]
 Correction = Literal["holm", "bh"]
 
 REASONS: dict[str, str] = {
@@ -37,7 +37,15 @@ REASONS: dict[str, str] = {
     "NO_UNITS_IN_CONTROL": "the control arm has no customers",
     "TOO_FEW_UNITS": "an arm has fewer than two customers: no variance can be estimated",
     "ZERO_VARIANCE": "the outcome does not vary in either arm: no test is possible",
-    "ZERO_CONTROL_MEAN": "the control mean is zero: the relative lift is undefined",
+    "ZERO_CONTROL_MEAN": "the control mean is zero: the relative lift has no point estimate "
+    "(for a rate, its interval still has a lower bound)",
+    "TOO_FEW_BUYERS": "an arm has fewer than two customers with a positive value: no interval "
+    "for revenue per customer (or AOV) can be trusted on so few buyers — pool occurrences or wait",
+    "NEGATIVE_VALUES": "the outcome has negative values (refunds?): the log-normal interval "
+    "does not apply, Welch's is shown and may undercover on a small or unbalanced base",
+    "RELATIVE_UNBOUNDED": "the control mean is not clearly above zero: the relative lift's "
+    "interval is unbounded",
+    "NO_PLAN": "no planned shares: the sample-ratio check was not run",
 }
 """Stable reason codes of comparisons that cannot be (fully) computed."""
 
@@ -51,11 +59,20 @@ class ReadoutSettings:
     power: float = 0.8
     """Power used for the minimum detectable effect."""
     revenue_interval: RevenueInterval = "auto"
-    """Interval for non-binary outcomes: bootstrap when rows are at hand and each arm has at
-    most ``bootstrap_max_units`` customers ("auto"), always ("bootstrap"), never ("welch")."""
-    n_bootstrap: int = 2000
+    """Interval for non-binary outcomes. "auto": Welch when every arm has at least
+    ``welch_min_buyers`` positive values and the skewness of the difference of means is at most
+    ``welch_max_skewness`` (balanced arms, where skewness cancels), else the log-normal GPQ
+    interval of :mod:`livebase.measure.lognormal` (non-negative outcomes); "welch" or
+    "lognormal" force one. The coverage of both is in STATISTICS.md."""
+    welch_min_buyers: int = 50
+    welch_max_skewness: float = 0.25
+    draws: int = 20_000
+    """Seeded draws of the log-normal interval."""
     seed: int = 0
-    bootstrap_max_units: int = 200_000
+    primary: str | None = None
+    """The declared primary outcome: its comparisons (one per treatment arm) are one family;
+    every other outcome is secondary, corrected across all arms × secondary outcomes. Without
+    a primary outcome the family is all arms × outcomes."""
     srm_alpha: float = 0.001
     """A sample-ratio-mismatch p-value below this is flagged."""
     correction: Correction = "holm"
@@ -99,7 +116,7 @@ class Comparison:
     arm: str
     control: str
     outcome: str
-    kind: OutcomeKind
+    kind: OutcomeKind | Literal["ratio"]
     method: str
     n_treatment: int
     n_control: int
@@ -124,11 +141,21 @@ class Comparison:
     """1 − Var(CUPED)/Var(unadjusted) of the lift estimate."""
     segment: str | None = None
     p_value_adjusted: float | None = None
+    """p-value corrected for the family it belongs to (arms × outcomes overall; segments of one
+    arm and outcome in a breakdown)."""
+    significant_adjusted: bool | None = None
+    """The verdict after the family-wise correction (None when no correction applies)."""
+    role: str | None = None
+    """"primary" or "secondary" when the readout declares a primary outcome."""
 
 
 @dataclass(frozen=True)
 class SrmCheck:
-    """Sample-ratio-mismatch chi-square test against the planned shares."""
+    """Sample-ratio-mismatch chi-square test against the planned shares.
+
+    Without a plan nothing is checked (``checked`` False, ``reason`` "NO_PLAN"): the shares
+    observed are never taken as the plan, which would make the check unable to fail.
+    """
 
     planned_shares: Mapping[str, float]
     observed: Mapping[str, int]
@@ -136,6 +163,8 @@ class SrmCheck:
     p_value: float
     mismatch: bool
     message: str
+    checked: bool = True
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +204,9 @@ class Readout:
     segment_column: str | None
     correction: Correction
     warnings: tuple[str, ...]
+    aov: tuple[Comparison, ...] = ()
+    """AOV among converters per treatment arm (kind "ratio", delta-method interval)."""
+    primary: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _jsonable(v) for k, v in asdict(self).items()}

@@ -158,16 +158,13 @@ def save_experiment(
 
     A second import under the same name is refused unless ``replace``: then the old units, and
     the uplift models fitted on them with their scores, are deleted in the same transaction.
-    ``planned_shares`` (default: the shares observed in the file) is what the sample-ratio
-    check compares the arm sizes with.
+    ``planned_shares`` is what the sample-ratio check compares the arm sizes with; without it
+    the experiment has no plan (stored as ``{}``) and readouts say "no plan: SRM not checked" —
+    the shares observed in the file are never taken as the plan.
     """
-    planned = (
-        validate_shares(planned_shares)
-        if planned_shares is not None
-        else dict(experiment.observed_shares)
-    )
+    planned = validate_shares(planned_shares) if planned_shares is not None else {}
     arms = set(experiment.observed_shares)
-    if set(planned) != arms:
+    if planned and set(planned) != arms:
         raise ExperimentError(
             f"the planned shares name the arms {sorted(planned)}, the file has {sorted(arms)}: "
             "give one share per arm"

@@ -1,9 +1,9 @@
 """Readouts of stored experiments: per-arm sums aggregated in DuckDB, then the statistics.
 
 Readouts aggregate in DuckDB (:func:`~livebase.measure.sufficient.experiment_stats_sql`) and
-hand the per-arm sums to :func:`~livebase.measure.readout.readout_from_stats`; only when a
-seeded bootstrap interval is wanted for a non-binary outcome (revenue on a base of at most
-``ReadoutSettings.bootstrap_max_units`` customers per arm) are the rows themselves read.
+hand the per-arm sums to :func:`~livebase.measure.readout.readout_from_stats`: every interval
+is computed from sums (the log-normal interval of revenue from Σ ln y and Σ ln² y), so no row
+leaves the store.
 
 >>> from datetime import datetime
 >>> import pandas as pd
@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from livebase.errors import ExperimentError, did_you_mean
-from livebase.measure.readout import readout, readout_from_stats
+from livebase.measure.readout import readout_from_stats
 from livebase.measure.results import Costs, Readout, ReadoutSettings
 from livebase.measure.store_experiments import (
     StoredExperiment,
@@ -38,7 +38,6 @@ from livebase.measure.store_experiments import (
     get_experiment,
     ident,
     json_path,
-    load_units,
 )
 from livebase.measure.sufficient import (
     ExperimentStats,
@@ -53,7 +52,7 @@ __all__ = ["default_conversion", "default_revenue", "read_out", "stats_from_stor
 _CONVERSION_NAMES = ("conversion", "converted", "purchase", "purchased", "bought", "paid", "order")
 
 
-def default_conversion(outcomes: Sequence[str], kinds: Mapping[str, OutcomeKind]) -> str | None:
+def default_conversion(outcomes: Sequence[str], kinds: Mapping[str, str]) -> str | None:
     """The outcome counted as conversion: one named like it, else the last binary outcome.
 
     >>> default_conversion(["visit", "conversion", "spend"], {"visit": "binary",
@@ -67,7 +66,7 @@ def default_conversion(outcomes: Sequence[str], kinds: Mapping[str, OutcomeKind]
     return binary[-1] if binary else None
 
 
-def default_revenue(outcomes: Sequence[str], kinds: Mapping[str, OutcomeKind]) -> str | None:
+def default_revenue(outcomes: Sequence[str], kinds: Mapping[str, str]) -> str | None:
     """The outcome counted as revenue: the first non-binary outcome."""
     return next((o for o in outcomes if kinds.get(o) == "continuous"), None)
 
@@ -149,6 +148,7 @@ def stats_from_store(
         {alias[o]: f"x{i}" for i, o in enumerate(covs)},
         alias[conversion] if conversion else None,
         alias[revenue] if revenue else None,
+        [alias[o] for o in exp.outcomes if kinds[o] == "continuous"],
     )
     back = {v: k for k, v in alias.items()}
 
@@ -226,7 +226,7 @@ def read_out(
     ``conversion`` / ``revenue`` default to :func:`default_conversion` /
     :func:`default_revenue`; ``segment`` names a breakdown column (default: the import's
     ``--segment-column``, if any); ``cuped`` is a covariate applied to every outcome, or an
-    outcome → covariate map. Sums come from DuckDB; rows are read only for a bootstrap.
+    outcome → covariate map. Sums come from DuckDB; no row leaves the store.
     """
     settings = settings or ReadoutSettings()
     exp = get_experiment(store, name)
@@ -241,41 +241,6 @@ def read_out(
     check_known("outcome", [o for o in (conv, rev) if o is not None], exp.outcomes, name)
     covs = _cuped_map(exp, cuped)
     seg = segment if segment is not None else _import_segment_column(store, exp)
-    arm_sizes = store.con.execute(
-        "SELECT count(*) FROM experiment_units WHERE experiment = ? GROUP BY arm", [name]
-    ).fetchall()
-    biggest = max((int(r[0]) for r in arm_sizes), default=0)
-    wants_rows = (
-        any(k == "continuous" for k in kinds.values())
-        and not covs.keys() >= {o for o, k in kinds.items() if k == "continuous"}
-        and (
-            settings.revenue_interval == "bootstrap"
-            or (settings.revenue_interval == "auto" and biggest <= settings.bootstrap_max_units)
-        )
-    )
-    if wants_rows:
-        needed = sorted(set(covs.values()) | ({seg} if seg and seg != "segment" else set()))
-        _segment_expr(exp, seg)  # names an unknown breakdown column before reading rows
-        units = load_units(store, name, covariates=needed)
-        if seg == "segment" and "segment" not in exp.covariates:
-            units["segment"] = (
-                units["segment"].astype(object).where(units["segment"].notna(), "(none)")
-            )
-        elif seg is not None:
-            units[seg] = units[seg].astype(object).where(units[seg].notna(), "(none)")
-        return readout(
-            units,
-            control=exp.control,
-            outcomes=list(exp.outcomes),
-            experiment=name,
-            planned_shares=exp.planned_shares,
-            covariates=covs or None,
-            conversion=conv,
-            revenue=rev,
-            segment_column=seg,
-            costs=costs,
-            settings=settings,
-        )
     overall, per_segment = stats_from_store(
         store, name, covariates=covs, conversion=conv, revenue=rev, segment=seg
     )

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from livebase.errors import ExperimentError, did_you_mean
-from livebase.measure.statistics import RegressionStats, SampleStats
+from livebase.measure.statistics import RegressionStats, SampleStats, TailStats
 
 __all__ = [
     "ArmStats",
@@ -35,13 +35,42 @@ OutcomeKind = Literal["binary", "continuous"]
 
 @dataclass(frozen=True)
 class ArmStats:
-    """Sufficient statistics of one arm: per outcome, per covariate-adjusted outcome, and the
-    revenue of converters (for the average order value)."""
+    """Sufficient statistics of one arm: per outcome, per covariate-adjusted outcome, the
+    revenue of converters (for the average order value) and, for skewed outcomes such as
+    revenue, the log-scale and third-moment sums (:class:`TailStats`).
+
+    >>> a = ArmStats.from_counts(200, conversions=4, revenue=[120.0, 80.0, 60.0, 300.0])
+    >>> a.outcomes["conversion"].mean, a.outcomes["revenue"].total, a.tails["revenue"].positive
+    (0.02, 560.0, 4)
+    """
 
     n: int
     outcomes: Mapping[str, SampleStats]
     adjusted: Mapping[str, RegressionStats] = field(default_factory=dict)
     converter_revenue: SampleStats | None = None
+    tails: Mapping[str, TailStats] = field(default_factory=dict)
+
+    @classmethod
+    def from_counts(
+        cls,
+        n: int,
+        *,
+        conversions: int,
+        revenue: Sequence[float] | None = None,
+        conversion: str = "conversion",
+        revenue_name: str = "revenue",
+    ) -> ArmStats:
+        """An arm of ``n`` customers, ``conversions`` of whom converted, with the revenue of
+        each converter (everyone else spent 0): the shape of a playbook holdout readout."""
+        outcomes = {conversion: SampleStats(n, float(conversions), float(conversions))}
+        tails: dict[str, TailStats] = {}
+        conv = None
+        if revenue is not None:
+            values = np.asarray(revenue, dtype=np.float64)
+            conv = SampleStats.from_values(values)
+            outcomes[revenue_name] = SampleStats(n, conv.total, conv.sum_squares)
+            tails[revenue_name] = TailStats.from_values(values)
+        return cls(n, outcomes, {}, conv, tails)
 
     def __add__(self, other: ArmStats) -> ArmStats:
         conv: SampleStats | None = None
@@ -52,6 +81,7 @@ class ArmStats:
             outcomes={k: v + other.outcomes[k] for k, v in self.outcomes.items()},
             adjusted={k: v + other.adjusted[k] for k, v in self.adjusted.items()},
             converter_revenue=conv,
+            tails={k: v + other.tails[k] for k, v in self.tails.items() if k in other.tails},
         )
 
 
@@ -113,12 +143,15 @@ def experiment_stats_sql(
     covariates: Mapping[str, str] | None = None,
     conversion: str | None = None,
     revenue: str | None = None,
+    tails: Sequence[str] = (),
 ) -> str:
     """SQL (DuckDB dialect) reducing a units table to one row of sums per arm.
 
     The result feeds :func:`stats_from_aggregates`: columns ``arm``, ``n``, and per outcome
     ``<o>__sum``, ``<o>__sum_sq``; per covariate ``<o>__x_sum``, ``<o>__x_sum_sq``,
-    ``<o>__xy_sum``; with conversion and revenue, ``aov__n``, ``aov__sum``, ``aov__sum_sq``.
+    ``<o>__xy_sum``; with conversion and revenue, ``aov__n``, ``aov__sum``, ``aov__sum_sq``;
+    per outcome in ``tails`` (skewed ones such as revenue) ``<o>__pos_n``, ``<o>__log_sum``,
+    ``<o>__log_sum_sq``, ``<o>__neg_n``, ``<o>__sum_cu`` (see :class:`TailStats`).
 
     >>> print(experiment_stats_sql("units", "arm", ["visit"]))
     SELECT CAST(arm AS VARCHAR) AS arm, count(*) AS n, sum(CAST(visit AS DOUBLE)) AS "visit__sum", sum(CAST(visit AS DOUBLE) * CAST(visit AS DOUBLE)) AS "visit__sum_sq" FROM units GROUP BY 1 ORDER BY 1
@@ -135,6 +168,15 @@ def experiment_stats_sql(
             f'sum({d(x)}) AS "{o}__x_sum"',
             f'sum({d(x)} * {d(x)}) AS "{o}__x_sum_sq"',
             f'sum({d(x)} * {d(o)}) AS "{o}__xy_sum"',
+        ]
+    for o in tails:
+        pos = f"FILTER (WHERE {d(o)} > 0)"
+        parts += [
+            f'count(*) {pos} AS "{o}__pos_n"',
+            f'coalesce(sum(ln({d(o)})) {pos}, 0) AS "{o}__log_sum"',
+            f'coalesce(sum(ln({d(o)}) * ln({d(o)})) {pos}, 0) AS "{o}__log_sum_sq"',
+            f'count(*) FILTER (WHERE {d(o)} < 0) AS "{o}__neg_n"',
+            f'sum({d(o)} * {d(o)} * {d(o)}) AS "{o}__sum_cu"',
         ]
     if conversion and revenue:
         conv = f"{d(conversion)} > 0"
@@ -173,7 +215,18 @@ def stats_from_aggregates(
             conv = SampleStats(
                 int(row["aov__n"]), float(row["aov__sum"]), float(row["aov__sum_sq"])
             )
-        arms[str(row["arm"])] = ArmStats(n, outs, adjusted, conv)
+        tails = {
+            o: TailStats(
+                int(row[f"{o}__pos_n"]),
+                float(row[f"{o}__log_sum"]),
+                float(row[f"{o}__log_sum_sq"]),
+                int(row[f"{o}__neg_n"]),
+                float(row[f"{o}__sum_cu"]),
+            )
+            for o in outcomes
+            if f"{o}__pos_n" in row
+        }
+        arms[str(row["arm"])] = ArmStats(n, outs, adjusted, conv, tails)
     return ExperimentStats(arms=arms, kinds=dict(kinds), covariates=covs)
 
 
@@ -198,10 +251,22 @@ def experiment_stats(
     def total(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.bincount(codes, weights=values, minlength=k).astype(np.float64)
 
+    inferred: dict[str, OutcomeKind] = {
+        o: ("binary" if _is_binary(units[o]) else "continuous") for o in outcomes
+    }
+    inferred.update(kinds or {})
     for o in outcomes:
         y = units[o].to_numpy(dtype=np.float64)
         data[f"{o}__sum"] = total(y)
         data[f"{o}__sum_sq"] = total(y * y)
+        if inferred[o] == "continuous":
+            pos = y > 0.0
+            logs = np.log(np.where(pos, y, 1.0))
+            data[f"{o}__pos_n"] = np.bincount(codes[pos], minlength=k)
+            data[f"{o}__log_sum"] = total(logs)
+            data[f"{o}__log_sum_sq"] = total(logs * logs)
+            data[f"{o}__neg_n"] = np.bincount(codes[y < 0.0], minlength=k)
+            data[f"{o}__sum_cu"] = total(y * y * y)
     for o, x_col in covs.items():
         x = units[x_col].to_numpy(dtype=np.float64)
         y = units[o].to_numpy(dtype=np.float64)
@@ -215,8 +280,4 @@ def experiment_stats(
         data["aov__sum"] = total(np.where(conv, rev, 0.0))
         data["aov__sum_sq"] = total(np.where(conv, rev * rev, 0.0))
     agg = pd.DataFrame(data)
-    inferred: dict[str, OutcomeKind] = {
-        o: ("binary" if _is_binary(units[o]) else "continuous") for o in outcomes
-    }
-    inferred.update(kinds or {})
     return stats_from_aggregates(agg, outcomes, inferred, covs)
