@@ -9,7 +9,7 @@ them, and the lift is read by generalized pivotal quantities (GPQ, Tian 2005 [1]
 
 * ``σ²* = (k − 1) s² / χ²_{k−1}``  (k buyers, s² the sample variance of the logs; [1] eq. 5),
 * ``μ*  = ȳ − Z √(σ²*/k)``            ([1] eq. 6),
-* ``p*  ~ Beta(k + ½, n − k + ½)``    (Jeffreys; the fiducial binomial share of [2]),
+* ``p*  ~ ½ Beta(k, n − k + 1) + ½ Beta(k + 1, n − k)`` (the fiducial binomial share of [2]),
 
 and ``mean* = p* exp(μ* + σ²*/2)``. The interval of ``mean_t − mean_c`` (or of
 ``mean_t / mean_c − 1``) is the α/2 and 1 − α/2 quantiles of seeded draws, and the p-value
@@ -70,7 +70,11 @@ def gpq_means(
     shape = (max(nn.shape[0], k.shape[0], ybar.shape[0], s2.shape[0]), draws)
     sigma2 = (k - 1.0) * s2 / rng.chisquare(np.broadcast_to(k - 1.0, shape))
     mu = ybar - rng.standard_normal(shape) * np.sqrt(sigma2 / k)
-    p = rng.beta(np.broadcast_to(k + 0.5, shape), np.broadcast_to(nn - k + 0.5, shape))
+    # fiducial share of buyers: the half-half mixture of Beta(k, n−k+1) and Beta(k+1, n−k)
+    upper = rng.random(shape) < 0.5
+    a = np.broadcast_to(k, shape) + upper
+    b = np.broadcast_to(nn - k, shape) + ~upper
+    p = rng.beta(a, b)
     # exp(700) ≈ 1e304: a draw beyond it is "unbounded" for any purpose, and stays finite.
     out: FloatArray = p * np.exp(np.minimum(mu + sigma2 / 2.0, 700.0))
     return out
