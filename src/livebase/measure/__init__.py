@@ -41,6 +41,7 @@ from livebase.measure.intervals import (
     wilson_interval,
 )
 from livebase.measure.lognormal import lognormal_difference
+from livebase.measure.pooling import PooledComparison, StratifiedReadout, pooled_readout
 from livebase.measure.power import SamplePlan, minimum_detectable_effect, plan_sample_size
 from livebase.measure.ratios import (
     aov_difference,
@@ -98,6 +99,7 @@ __all__ = [
     "ExperimentStats",
     "FeatureSpec",
     "Interval",
+    "PooledComparison",
     "QiniSummary",
     "Readout",
     "ReadoutSettings",
@@ -105,6 +107,7 @@ __all__ = [
     "SamplePlan",
     "SampleStats",
     "SrmCheck",
+    "StratifiedReadout",
     "TailStats",
     "UpliftModel",
     "aov_difference",
@@ -132,6 +135,7 @@ __all__ = [
     "newcombe_p_value",
     "plan_sample_size",
     "pool",
+    "pooled_readout",
     "proportion_difference",
     "qini_chart_png",
     "qini_curve",

@@ -87,7 +87,8 @@ def _summarise(
     below = float(np.mean(draws <= 0.0))
     p = min(1.0, 2.0 * min(below, 1.0 - below))
     p = max(p, 1.0 / draws.size)
-    return Interval(float(lo), float(hi)), p, float(np.std(draws))
+    q16, q84 = np.quantile(draws, [0.158655, 0.841345])  # ±1 sd of a normal: a robust "se"
+    return Interval(float(lo), float(hi)), p, float((q84 - q16) / 2.0)
 
 
 def lognormal_difference(
