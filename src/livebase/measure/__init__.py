@@ -67,6 +67,7 @@ from livebase.measure.readout import (
     readout_from_stats,
     stats_from_aggregates,
 )
+from livebase.measure.sequential import sequential_difference
 from livebase.measure.statistics import RegressionStats, SampleStats, TailStats
 from livebase.measure.uplift import (
     HILLSTROM_FEATURES,
@@ -148,6 +149,7 @@ __all__ = [
     "relative_proportion",
     "sample_ratio_mismatch",
     "score_customers",
+    "sequential_difference",
     "split_train_test",
     "stats_from_aggregates",
     "uplift_by_decile",

@@ -15,6 +15,8 @@ from dataclasses import asdict
 from typing import Any
 
 from livebase.measure.intervals import (
+    NAN_INTERVAL,
+    Difference,
     cuped_difference,
     proportion_difference,
     sample_ratio_mismatch,
@@ -36,6 +38,7 @@ from livebase.measure.results import (
     ReadoutSettings,
     SrmCheck,
 )
+from livebase.measure.sequential import sequential_difference
 from livebase.measure.statistics import RegressionStats, SampleStats, TailStats, mean_skewness
 from livebase.measure.sufficient import ArmStats, ExperimentStats, OutcomeKind
 
@@ -159,6 +162,9 @@ def compare(
             rel = cuped_relative(
                 t_arm.adjusted[outcome], c_arm.adjusted[outcome], adjusted, theta, alpha
             )
+    if settings.sequential and math.isfinite(diff.se) and diff.se > 0:
+        diff = sequential_difference(diff, t.n + c.n, alpha, settings.sequential_tuning)
+        rel = Difference(rel.estimate, NAN_INTERVAL, math.nan, math.nan, "sequential")
     if reason is None and (c.mean == 0.0):
         reason = "ZERO_CONTROL_MEAN"
     mde = minimum_detectable_effect(

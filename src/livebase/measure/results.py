@@ -73,6 +73,12 @@ class ReadoutSettings:
     """The declared primary outcome: its comparisons (one per treatment arm) are one family;
     every other outcome is secondary, corrected across all arms × secondary outcomes. Without
     a primary outcome the family is all arms × outcomes."""
+    sequential: bool = False
+    """Anytime-valid: the absolute lift gets a confidence sequence
+    (:mod:`livebase.measure.sequential`) valid however often the readout is looked at; its
+    p-value is always-valid; relative lifts are shown without an interval."""
+    sequential_tuning: float = 5000.0
+    """Customers (both arms) at which the confidence sequence is tightest."""
     srm_alpha: float = 0.001
     """A sample-ratio-mismatch p-value below this is flagged."""
     correction: Correction = "holm"
