@@ -263,7 +263,7 @@ def test_plan_prints_the_sample_size_per_arm(tmp_path: Path) -> None:
         ok(ws, "experiment", "plan", "--baseline", "0.12", "--mde", "0.02", "--base-size",
            "50000", "--format", "json").stdout
     )  # fmt: skip
-    assert data["n_per_arm"] == 4438 and data["holdout_share"] == 0.044 and data["feasible"]
+    assert data["n_per_arm"] == 4438 and data["holdout_share"] == 0.048 and data["feasible"]
     result = run(ws, "experiment", "plan", "--baseline", "12", "--mde", "0.02")
     assert "baseline must be a rate between 0 and 1" in str(result.exception)
 
