@@ -84,6 +84,11 @@ from livebase.measure.uplift import (
     split_train_test,
     uplift_by_decile,
 )
+from livebase.measure.uplift_eval import (
+    RepeatedUplift,
+    best_single_feature,
+    repeated_uplift_evaluation,
+)
 
 __all__ = [
     "GLOBAL_HOLDOUT",
@@ -105,6 +110,7 @@ __all__ = [
     "Readout",
     "ReadoutSettings",
     "RegressionStats",
+    "RepeatedUplift",
     "SamplePlan",
     "SampleStats",
     "SrmCheck",
@@ -115,6 +121,7 @@ __all__ = [
     "assign_arms",
     "assignment_sql",
     "benjamini_hochberg",
+    "best_single_feature",
     "bootstrap_difference",
     "bucket_of",
     "cuped_difference",
@@ -147,6 +154,7 @@ __all__ = [
     "relative_lift_delta",
     "relative_means",
     "relative_proportion",
+    "repeated_uplift_evaluation",
     "sample_ratio_mismatch",
     "score_customers",
     "sequential_difference",

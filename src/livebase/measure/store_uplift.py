@@ -1,4 +1,4 @@
-"""Uplift models and scores in the store (migrations 004 ``uplift_scores``, 005 ``uplift_models``).
+"""Uplift models and scores in the store (migrations 004, 005 and 008: parameters, no pickles).
 
 A refit or a scoring run is one transaction. Nothing here reads the clock: the caller passes
 ``fitted_at`` / ``scored_at``.
@@ -19,6 +19,7 @@ import pandas as pd
 from livebase.errors import ModelError, did_you_mean
 from livebase.measure.store_experiments import get_experiment
 from livebase.measure.uplift import ArmEvaluation, FeatureSpec, UpliftModel
+from livebase.measure.uplift_params import FORMAT, model_from_bytes, model_to_bytes
 from livebase.store import Store
 
 __all__ = [
@@ -37,7 +38,7 @@ MAX_CATEGORIES = 50
 
 @dataclass(frozen=True, eq=False)
 class StoredUpliftModel:
-    """An ``uplift_models`` row with its model unpickled."""
+    """An ``uplift_models`` row with its model read back from its parameters (never a pickle)."""
 
     name: str
     experiment: str
@@ -114,7 +115,7 @@ def save_uplift_model(
         con.execute("DELETE FROM uplift_scores WHERE model = ?", [name])
         con.execute("DELETE FROM uplift_models WHERE name = ?", [name])
         con.execute(
-            "INSERT INTO uplift_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO uplift_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 name,
                 experiment,
@@ -129,11 +130,21 @@ def save_uplift_model(
                 n_train,
                 n_test,
                 json.dumps(evaluation),
-                model.to_bytes(),
+                model_to_bytes(model),
                 fitted_at,
+                FORMAT,
             ],
         )
     return name
+
+
+def _load_model(name: str, fmt: object, data: bytes) -> UpliftModel:
+    if fmt != FORMAT:
+        raise ModelError(
+            f"uplift model '{name}' was stored as a pickle by an older livebase; pickles can run "
+            "code when loaded, so it is not read: refit it with 'livebase uplift fit'"
+        )
+    return model_from_bytes(data)
 
 
 def load_uplift_model(
@@ -142,7 +153,8 @@ def load_uplift_model(
     """The stored model of ``experiment`` for ``outcome`` (default: the latest fitted)."""
     get_experiment(store, experiment)
     rows = store.con.execute(
-        "SELECT name, outcome, test_share, n_train, n_test, evaluation, model, fitted_at "
+        "SELECT name, outcome, test_share, n_train, n_test, evaluation, model, fitted_at, "
+        "model_format "
         "FROM uplift_models WHERE experiment = ? ORDER BY fitted_at DESC, name",
         [experiment],
     ).fetchall()
@@ -166,7 +178,7 @@ def load_uplift_model(
         name=str(row[0]),
         experiment=experiment,
         outcome=str(row[1]),
-        model=UpliftModel.from_bytes(bytes(row[6])),
+        model=_load_model(str(row[0]), row[8], bytes(row[6])),
         test_share=float(row[2]),
         n_train=int(row[3]),
         n_test=int(row[4]),

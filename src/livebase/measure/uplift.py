@@ -23,7 +23,6 @@ and its area (AUUC; Rzepakowski & Jaroszewicz 2012, KAIS 32), and uplift by deci
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -159,7 +158,8 @@ def _fit(model: Any, x: FloatArray, y: FloatArray, weight: FloatArray | None = N
 
 @dataclass(frozen=True, eq=False)
 class UpliftModel:
-    """A fitted uplift model (scikit-learn estimators inside; ``to_bytes`` to persist)."""
+    """A fitted uplift model (scikit-learn estimators inside; ``to_bytes`` persists their
+    parameters, never a pickle)."""
 
     learner: Learner
     estimator: Estimator
@@ -191,15 +191,18 @@ class UpliftModel:
         return pd.DataFrame(out, index=frame.index)
 
     def to_bytes(self) -> bytes:
-        """Pickle of the model; load only files you wrote yourself (:meth:`from_bytes`)."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        """The model's parameters as an ``.npz`` archive: no pickle, nothing runs on load
+        (:mod:`livebase.measure.uplift_params`)."""
+        from livebase.measure.uplift_params import model_to_bytes
+
+        return model_to_bytes(self)
 
     @staticmethod
     def from_bytes(data: bytes) -> UpliftModel:
-        model = pickle.loads(data)
-        if not isinstance(model, UpliftModel):
-            raise ModelError("the file does not hold a livebase uplift model")
-        return model
+        """Read :meth:`to_bytes` back (an old pickled model is refused with what to do)."""
+        from livebase.measure.uplift_params import model_from_bytes
+
+        return model_from_bytes(data)
 
 
 def fit_uplift(
@@ -383,20 +386,26 @@ class QiniSummary:
     """Area under the uplift curve, per customer (incremental responses per customer)."""
     auuc_random: float
     auuc_normalized: float
-    """(AUUC − random) / (perfect − random)."""
+    """(AUUC − random) / (perfect − random), the perfect uplift curve ranking treated responders,
+    then control non-responders, then treated non-responders, then control responders — the
+    normalisation of scikit-uplift's ``uplift_auc_score`` (``perfect_uplift_curve``)."""
 
 
 def qini_summary(y: npt.ArrayLike, treated: npt.ArrayLike, uplift: npt.ArrayLike) -> QiniSummary:
     """Qini coefficient and AUUC of a ranking, with the perfect ranking as the upper bound.
 
-    The perfect ranking puts treated responders first and control responders last (negative
-    effects allowed), as in scikit-uplift's ``perfect_qini_curve``.
+    The perfect Qini ranking puts treated responders first and control responders last
+    (negative effects allowed), as scikit-uplift's ``perfect_qini_curve``; the perfect uplift
+    curve is that of scikit-uplift's ``perfect_uplift_curve`` (binary outcome).
     """
     ya = np.asarray(y, dtype=np.float64)
     wa = np.asarray(treated, dtype=bool)
     n = float(ya.size)
     model = qini_curve(ya, wa, uplift)
     perfect = qini_curve(ya, wa, ya * wa - ya * (~wa))
+    # scikit-uplift's perfect uplift curve: treated responders, control non-responders, treated
+    # non-responders, control responders
+    perfect_uplift = qini_curve(ya, wa, 2.0 * (ya == wa) + wa)
     x = model["fraction"].to_numpy()
 
     def areas(col: str, rand: str, f: pd.DataFrame) -> tuple[float, float]:
@@ -405,7 +414,7 @@ def qini_summary(y: npt.ArrayLike, treated: npt.ArrayLike, uplift: npt.ArrayLike
     qm, qr = areas("qini", "random", model)
     qp, _ = areas("qini", "random", perfect)
     um, ur = areas("uplift_curve", "random_uplift_curve", model)
-    up, _ = areas("uplift_curve", "random_uplift_curve", perfect)
+    up, _ = areas("uplift_curve", "random_uplift_curve", perfect_uplift)
     return QiniSummary(
         qini_coefficient=(qm - qr) / (qp - qr) if qp != qr else float("nan"),
         qini_area=qm - qr,
