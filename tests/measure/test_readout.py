@@ -306,3 +306,57 @@ def test_sql_aggregates_in_duckdb_equal_the_pandas_statistics() -> None:
         assert a.adjusted["rev"].sum_xy == pytest.approx(b.adjusted["rev"].sum_xy)
         assert a.converter_revenue is not None and b.converter_revenue is not None
         assert a.converter_revenue.total == pytest.approx(b.converter_revenue.total)
+
+
+def test_dropping_30_percent_of_the_hillstrom_control_is_flagged_against_the_plan(
+    hill: pd.DataFrame,
+) -> None:
+    rng = np.random.default_rng(0)
+    ctrl = hill.index[hill["segment"] == CONTROL]
+    dropped = hill.drop(index=rng.choice(ctrl, size=int(0.3 * len(ctrl)), replace=False))
+    r = readout(dropped, control=CONTROL, outcomes=["visit"], arm_column="segment",
+                planned_shares=THIRDS)  # fmt: skip
+    assert r.srm is not None and r.srm.checked and r.srm.mismatch and r.srm.p_value < 0.001
+    observed = [r.srm.observed[a] for a in THIRDS]
+    assert r.srm.statistic == pytest.approx(stats.chisquare(observed).statistic)
+    assert "SAMPLE RATIO MISMATCH" in r.warnings[0]
+    # without a plan nothing is checked, and the readout says so instead of "✓"
+    unplanned = readout(dropped, control=CONTROL, outcomes=["visit"], arm_column="segment")
+    assert unplanned.srm is not None and not unplanned.srm.checked and not unplanned.srm.mismatch
+    assert unplanned.srm.message.startswith("no plan: SRM not checked")
+
+
+def test_cuped_relative_interval_carries_the_control_means_uncertainty(hill: pd.DataFrame) -> None:
+    """Mens spend with history as covariate: gbstats gives [+54, +181]%; treating the control
+    mean as known gave [+74, +161]%."""
+    r = readout(hill, control=CONTROL, outcomes=["spend"], arm_column="segment",
+                covariates={"spend": "history"})  # fmt: skip
+    c = next(x for x in r.comparisons if x.arm == "Mens E-Mail")
+    assert (round(c.relative_ci_low, 2), round(c.relative_ci_high, 2)) == (0.54, 1.81)
+
+
+def test_the_family_is_arms_times_outcomes_unless_a_primary_outcome_is_declared(
+    hill_readout,  # type: ignore[no-untyped-def]
+    hill: pd.DataFrame,
+) -> None:
+    ps = [c.p_value for c in hill_readout.comparisons]
+    assert [c.p_value_adjusted for c in hill_readout.comparisons] == pytest.approx(holm(ps))
+    r = readout(hill, control=CONTROL, outcomes=["visit", "conversion", "spend"],
+                arm_column="segment", settings=ReadoutSettings(primary="conversion"))  # fmt: skip
+    primary = [c for c in r.comparisons if c.outcome == "conversion"]
+    assert {c.role for c in primary} == {"primary"}
+    assert [c.p_value_adjusted for c in primary] == pytest.approx(
+        holm([c.p_value for c in primary])
+    )
+    assert {c.role for c in r.comparisons if c.outcome != "conversion"} == {"secondary"}
+
+
+def test_aov_among_converters_has_a_delta_method_interval(hill: pd.DataFrame, hill_readout) -> None:  # type: ignore[no-untyped-def]
+    a = next(x for x in hill_readout.aov if x.arm == "Mens E-Mail")
+    buyers = hill[hill["conversion"] == 1]
+    t = buyers.loc[buyers["segment"] == "Mens E-Mail", "spend"]
+    c = buyers.loc[buyers["segment"] == CONTROL, "spend"]
+    assert a.lift == pytest.approx(t.mean() - c.mean())
+    se = np.sqrt(t.var(ddof=0) / len(t) + c.var(ddof=0) / len(c))
+    assert (a.ci_low, a.ci_high) == pytest.approx((a.lift - Z * se, a.lift + Z * se), rel=1e-6)
+    assert a.ci_low < 0 < a.ci_high and not a.significant

@@ -352,7 +352,8 @@ def srm_check(
     )
     if mismatch:
         message = (
-            f"SAMPLE RATIO MISMATCH (chi-square p = {p:.2g} < {settings.srm_alpha:g}): {shown}. "
+            f"SAMPLE RATIO MISMATCH (chi-square {stat:.1f}, p = "
+            f"{'< 1e-300' if p == 0 else f'{p:.2g}'} < {settings.srm_alpha:g}): {shown}. "
             "The split is not what was planned — check assignment, filters and lost events "
             "before trusting any lift"
         )
