@@ -328,3 +328,15 @@ def test_uplift_fit_table_reports_qini_deciles_and_writes_the_qini_chart(
         in text
     )
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_readout_with_a_primary_outcome_and_sequential_intervals(hill_ws: Path) -> None:
+    data = json.loads(
+        ok(hill_ws, "experiment", "readout", "hillstrom", "--format", "json",
+           "--primary", "conversion", "--sequential").stdout
+    )  # fmt: skip
+    roles = {(c["arm"], c["outcome"]): c["role"] for c in data["comparisons"]}
+    assert roles[("Mens E-Mail", "conversion")] == "primary"
+    assert roles[("Mens E-Mail", "visit")] == "secondary"
+    assert {c["method"] for c in data["comparisons"]} == {"sequential"}
+    assert data["primary"] == "conversion"

@@ -473,8 +473,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         alpha: Annotated[float, typer.Option(help="0.05 gives 95% intervals.")] = 0.05,
         correction: Annotated[
-            Correction, typer.Option(help="Per-segment correction: holm or bh.")
+            Correction, typer.Option(help="Multiple-comparison correction: holm or bh.")
         ] = "holm",
+        primary: Annotated[
+            str | None,
+            typer.Option(help="The primary outcome: corrected apart from the secondary ones."),
+        ] = None,
+        sequential: Annotated[
+            bool,
+            typer.Option(
+                "--sequential", help="Anytime-valid intervals for a readout looked at repeatedly."
+            ),
+        ] = False,
     ) -> None:
         """Did it work, by how much, and are we sure: lifts with confidence intervals.
 
@@ -491,7 +501,9 @@ def register(app: typer.Typer) -> None:
             if cost_per_message is not None
             else None
         )
-        settings = ReadoutSettings(alpha=alpha, correction=correction)
+        settings = ReadoutSettings(
+            alpha=alpha, correction=correction, primary=primary, sequential=sequential
+        )
         ws = workspace()
         with ws.open_store(read_only=ws.store_path.exists()) as store:
             source = get_experiment(store, name).source
