@@ -25,6 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.errors import ConfigError, did_you_mean
 from livebase.models.scenarios import ScenarioList
+from livebase.ops.settings import OpsSettings
 from livebase.segments.settings import FeaturesSettings, SegmentsSettings
 from livebase.store.settings import EngineSettings
 
@@ -128,6 +129,9 @@ class LivebaseConfig(_Section):
     """Segment schemes (quantile, A/B/C grid, named map, rules, jobs) and alerts."""
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings.model_validate({}))
     """Which engine runs the segmentation (duckdb, spark) and its limits."""
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    """The operational store (consents, journeys, outbox, send ledger, live status): SQLite
+    ``ops.sqlite`` in the workspace by default, PostgreSQL with ``ops.url``."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""
