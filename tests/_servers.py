@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,17 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The SQLAlchemy URL of a fresh, empty database on the session's server."""
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ops_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A fresh, migrated operational store, once on SQLite and once on PostgreSQL."""
+    from livebase.ops import OpsStore, sqlite_url
+
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "ops.sqlite")
+    else:
+        url = request.getfixturevalue("postgres_server").create_database()
+    store = OpsStore.open(url)
+    yield store
+    store.close()

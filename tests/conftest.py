@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from _servers import postgres_server, postgres_url
+from _servers import ops_store, postgres_server, postgres_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["postgres_server", "postgres_url"]  # fixtures shared by every test
+__all__ = ["ops_store", "postgres_server", "postgres_url"]  # fixtures shared by every test
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,16 +16,10 @@ from livebase.errors import ConfigError, StoreError
 from livebase.ops import CONSENTS, METADATA, SEND_LEDGER, WATERMARKS, OpsStore, sqlite_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ops(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpsStore]:
-    """A fresh, migrated operational store on each engine."""
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "ops.sqlite")
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = OpsStore.open(url)
-    yield store
-    store.close()
+@pytest.fixture
+def ops(ops_store: OpsStore) -> OpsStore:
+    """A fresh, migrated operational store on each engine (tests/_servers.py)."""
+    return ops_store
 
 
 def test_migrations_create_exactly_the_declared_tables(ops: OpsStore) -> None:

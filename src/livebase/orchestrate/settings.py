@@ -94,5 +94,9 @@ class PolicySettings(_Section):
     playbooks today (e.g. ``days_since_last_paid < 3``)."""
     global_holdout: Annotated[float, Field(ge=0, le=0.5)] = 0.0
     """Share of all customers never messaged by any marketing playbook (salted hash)."""
+    require_consent: bool = True
+    """Marketing messages need the customer's granted marketing consent for the channel (Russia's
+    advertising law asks the sender to prove prior consent for e-mail and SMS advertising).
+    ``false`` only where consent is collected and enforced elsewhere."""
     on_capped: OnCapped = "defer"
     """What happens to a capped step unless its playbook says otherwise."""
