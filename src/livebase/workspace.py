@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
 from livebase.errors import WorkspaceError, did_you_mean
-from livebase.store import Store
+
+if TYPE_CHECKING:
+    from livebase.store import Store
 
 __all__ = ["STORE_FILE", "TEMPLATES", "Workspace", "find_workspace", "init_workspace"]
 
@@ -38,6 +40,8 @@ class Workspace:
 
     def open_store(self, *, read_only: bool = False) -> Store:
         """Open the workspace's store (creating it if the folder has a config but no store)."""
+        from livebase.store import Store  # DuckDB loads here, not when the CLI starts
+
         return Store.open(self.store_path, create=not read_only, read_only=read_only)
 
     @classmethod
