@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -114,7 +114,10 @@ def _ingest(
     if encoding and encoding.lower().replace("_", "-") in {"windows-1251", "cp-1251"}:
         encoding = "cp1251"
     results = []
-    with ws.open_store() as store:
+    from livebase.jobs import batch_job
+
+    with batch_job(ws, command=f"livebase ingest {kind}", now=datetime.now(UTC)) as job:
+        store = job.store
         for item in items:
             options = LoadOptions(
                 preset=chosen,

@@ -6,7 +6,7 @@ modules (DuckDB, pandas) are imported inside the commands, so ``livebase --help`
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -229,7 +229,8 @@ def _segment_command(
     )
 
     from livebase.cli._output import output_format
-    from livebase.segments.workflow import plan_segmentation, run_plan
+    from livebase.jobs import batch_job
+    from livebase.segments.workflow import plan_segmentation, publish_if_latest, run_plan
 
     chosen = output_format(out, fmt, _KPI_FORMATS[1:]) if out is not None else fmt or "table"
     ws = workspace()
@@ -241,7 +242,8 @@ def _segment_command(
         )
     _check_scheme(scheme, segments)
     lines = config_lines(ws)
-    with ws.open_store() as store:
+    with batch_job(ws, command="livebase segment", now=datetime.now(UTC)) as job:
+        store = job.store
         plan = plan_segmentation(
             store,
             as_of=as_of,
@@ -281,6 +283,21 @@ def _segment_command(
                 results=results,
                 on_day=step,
             )
+        published = publish_if_latest(
+            store,
+            job.ops,
+            features,
+            segments,
+            run,
+            timezone=ws.config.timezone,
+            now=datetime.now(UTC),
+        )
+    if published is not None:
+        err_console.print(
+            f"live status of {published.customers:,} customers updated "
+            f"(thresholds {published.thresholds_version})",
+            highlight=False,
+        )
     if plan.backfill:
         err_console.print(
             f"history written for {len(plan.days)} dates, {plan.days[0]} … {plan.days[-1]}"

@@ -17,15 +17,23 @@ from typing import TYPE_CHECKING
 
 from livebase.errors import SegmentError
 from livebase.features.paid_days import latest_paid_day, paid_day_range
+from livebase.segments.publish import PublishedStatus, publish_status
 from livebase.segments.run import Every, SegmentationRun, backfill_dates, run_segmentation
 
 if TYPE_CHECKING:
     from livebase.features.settings import FeaturesSettings
+    from livebase.ops.store import OpsStore
     from livebase.segments.settings import SegmentsSettings
     from livebase.store import Store
     from livebase.store.settings import EngineSettings
 
-__all__ = ["SegmentPlan", "as_of_problem", "plan_segmentation", "run_plan"]
+__all__ = [
+    "SegmentPlan",
+    "as_of_problem",
+    "plan_segmentation",
+    "publish_if_latest",
+    "run_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -142,3 +150,21 @@ def run_plan(
     if run is None:
         raise SegmentError("no dates to segment")
     return run
+
+
+def publish_if_latest(
+    store: Store,
+    ops: OpsStore,
+    features: FeaturesSettings,
+    segments: SegmentsSettings,
+    run: SegmentationRun,
+    *,
+    timezone: str,
+    now: datetime,
+) -> PublishedStatus | None:
+    """Publish ``run`` as every customer's live status (``segments.publish``) when it is the
+    latest run; a backfill of past dates never replaces today's status."""
+    latest = store.fetch_value("SELECT max(as_of) FROM segment_runs")
+    if latest is not None and latest > run.as_of:
+        return None
+    return publish_status(store, ops, features, segments, run, timezone=timezone, now=now)
