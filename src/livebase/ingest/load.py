@@ -36,7 +36,12 @@ from livebase.ingest.parsing import quote
 from livebase.ingest.presets import Preset
 from livebase.ingest.records import LoadResult, record_load, write_rejected
 from livebase.ingest.source import PreparedFile, ProgressFn, make_workdir, prepare
-from livebase.ingest.staging import parquet_columns, stage_file, structural_problems
+from livebase.ingest.staging import (
+    blank_row_sql,
+    parquet_columns,
+    stage_file,
+    structural_problems,
+)
 from livebase.ingest.validation import collect_problems, parse_rows, problem_columns
 from livebase.store import Store
 
@@ -132,7 +137,7 @@ def load_file(
         if stage:
             stage("stage")
         try:
-            stage_file(con, prepared, preset, len(headers), has_header)
+            stage_file(con, prepared, preset, len(headers), has_header, timezone=options.timezone)
         except duckdb.Error as exc:
             raise IngestError(
                 f"cannot read the file as {prepared.format.upper()}: {exc}", file=prepared.display
@@ -156,7 +161,9 @@ def load_file(
                 f"close the quote in '{broken_quote.value}'",
                 file=prepared.display,
             )
-        staged = con.execute("SELECT count(*) FROM lb_stage").fetchone()
+        staged = con.execute(
+            f"SELECT count(*) FROM lb_stage s WHERE NOT ({blank_row_sql(len(headers), 's')})"
+        ).fetchone()
         assert staged is not None
         rows_read = int(staged[0]) + len(structural)
         if rows_read == 0:

@@ -12,6 +12,7 @@ they vanish when the load closes it, whichever way the load ends.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -21,7 +22,7 @@ from livebase.ingest.parsing import quote
 from livebase.ingest.presets import Preset
 from livebase.ingest.source import PreparedFile
 
-__all__ = ["parquet_columns", "stage_file", "structural_problems"]
+__all__ = ["blank_row_sql", "parquet_columns", "stage_file", "structural_problems"]
 
 
 def parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
@@ -30,19 +31,49 @@ def parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[st
     return [(str(row[0]), str(row[1])) for row in described]
 
 
+def blank_row_sql(ncols: int, alias: str) -> str:
+    """True for a staged row whose cells are all empty: Excel's trailing rows of bare
+    separators (``;;;;``) are blank rows of the sheet, skipped like blank lines.
+
+    >>> blank_row_sql(2, "s")
+    "coalesce(nullif(trim(s.c0), ''), nullif(trim(s.c1), '')) IS NULL"
+    """
+    cells = ", ".join(f"nullif(trim({alias}.c{i}), '')" for i in range(ncols))
+    return f"coalesce({cells}) IS NULL"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parquet_cell(name: str, type_: str, timezone: str) -> str:
+    """A Parquet column as text, as a person reads the value (not as the machine's zone)."""
+    column = _identifier(name)
+    if type_.startswith("TIMESTAMP WITH TIME ZONE"):
+        # a moment in time: written in the workspace's zone, never the machine's
+        return f"CAST(timezone({quote(timezone)}, {column}) AS VARCHAR)"
+    scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", type_)
+    if scale and int(scale.group(1)) > 0:
+        # DECIMAL(38,9) holds 10.5 as 10.500000000: the trailing zeros say nothing
+        return f"regexp_replace(CAST({column} AS VARCHAR), '\\.?0+$', '')"
+    return f"CAST({column} AS VARCHAR)"
+
+
 def stage_file(
     con: duckdb.DuckDBPyConnection,
     prepared: PreparedFile,
     preset: Preset,
     ncols: int,
     has_header: bool,
+    *,
+    timezone: str = "UTC",
 ) -> None:
     """Create ``lb_stage`` (every cell as text) and ``lb_rejects`` (lines that did not split)."""
     path = quote(str(prepared.read_path))
     if prepared.format == "parquet":
         cols = ", ".join(
-            f'CAST("{name}" AS VARCHAR) AS c{i}'
-            for i, (name, _type) in enumerate(parquet_columns(con, prepared.read_path))
+            f"{_parquet_cell(name, type_, timezone)} AS c{i}"
+            for i, (name, type_) in enumerate(parquet_columns(con, prepared.read_path))
         )
         con.execute(f"CREATE TEMP TABLE lb_stage AS SELECT {cols} FROM read_parquet({path})")
         con.execute(
@@ -54,8 +85,8 @@ def stage_file(
         split = ", ".join(f"parts[{i + 1}] AS c{i}" for i in range(ncols))
         con.execute(
             f"""CREATE TEMP TABLE lb_stage AS
-            SELECT {split} FROM (
-                SELECT regexp_split_to_array(trim(line), '\\s+') AS parts
+            SELECT {split}, len(parts) AS _parts, line AS _line FROM (
+                SELECT regexp_split_to_array(trim(line), '\\s+') AS parts, line
                 FROM read_csv({path}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01',
                               quote = '', escape = '', header = {str(has_header).lower()},
                               store_rejects = true, rejects_table = 'lb_rejects',
@@ -89,6 +120,8 @@ def structural_problems(
         if lines and lines[-1] == int(line):
             continue  # the reader reports a short line once per missing column: keep one
         lines.append(int(line))
+        if str(csv_line or "").strip(prepared.delimiter + " \t\r\n") == "":
+            continue  # a row of bare separators (Excel's trailing rows): blank, not a problem
         found = str(message)
         if error_type == "INVALID ENCODING":
             problem = (

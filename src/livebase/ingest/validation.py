@@ -29,10 +29,29 @@ from livebase.ingest.parsing import (
 )
 from livebase.ingest.presets import RETURN_REQUESTED_LABELS, STATUS_LABELS, Preset, normalize_label
 from livebase.ingest.source import PreparedFile
+from livebase.ingest.staging import blank_row_sql
 
 __all__ = ["collect_problems", "parse_rows", "problem_columns"]
 
 _REQUIRED = "'a value is required here'"
+# what Excel shows in a cell whose formula failed
+_EXCEL_ERROR = r"#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
+
+
+def _excel_problem(cell: str) -> str:
+    return (
+        f"'a spreadsheet error (' || trim({cell}) || ') where a value should be: fix the formula "
+        "in the workbook, or clear the cell'"
+    )
+
+
+# an id Excel turned into a number and showed in scientific notation (5,00E+06)
+_SCIENTIFIC = r"[+-]?[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+"
+_SCIENTIFIC_PROBLEM = (
+    "an id that Excel turned into a number in scientific notation: its digits are lost, so "
+    "different ids would merge; export the file again and do not open it in Excel before "
+    "loading (or format the column as Text)"
+)
 
 
 def _decimal_mode(
@@ -113,24 +132,36 @@ def parse_rows(
         if cell is None:
             continue
         if spec.type in {"id", "text", "status"}:
-            select.append(f"{text_sql(cell)} AS {spec.name}")
-            if spec.required:
-                problems.append(
-                    (spec.name, f"CASE WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} END")
-                )
-            continue
-        if spec.type == "timestamp":
-            value, problem = timestamp_sql(cell, day_first=cfg.dates.day_first, low=low, high=high)
+            value, problem = text_sql(cell), "CAST(NULL AS VARCHAR)"
+            if spec.type == "id":
+                problem = f"CASE WHEN regexp_full_match(trim({cell}), {quote(_SCIENTIFIC)}) THEN {quote(_SCIENTIFIC_PROBLEM)} END"
+        elif spec.type == "timestamp":
+            value, problem = timestamp_sql(
+                cell, day_first=cfg.dates.day_first, low=low, high=high, timezone=options.timezone
+            )
         elif spec.type == "amount":
             value, problem = amount_sql(cell, decimal)
         elif spec.type == "integer":
             value, problem = integer_sql(cell)
         else:
             value, problem = json_sql(cell)
+        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column
+        checks = f"WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN {_excel_problem(cell)} "
         if spec.required:
-            problem = f"CASE WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} ELSE {problem} END"
-        select.append(f"{value} AS {spec.name}")
-        problems.append((spec.name, problem))
+            checks = f"WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} " + checks
+        select.append(
+            f"CASE WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN NULL ELSE {value} END AS {spec.name}"
+        )
+        problems.append((spec.name, f"CASE {checks}ELSE {problem} END"))
+    if preset.layout == "whitespace":
+        expected = len(mapping.headers)
+        problems.append(
+            (
+                "row_shape",
+                f"CASE WHEN s._parts <> {expected} THEN 'has ' || s._parts || ' values separated "
+                f"by spaces, expected {expected} (a space inside a number, like 1 234.00?)' END",
+            )
+        )
 
     if mapping.attributes:
         pairs = ", ".join(
@@ -156,7 +187,8 @@ def parse_rows(
     problem_cols = [f"{expr} AS _e_{name}" for name, expr in problems]
     parsed_sql = (
         f"SELECT {row_expr} AS _row, s.rowid AS _row_id, "
-        f"{', '.join(select + problem_cols)} FROM lb_stage s"
+        f"{', '.join(select + problem_cols)} FROM lb_stage s "
+        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')})"
     )
     columns = {"_row", "_row_id", "attributes"}
     columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
@@ -191,7 +223,8 @@ def _derive_orders(
         mapping.currency_from_header or options.config.orders.currency or options.default_currency
     )
     default_status = quote(options.preset.default_status or "paid")
-    customer = f"coalesce({col('customer_id')}, lower({col('email')}))"
+    # the file's customer id; a file without that column is keyed by email
+    customer = "customer_id" if "customer_id" in cols else f"lower({col('email')})"
     created, paid_at = col("created_at", "TIMESTAMP"), col("paid_at", "TIMESTAMP")
     paid_col = col("paid_amount", "DECIMAL(18,2)")
     revenue_date = (
@@ -216,6 +249,12 @@ def _derive_orders(
         if "paid_amount" in cols or rev.partially_paid == "nothing"
         else "CASE WHEN _st = 'partially_paid' THEN 'partially paid, but the file has no "
         "paid-amount column (such as «Оплачено»)' END"
+    )
+    paid_missing = (
+        "CASE WHEN _st = 'partially_paid' AND _paid IS NULL "
+        f"AND {col('_e_paid_amount')} IS NULL THEN {quote(_PAID_MISSING)} END"
+        if "paid_amount" in cols and rev.partially_paid == "paid_amount"
+        else "CAST(NULL AS VARCHAR)"
     )
     join_status = (
         f"LEFT JOIN (SELECT label AS _label, status AS _mapped, flagged AS _flagged "
@@ -257,34 +296,154 @@ def _derive_orders(
             COLUMNS('^_e_'),
             {unknown_status} AS _e_status_label,
             {partial_problem} AS _e_partial,
-            CASE WHEN _cust IS NULL THEN 'no customer: neither a customer id nor an email' END
-                AS _e_customer,
+            CASE WHEN _cust IS NULL THEN {quote(_NO_CUSTOMER)} END AS _e_customer,
             CASE WHEN amount < 0 AND _st <> 'refunded'
                  THEN 'negative amount on an order that is not a refund' END AS _e_negative,
+            CASE WHEN _paid < 0 AND _st <> 'refunded'
+                 THEN 'negative paid amount on an order that is not a refund' END
+                AS _e_paid_negative,
+            {paid_missing} AS _e_paid_missing,
+            CAST(NULL AS VARCHAR) AS _e_conflict,
             CASE WHEN _created IS NULL AND _paid_at IS NULL
                   AND {col("_e_created_at")} IS NULL AND {col("_e_paid_at")} IS NULL
                  THEN 'no date: the order has neither a creation nor a payment date' END
                 AS _e_nodate
         FROM base"""
     )
+    if "email" in cols or "phone" in cols:
+        _resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
+    if "order_id" in cols:
+        _refuse_conflicting_duplicates(con)
 
 
-_ROW_RULES = {
-    "_e_status_label": "status",
-    "_e_partial": "status",
-    "_e_customer": "customer_id",
-    "_e_negative": "amount",
-    "_e_nodate": "created_at",
+_NO_CUSTOMER = "no customer: neither a customer id nor an email or phone"
+_PAID_MISSING = (
+    "partially paid, but the paid amount is empty: fill in how much was paid (0 if nothing)"
+)
+_UNKNOWN_CONTACT = (
+    "no customer id, and no known customer has this email or phone: fill in the id, or load "
+    "the users export first (livebase ingest customers)"
+)
+
+
+def _phone_key(column: str) -> str:
+    """Digits of a phone number, a Russian leading 8 read as +7; NULL under 10 digits."""
+    digits = f"regexp_replace({column}, '[^0-9]', '', 'g')"
+    return (
+        f"CASE WHEN length({digits}) < 10 THEN NULL "
+        f"WHEN length({digits}) = 11 AND starts_with({digits}, '8') "
+        f"THEN '7' || substr({digits}, 2) ELSE {digits} END"
+    )
+
+
+def _resolve_customers_by_contact(
+    con: duckdb.DuckDBPyConnection, has_email: bool, has_phone: bool
+) -> None:
+    """Rows without a customer id take the id of the one known customer with their email
+    (else phone): known from the store, or from the file's rows that have both. Rows that
+    match nobody, or several customers, keep their problem: never a made-up customer."""
+    contact = " OR ".join(
+        test
+        for test, present in (("email IS NOT NULL", has_email), ("phone IS NOT NULL", has_phone))
+        if present
+    )
+    missing = con.execute(
+        f"SELECT count(*) FROM lb_rows WHERE customer_id IS NULL AND ({contact})"
+    ).fetchone()
+    assert missing is not None
+    if not missing[0]:
+        return
+    keys: list[str] = []
+    for kind, enabled, key in (
+        ("e", has_email, "lower(trim(email))"),
+        ("p", has_phone, _phone_key("phone")),
+    ):
+        if enabled:
+            keys.append(
+                f"SELECT '{kind}:' || {key} AS k, customer_id FROM customers WHERE {key} IS NOT NULL "
+                f"UNION ALL SELECT '{kind}:' || {key}, customer_id FROM lb_rows "
+                f"WHERE customer_id IS NOT NULL AND {key} IS NOT NULL"
+            )
+        else:
+            keys.append("SELECT NULL AS k, NULL AS customer_id WHERE false")
+    email_key = "'e:' || lower(trim(r.email))" if has_email else "NULL"
+    phone_key = f"'p:' || {_phone_key('r.phone')}" if has_phone else "NULL"
+    con.execute(
+        f"""CREATE TEMP TABLE lb_known AS
+        SELECT k, min(customer_id) AS id, count(DISTINCT customer_id) AS n
+        FROM ({" UNION ALL ".join(keys)}) GROUP BY k"""
+    )
+    con.execute(
+        f"""UPDATE lb_rows t SET
+            customer_id = CASE WHEN m.email_n = 1 THEN m.email_id
+                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN m.phone_id END,
+            _e_customer = CASE WHEN m.email_n = 1 THEN NULL
+                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN NULL
+                               WHEN coalesce(m.email_n, m.phone_n) > 1
+                               THEN 'no customer id, and ' || coalesce(m.email_n, m.phone_n)
+                                    || ' known customers have this email or phone: fill in the id'
+                               ELSE {quote(_UNKNOWN_CONTACT)} END
+        FROM (SELECT r._row_id, e.id AS email_id, e.n AS email_n, p.id AS phone_id, p.n AS phone_n
+              FROM lb_rows r
+              LEFT JOIN lb_known e ON e.k = {email_key}
+              LEFT JOIN lb_known p ON p.k = {phone_key}
+              WHERE r.customer_id IS NULL
+                AND ({email_key} IS NOT NULL OR {phone_key} IS NOT NULL)) m
+        WHERE t._row_id = m._row_id"""
+    )
+
+
+_CONFLICT_COLUMNS = ("customer_id", "created_at", "paid_at", "amount", "paid_amount", "status")
+
+
+def _refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """An order id on several rows of one file with different values: which row is right
+    cannot be known, so every row of that id is refused, naming the others. Exact repeats
+    stay harmless (counted as repeated in the file)."""
+    dup = con.execute(
+        "SELECT count(*) - count(DISTINCT order_id) FROM lb_rows WHERE order_id IS NOT NULL"
+    ).fetchone()
+    assert dup is not None
+    if not dup[0]:
+        return
+    signature = f"hash({', '.join(_CONFLICT_COLUMNS)})"
+    con.execute(
+        f"""UPDATE lb_rows t SET _e_conflict =
+            'order id ' || t.order_id || ' is on ' || d.n || ' rows of this file (rows '
+            || d.rows_list || ') with different customer, dates, amounts or status: keep the '
+            || 'right one and load again'
+        FROM (SELECT order_id, count(*) AS n,
+                     array_to_string(list_sort(list(_row))[1:5], ', ')
+                     || CASE WHEN count(*) > 5 THEN ', …' ELSE '' END AS rows_list
+              FROM lb_rows WHERE order_id IS NOT NULL GROUP BY order_id
+              HAVING min({signature}) <> max({signature})) d
+        WHERE t.order_id = d.order_id"""
+    )
+
+
+# row-level rules → the fields whose column a problem names (the first the file has)
+_ROW_RULES: dict[str, tuple[str, ...]] = {
+    "_e_status_label": ("status",),
+    "_e_partial": ("status",),
+    "_e_customer": ("customer_id", "email", "phone"),
+    "_e_negative": ("amount",),
+    "_e_paid_negative": ("paid_amount",),
+    "_e_paid_missing": ("paid_amount",),
+    "_e_conflict": ("order_id",),
+    "_e_nodate": ("created_at",),
 }
 
 
 def problem_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The ``_e_*`` columns of ``table``: one per check."""
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0].startswith("_e_")]
 
 
 def collect_problems(
     con: duckdb.DuckDBPyConnection, table: str, mapping: ColumnMapping, limit: int
 ) -> tuple[list[RowProblem], int]:
+    """The first ``limit`` problems (row, column header, cell as in the file, what is wrong),
+    and how many rows have any."""
     columns = problem_columns(con, table)
     if not columns:
         return [], 0
@@ -295,10 +454,13 @@ def collect_problems(
         return [], 0
     parts: list[str] = []
     for col in columns:
-        field_name = _ROW_RULES.get(col, col.removeprefix("_e_"))
+        fields = _ROW_RULES.get(col, (col.removeprefix("_e_"),))
+        field_name = next((f for f in fields if mapping.fields.get(f)), fields[0])
         positions = mapping.fields.get(field_name) or []
         header = mapping.headers[positions[0]] if positions else field_name
         raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "NULL"
+        if col == "_e_row_shape":
+            header, raw = "(whole row)", "trim(s._line)"
         parts.append(
             f"SELECT t._row, {quote(header)} AS col, {raw} AS val, t.{col} AS problem, "
             f"{len(parts)} AS ord FROM {table} t JOIN lb_stage s ON s.rowid = t._row_id "
