@@ -28,7 +28,13 @@ from typing import Literal
 
 import duckdb
 
-from livebase.errors import ConfigError, IngestError, InputValidationError
+from livebase.errors import ConfigError, IngestError, InputValidationError, StoreError
+from livebase.ingest.cleanup import (
+    check_writable,
+    reclaim_store_space,
+    remove_empty_temp_folder,
+    terminate_cleanly,
+)
 from livebase.ingest.mapping import map_columns
 from livebase.ingest.merge import merge_customers, merge_events, merge_orders, next_load_id
 from livebase.ingest.options import LoadOptions
@@ -65,6 +71,23 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
+_READ_ONLY_STORE = (
+    "livebase writes its store and the store's journal (.wal) in the workspace folder: make "
+    "the folder writable, or copy the workspace to a folder you can write to"
+)
+
+
+@contextlib.contextmanager
+def _store_errors(store: Store) -> Iterator[None]:
+    """A file-system refusal while writing the store is one message naming the store."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise StoreError(
+            f"cannot write the store {store.path}: {exc}. Nothing was loaded. {_READ_ONLY_STORE}"
+        ) from None
+
+
 def _has_header(prepared: PreparedFile, preset: Preset) -> bool:
     if not preset.headerless_columns or not prepared.headers:
         return True
@@ -95,6 +118,10 @@ def load_file(
     """
     preset = options.preset
     started = options.loaded_at
+    if store.path is not None:
+        check_writable(store.path.parent, what="the store", hint=_READ_ONLY_STORE)
+        remove_empty_temp_folder(store.path)
+        reclaim_store_space(store.con, store.path)
     workdir = make_workdir()
     con = store.con.cursor()
     if store.path is not None:
@@ -102,138 +129,162 @@ def load_file(
             con.execute(f"SET memory_limit = {quote(options.config.memory_limit)}")
         except duckdb.Error as exc:
             con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
             raise ConfigError(
                 f"not a memory size: '{options.config.memory_limit}' (e.g. 2GB)",
                 key="ingest.memory_limit",
             ) from exc
-    try:
-        if stage:
-            stage("read")
-        prepared = prepare(
-            item,
-            workdir,
-            layout=preset.layout,
-            delimiter=options.delimiter,
-            encoding=options.encoding,
-            progress=progress,
-        )
-        has_header = _has_header(prepared, preset)
-        headers = prepared.headers
-        if prepared.format == "parquet":
-            headers = tuple(name for name, _ in parquet_columns(con, prepared.read_path))
-        if not has_header:
-            ncols = len(headers)
-            names = preset.headerless_columns.get(ncols)
-            if names is None:
-                raise IngestError(
-                    f"no header line, and {ncols} columns where preset '{preset.name}' expects "
-                    f"{' or '.join(str(n) for n in preset.headerless_columns)}",
-                    file=prepared.display,
-                )
-            headers = names
-        if not headers or not any(h.strip() for h in headers):
-            raise IngestError("the first line (the header) is empty", file=prepared.display)
-        mapping = map_columns(headers, preset, file=prepared.display, explicit=options.column_map)
-        if stage:
-            stage("stage")
+    merging = succeeded = False
+    with terminate_cleanly():
         try:
-            stage_file(con, prepared, preset, len(headers), has_header, timezone=options.timezone)
-        except duckdb.Error as exc:
-            raise IngestError(
-                f"cannot read the file as {prepared.format.upper()}: {exc}", file=prepared.display
-            ) from None
-        structural, reject_lines = structural_problems(con, len(headers), prepared)
-        if (
-            structural
-            and prepared.ascii_head
-            and not options.encoding
-            and any("not UTF-8 text" in p.problem for p in structural)
-        ):
-            # the start of the file was plain ASCII, so UTF-8 was a guess: it is Windows-1251
-            return load_file(
-                store, item, replace(options, encoding="cp1251"), progress=progress, stage=stage
+            if stage:
+                stage("read")
+            prepared = prepare(
+                item,
+                workdir,
+                layout=preset.layout,
+                delimiter=options.delimiter,
+                encoding=options.encoding,
+                progress=progress,
             )
-        broken_quote = next((p for p in structural if "quote is opened" in p.problem), None)
-        if broken_quote is not None:
-            raise IngestError(
-                f"row {broken_quote.row}: {broken_quote.problem}. Everything after it reads as "
-                "one value, so rows cannot be told apart (not even with --skip-bad-rows): "
-                f"close the quote in '{broken_quote.value}'",
-                file=prepared.display,
+            has_header = _has_header(prepared, preset)
+            headers = prepared.headers
+            if prepared.format == "parquet":
+                headers = tuple(name for name, _ in parquet_columns(con, prepared.read_path))
+            if not has_header:
+                ncols = len(headers)
+                names = preset.headerless_columns.get(ncols)
+                if names is None:
+                    raise IngestError(
+                        f"no header line, and {ncols} columns where preset '{preset.name}' expects "
+                        f"{' or '.join(str(n) for n in preset.headerless_columns)}",
+                        file=prepared.display,
+                    )
+                headers = names
+            if not headers or not any(h.strip() for h in headers):
+                raise IngestError("the first line (the header) is empty", file=prepared.display)
+            mapping = map_columns(
+                headers, preset, file=prepared.display, explicit=options.column_map
             )
-        staged = con.execute(
-            f"SELECT count(*) FROM lb_stage s WHERE NOT ({blank_row_sql(len(headers), 's')})"
-        ).fetchone()
-        assert staged is not None
-        rows_read = int(staged[0]) + len(structural)
-        if rows_read == 0:
-            raise IngestError("the file has a header but no rows", file=prepared.display)
-
-        if stage:
-            stage("validate")
-        first_row = 2 if has_header else 1
-        skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
-        cols = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
-        table = "lb_rows"
-        problems, total_bad = collect_problems(con, table, mapping, _SHOWN_PROBLEMS)
-        all_problems = sorted(structural + problems, key=lambda p: p.row)
-        total = total_bad + len(structural)
-        if total and not options.skip_bad_rows:
-            raise InputValidationError(
-                prepared.display, all_problems[:_SHOWN_PROBLEMS], total=total
-            )
-
-        rejected_file = None
-        good = "true"
-        if total:
-            rejected_file = str(write_rejected(con, prepared, table, mapping, structural))
-            # keep the valid rows once, so later passes need not re-check every cell
-            valid = " AND ".join(f"{c} IS NULL" for c in problem_columns(con, table))
-            con.execute(f"CREATE TEMP TABLE lb_valid AS SELECT * FROM lb_rows WHERE {valid}")
-            con.execute("DROP TABLE lb_rows")
-            con.execute("ALTER TABLE lb_valid RENAME TO lb_rows")
-        if stage:
-            stage("merge")
-        with _transaction(con):
-            load_id = next_load_id(con)
-            if preset.kind == "orders":
-                counts = merge_orders(con, good, load_id)
-            elif preset.kind == "customers":
-                counts = merge_customers(con, good, load_id, cols)
-            else:
-                counts = merge_events(con, good, load_id, cols)
-            inserted, updated, unchanged, duplicate = counts
-            rejected = total_bad + len(structural)
-            if inserted + updated + unchanged + duplicate + rejected != rows_read:
+            notes: list[str] = []
+            if stage:
+                stage("stage")
+            try:
+                stage_file(
+                    con, prepared, preset, len(headers), has_header, timezone=options.timezone
+                )
+            except duckdb.Error as exc:
                 raise IngestError(
-                    f"internal check failed: {inserted}+{updated}+{unchanged}+{duplicate}"
-                    f"+{rejected} rows accounted for, {rows_read} read; nothing was loaded",
+                    f"cannot read the file as {prepared.format.upper()}: {exc}",
+                    file=prepared.display,
+                ) from None
+            structural, reject_lines = structural_problems(con, len(headers), prepared)
+            if (
+                structural
+                and prepared.ascii_head
+                and not options.encoding
+                and any("not UTF-8 text" in p.problem for p in structural)
+            ):
+                # the start of the file was plain ASCII, so UTF-8 was a guess: it is Windows-1251
+                return load_file(
+                    store, item, replace(options, encoding="cp1251"), progress=progress, stage=stage
+                )
+            broken_quote = next((p for p in structural if "quote is opened" in p.problem), None)
+            if broken_quote is not None:
+                raise IngestError(
+                    f"row {broken_quote.row}: {broken_quote.problem}. Everything after it reads as "
+                    "one value, so rows cannot be told apart (not even with --skip-bad-rows): "
+                    f"close the quote in '{broken_quote.value}'",
                     file=prepared.display,
                 )
-            result = LoadResult(
-                load_id,
-                preset.kind,
-                prepared.display,
-                prepared.checksum,
-                preset.name,
-                rows_read,
-                inserted,
-                updated,
-                unchanged,
-                duplicate,
-                rejected,
-                rejected_file,
-                started,
-                options.clock(),
-                prepared.encoding,
-                tuple(mapping.notes),
-            )
-            record_load(con, result)
-        return result
-    finally:
-        # the load's temporary tables belong to its cursor: closing it drops them all
-        if store.path is not None:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("RESET memory_limit")
-        con.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+            staged = con.execute(
+                f"SELECT count(*) FROM lb_stage s WHERE NOT ({blank_row_sql(len(headers), 's')})"
+            ).fetchone()
+            assert staged is not None
+            rows_read = int(staged[0]) + len(structural)
+            if rows_read == 0:
+                raise IngestError("the file has a header but no rows", file=prepared.display)
+
+            if stage:
+                stage("validate")
+            first_row = 2 if has_header else 1
+            skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
+            cols = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
+            table = "lb_rows"
+            problems, total_bad = collect_problems(con, table, mapping, _SHOWN_PROBLEMS)
+            all_problems = sorted(structural + problems, key=lambda p: p.row)
+            total = total_bad + len(structural)
+            if total and not options.skip_bad_rows:
+                raise InputValidationError(
+                    prepared.display, all_problems[:_SHOWN_PROBLEMS], total=total
+                )
+
+            rejected_file = None
+            good = "true"
+            if total:
+                fallback = None if store.path is None else store.path.parent / "rejected"
+                written = write_rejected(
+                    con, prepared, table, mapping, structural, fallback_folder=fallback
+                )
+                rejected_file = str(written)
+                if written.parent != prepared.original.parent and prepared.display != "<stdin>":
+                    notes.append(
+                        f"the input's folder is read-only: rejected rows written to {written}"
+                    )
+                # keep the valid rows once, so later passes need not re-check every cell
+                valid = " AND ".join(f"{c} IS NULL" for c in problem_columns(con, table))
+                con.execute(f"CREATE TEMP TABLE lb_valid AS SELECT * FROM lb_rows WHERE {valid}")
+                con.execute("DROP TABLE lb_rows")
+                con.execute("ALTER TABLE lb_valid RENAME TO lb_rows")
+            if stage:
+                stage("merge")
+            merging = True
+            with _store_errors(store), _transaction(con):
+                load_id = next_load_id(con)
+                if preset.kind == "orders":
+                    counts = merge_orders(con, good, load_id)
+                elif preset.kind == "customers":
+                    counts = merge_customers(con, good, load_id, cols)
+                else:
+                    counts = merge_events(con, good, load_id, cols)
+                inserted, updated, unchanged, duplicate = counts
+                rejected = total_bad + len(structural)
+                if inserted + updated + unchanged + duplicate + rejected != rows_read:
+                    raise IngestError(
+                        f"internal check failed: {inserted}+{updated}+{unchanged}+{duplicate}"
+                        f"+{rejected} rows accounted for, {rows_read} read; nothing was loaded",
+                        file=prepared.display,
+                    )
+                result = LoadResult(
+                    load_id,
+                    preset.kind,
+                    prepared.display,
+                    prepared.checksum,
+                    preset.name,
+                    rows_read,
+                    inserted,
+                    updated,
+                    unchanged,
+                    duplicate,
+                    rejected,
+                    rejected_file,
+                    started,
+                    options.clock(),
+                    prepared.encoding,
+                    tuple(mapping.notes + notes),
+                )
+                record_load(con, result)
+            succeeded = True
+            return result
+        finally:
+            # the load's temporary tables belong to its cursor: closing it drops them all
+            if store.path is not None:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("RESET memory_limit")
+            con.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            if merging and not succeeded:
+                # a rolled-back merge leaves its written blocks at the end of the file
+                with contextlib.suppress(duckdb.Error):
+                    reclaim_store_space(store.con, store.path)
+            remove_empty_temp_folder(store.path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from livebase.errors import RowProblem
+from livebase.errors import IngestError, RowProblem
 from livebase.ingest.mapping import ColumnMapping
 from livebase.ingest.source import PreparedFile
 from livebase.ingest.validation import collect_problems
@@ -28,7 +28,15 @@ def write_rejected(
     table: str,
     mapping: ColumnMapping,
     structural: list[RowProblem],
+    *,
+    fallback_folder: Path | None = None,
 ) -> Path:
+    """Write the rejected rows beside the input; returns where they went.
+
+    When the input's folder cannot be written (a read-only share, a mounted export), they go
+    to ``fallback_folder`` (the workspace's ``rejected/``); without one, the load is refused
+    naming the path, before anything is written to the store.
+    """
     original = prepared.original
     if prepared.display == "<stdin>":
         target = Path.cwd() / "stdin.rejected.csv"
@@ -48,7 +56,26 @@ def write_rejected(
             f"WHERE t._row IN ({placeholders})"
         ).fetchall():
             raw_rows[int(row[0])] = ["" if v is None else str(v) for v in row[1:]]
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+    try:
+        handle = target.open("w", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        if fallback_folder is None:
+            raise IngestError(
+                f"cannot write the rejected rows to {target} ({_reason(exc)}); nothing was "
+                "loaded: copy the file to a folder you can write to and load it from there",
+                file=prepared.display,
+            ) from None
+        try:
+            fallback_folder.mkdir(parents=True, exist_ok=True)
+            target = fallback_folder / target.name
+            handle = target.open("w", encoding="utf-8-sig", newline="")
+        except OSError as again:
+            raise IngestError(
+                f"cannot write the rejected rows to {target} ({_reason(again)}) nor beside the "
+                "input; nothing was loaded",
+                file=prepared.display,
+            ) from None
+    with handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(["row", "column", "problem", "value", *mapping.headers])
         for p in structural:
@@ -66,6 +93,10 @@ def write_rejected(
                 ]
             )
     return target
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ def stage_file(
                 WHERE trim(line) <> '')"""
         )
         return
+    # DuckDB takes the escape sequence, not the character itself
+    new_line = ", new_line = '\\n'" if prepared.line_end == "\n" else ""
     con.execute(
         f"""CREATE TEMP TABLE lb_stage AS SELECT * FROM read_csv({path},
             delim = {quote(prepared.delimiter)}, quote = '"', escape = '"',
@@ -101,7 +103,7 @@ def stage_file(
             strict_mode = true, null_padding = false,
             auto_detect = false, columns = {{{", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols))}}},
             store_rejects = true, rejects_table = 'lb_rejects', rejects_scan = 'lb_rejects_scan',
-            max_line_size = 10000000)"""
+            max_line_size = 10000000{new_line})"""
     )
 
 
