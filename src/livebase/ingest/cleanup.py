@@ -45,6 +45,8 @@ class Terminated(KeyboardInterrupt):
 def terminate_cleanly() -> Iterator[None]:
     """Inside, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup runs.
 
+    DuckDB turns a signal that arrives during a query into its own "Query interrupted"
+    error; whatever the block raises after a SIGTERM comes out as :class:`Terminated`.
     Only the main thread can own signal handlers; elsewhere this does nothing.
 
     >>> with terminate_cleanly():
@@ -54,13 +56,19 @@ def terminate_cleanly() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received: list[int] = []
 
     def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         raise Terminated(f"stopped by signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
+    except BaseException as exc:
+        if received and not isinstance(exc, Terminated):
+            raise Terminated(f"stopped by signal {received[0]}") from None
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -196,7 +196,14 @@ def _transcode(
             line += encoded.count(b"\n")
             if progress:
                 progress(len(chunk))
-        out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        try:
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError:
+            raise IngestError(
+                f"the file ends in the middle of a character (line {line}): it looks truncated; "
+                "download or export it again",
+                file=display,
+            ) from None
     return digest.hexdigest()
 
 
