@@ -204,7 +204,7 @@ def test_rejected_rows_go_to_the_workspace_when_the_input_folder_refuses_them(
 
     expected = tmp_path / "ws" / "rejected" / "orders.csv.rejected.csv"
     assert result.rejected_file == str(expected)
-    assert "2" in expected.read_text(encoding="utf-8-sig").splitlines()[1].split(";")[0]
+    assert expected.read_text(encoding="utf-8-sig").splitlines()[1].split(";")[0] == "3"
     assert any("read-only" in note and str(expected) in note for note in result.notes)
 
 

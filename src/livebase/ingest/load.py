@@ -24,6 +24,7 @@ import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -277,14 +278,26 @@ def load_file(
             succeeded = True
             return result
         finally:
-            # the load's temporary tables belong to its cursor: closing it drops them all
-            if store.path is not None:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("RESET memory_limit")
-            con.close()
-            shutil.rmtree(workdir, ignore_errors=True)
-            if merging and not succeeded:
-                # a rolled-back merge leaves its written blocks at the end of the file
-                with contextlib.suppress(duckdb.Error):
-                    reclaim_store_space(store.con, store.path)
-            remove_empty_temp_folder(store.path)
+            _clean_up(store, con, workdir, rolled_back=merging and not succeeded)
+
+
+def _clean_up(
+    store: Store, con: duckdb.DuckDBPyConnection, workdir: Path, *, rolled_back: bool
+) -> None:
+    """Every step runs, even when an earlier one is interrupted (a second signal, an error):
+    the temporary folder first, then the cursor (whose temporary tables go with it)."""
+    with contextlib.ExitStack() as steps:
+        # an ExitStack runs its callbacks last-in first-out, each even if another raised
+        steps.callback(remove_empty_temp_folder, store.path)
+        if rolled_back:
+            # a rolled-back merge leaves its written blocks at the end of the file
+            steps.callback(_quietly, reclaim_store_space, store.con, store.path)
+        steps.callback(con.close)
+        if store.path is not None:
+            steps.callback(_quietly, con.execute, "RESET memory_limit")
+        steps.callback(shutil.rmtree, workdir, ignore_errors=True)
+
+
+def _quietly(step: Callable[..., object], *args: object) -> None:
+    with contextlib.suppress(duckdb.Error):
+        step(*args)
