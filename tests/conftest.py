@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from _servers import ops_store, postgres_server, postgres_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ops_store", "postgres_server", "postgres_url"]  # fixtures shared by every test
+
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 

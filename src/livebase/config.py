@@ -23,10 +23,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from livebase.channels.settings import ChannelSettings
 from livebase.errors import ConfigError, did_you_mean
-from livebase.models.scenarios import ScenarioList
+from livebase.models.settings import ScenarioList
+from livebase.ops.settings import OpsSettings
+from livebase.orchestrate.settings import PolicySettings
 from livebase.segments.settings import FeaturesSettings, SegmentsSettings
 from livebase.store.settings import EngineSettings
+from livebase.web.settings import ServiceSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -128,6 +132,15 @@ class LivebaseConfig(_Section):
     """Segment schemes (quantile, A/B/C grid, named map, rules, jobs) and alerts."""
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings.model_validate({}))
     """Which engine runs the segmentation (duckdb, spark) and its limits."""
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    """The operational store (consents, journeys, outbox, send ledger, live status): SQLite
+    ``ops.sqlite`` in the workspace by default, PostgreSQL with ``ops.url``."""
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    """Caps, quiet hours, stop rules and the global holdout every marketing playbook obeys."""
+    channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+    """How each channel sends and what one message costs (secrets only by *_env names)."""
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    """``livebase serve``: address and the public URL of tracking and unsubscribe links."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""
@@ -154,14 +167,20 @@ def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
 
 def _parent_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """The valid keys at the level where ``loc`` ends (for "did you mean")."""
+    import typing
+
     current: Any = model
     for part in loc[:-1]:
+        container = typing.get_origin(current)
+        if container in (dict, list):  # a value of a mapping or list: look inside
+            current = typing.get_args(current)[-1]
+            continue
         fields = getattr(current, "model_fields", None)
         if fields is None or part not in fields:
             return []
         current = fields[part].annotation
     fields = getattr(current, "model_fields", None)
-    return list(fields) if fields else []
+    return [info.alias or name for name, info in fields.items()] if fields else []
 
 
 def _to_plain(node: Any) -> Any:
@@ -221,7 +240,7 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
         joined = "\n  ".join(messages)
         raise ConfigError(f"{len(messages)} problems:\n  {joined}", line=None, file=file) from None
     # segment rules depend on the signals declared beside them: checked once both are valid
-    from livebase.segments.run import check_segment_rules
+    from livebase.segments.names import check_segment_rules
     from livebase.segments.settings import yaml_lines
 
     check_segment_rules(config.features, config.segments, yaml_lines(text))

@@ -5,14 +5,19 @@ Commands find it from the current folder upward, or from ``--workspace``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
 from livebase.errors import WorkspaceError, did_you_mean
-from livebase.store import Store
+from livebase.secrets import Secrets, ensure_secrets, load_secrets
+
+if TYPE_CHECKING:
+    from livebase.ops.store import OpsStore
+    from livebase.store import Store
 
 __all__ = ["STORE_FILE", "TEMPLATES", "Workspace", "find_workspace", "init_workspace"]
 
@@ -36,9 +41,55 @@ class Workspace:
     def store_path(self) -> Path:
         return self.root / STORE_FILE
 
-    def open_store(self, *, read_only: bool = False) -> Store:
-        """Open the workspace's store (creating it if the folder has a config but no store)."""
-        return Store.open(self.store_path, create=not read_only, read_only=read_only)
+    def secrets(self) -> Secrets:
+        """The workspace's secrets file (livebase.secrets, mode 0600)."""
+        return load_secrets(self.root)
+
+    def open_ops(self, *, migrate: bool = True) -> OpsStore:
+        """Open the workspace's operational store (SQLite beside the config, or ``ops.url``)."""
+        from livebase.ops.store import OpsStore, ops_url
+
+        settings = self.config.ops
+        password: str | None = None
+        if settings.password_env is not None:
+            password = os.environ.get(settings.password_env)
+            if password is None:
+                raise WorkspaceError(
+                    f"ops.password_env names {settings.password_env}, which is not set in the "
+                    "environment: export it (or remove ops.password_env to use ~/.pgpass)"
+                )
+        return OpsStore.open(
+            ops_url(self.root, settings),
+            password=password,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            migrate=migrate,
+        )
+
+    def open_store(
+        self,
+        *,
+        read_only: bool = False,
+        command: str | None = None,
+        wait_timeout: float | None = None,
+    ) -> Store:
+        """Open the workspace's store (creating it if the folder has a config but no store).
+
+        Takes the workspace job lock first (exclusive to write, shared to read): a second
+        command waits for the first, saying for whom, instead of failing (see livebase.locks).
+        """
+        from livebase.locks import acquire
+        from livebase.store import Store  # DuckDB loads here, not when the CLI starts
+
+        release = acquire(
+            self.root, exclusive=not read_only, command=command, wait_timeout=wait_timeout
+        )
+        try:
+            store = Store.open(self.store_path, create=not read_only, read_only=read_only)
+        except BaseException:
+            release()
+            raise
+        store.on_close.append(release)
+        return store
 
     @classmethod
     def load(cls, root: Path) -> Workspace:
@@ -104,4 +155,6 @@ def init_workspace(folder: Path, *, template: str = "ecommerce", force: bool = F
     config_path.write_text(text, encoding="utf-8")
     workspace = Workspace.load(folder)
     workspace.open_store().close()
+    workspace.open_ops().close()
+    ensure_secrets(workspace.root)
     return workspace

@@ -8,12 +8,6 @@ free loopback port, in a temporary folder, and stops it afterwards.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,6 +15,7 @@ import pyarrow as pa
 import pytest
 from test_engines import RULES, SIGNALS, assert_runs_agree
 
+from _servers import PostgresServer
 from livebase.ingest import PRESETS, LoadOptions, load_file
 from livebase.segments.engine_run import EngineRun, run_on_engine
 from livebase.segments.pipeline import pipeline_script
@@ -32,65 +27,10 @@ AS_OF = date(1998, 6, 30)
 psycopg = pytest.importorskip("psycopg")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(f"{reason}; under CI the PostgreSQL test must run")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(*command: str) -> list[str]:
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return list(command)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A throw-away PostgreSQL server; yields its connection string."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        _unavailable("PostgreSQL is not installed (apt-get install postgresql)")
-    bin_dir = found[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="livebase-pg-"))
-    data = folder / "data"
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    subprocess.run(
-        _as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"),
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    subprocess.run(
-        _as_postgres(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(folder / "log"),
-            "-w",
-            "start",
-            "-o",
-            f"-p {port} -k {folder} -h 127.0.0.1 -F",
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
-    finally:
-        subprocess.run(
-            _as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+def server(postgres_server: PostgresServer) -> str:
+    """The session's PostgreSQL server (tests/_servers.py); yields its connection string."""
+    return postgres_server.dsn
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,2 @@
+"""Channels: one narrow protocol, and SMTP, webhook presets (Telegram, SMS, push), export and
+GetCourse groups behind it."""
