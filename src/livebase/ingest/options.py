@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from livebase.config import IngestConfig
 from livebase.ingest.presets import Preset
@@ -29,6 +30,9 @@ class LoadOptions:
     default_currency: str = "USD"
     encoding: str | None = None
     delimiter: str | None = None
+    conflicting_duplicates: Literal["refuse", "keep_last"] = "refuse"
+    """An order id on several rows with different values: refuse those rows (an export), or
+    keep the last row (a stream of updates, such as the events inbox)."""
     timezone: str = "UTC"
     """The workspace's time zone: timestamps that carry an offset are converted to it."""
     clock: Callable[[], datetime] = datetime.now

@@ -312,7 +312,7 @@ def _derive_orders(
     )
     if "email" in cols or "phone" in cols:
         _resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
-    if "order_id" in cols:
+    if "order_id" in cols and options.conflicting_duplicates == "refuse":
         _refuse_conflicting_duplicates(con)
 
 
