@@ -206,12 +206,9 @@ def setup_yesterday(store_path: Path, orders: int) -> float:
 
 def setup_load(store_path: Path, orders: int) -> float:
     """Today's run, then one more day of orders loaded with ``load_file``."""
-    import livebase.ingest.load as ingest_load
-    from livebase.features.state import refresh_customer_state
     from livebase.ingest import PRESETS, LoadOptions, load_file
     from livebase.store import Store
 
-    ingest_load.refresh_customer_state = refresh_customer_state  # until load.py imports it
     with Store.open(store_path) as store:
         _segment(store, AS_OF, "state", orders)
         load_file(

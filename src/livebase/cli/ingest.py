@@ -128,6 +128,7 @@ def _ingest(
                 default_currency=cfg.currency,
                 encoding=encoding,
                 delimiter=delimiter,
+                timezone=cfg.timezone,
             )
             with _progress(item) as (advance, stage):
                 result = load_file(store, item, options, progress=advance, stage=stage)

@@ -118,6 +118,7 @@ def pull_inbox(
                 loaded_at=loaded_at,
                 config=ingest,
                 default_currency=currency,
+                conflicting_duplicates="keep_last",  # a stream of updates: the latest wins
                 clock=lambda: loaded_at,
             )
 

@@ -60,7 +60,19 @@ def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
     """Money with at most two decimals; the thousands mark is the other separator.
 
     Plain numbers (``1234.50``, ``1234,50``) take a fast path; the rest is cleaned of currency
-    marks and thousands separators first.
+    marks and thousands separators first. A value with four or more decimals that is within
+    1e-6 of a whole number of cents is that amount (Excel stores 14 564,75 as
+    14564.749999999998; Parquet decimals carry trailing zeros); three decimals stay an error,
+    since ``1.500`` may mean fifteen hundred. A value too large for the store (more than 16
+    digits before the decimal mark) is an error, never an overflow.
+
+    >>> import duckdb
+    >>> value, problem = amount_sql("'14564.749999999998'", "point")
+    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+    (Decimal('14564.75'), None)
+    >>> value, problem = amount_sql("'12345678901234567'", "point")
+    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()[1]
+    'too large for an amount (at most 16 digits before the decimal mark)'
     """
     cleaned = clean_amount_sql(cell)
     mark = "," if decimal == "comma" else "."
@@ -74,13 +86,23 @@ def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
         number = f"replace({cleaned}, ',', '')"
         expect = "an amount with a decimal point, like 1,234.50"
     ok = f"regexp_full_match({cleaned}, {quote(shape)})"
+    # four or more decimals cannot be a thousands group: round when below a millionth of a cent
+    long_text = (
+        f"regexp_full_match({cleaned}, {quote(r'[+-]?[0-9]+' + re_escape(mark) + r'[0-9]{4,}')})"
+    )
+    as_double = f"TRY_CAST(replace({cleaned}, ',', '.') AS DOUBLE)"
+    near = f"({long_text} AND abs({as_double} - round({as_double}, 2)) < 1e-6)"
     empty = f"(nullif(trim({cell}), '') IS NULL)"
     value = (
-        f"CASE WHEN {plain} THEN CAST(replace(trim({cell}), ',', '.') AS DECIMAL(18,2)) "
-        f"WHEN {ok} THEN CAST({number} AS DECIMAL(18,2)) END"
+        f"CASE WHEN {plain} THEN TRY_CAST(replace(trim({cell}), ',', '.') AS DECIMAL(18,2)) "
+        f"WHEN {ok} THEN TRY_CAST({number} AS DECIMAL(18,2)) "
+        f"WHEN {near} THEN TRY_CAST(round({as_double}, 2) AS DECIMAL(18,2)) END"
     )
+    too_large = "too large for an amount (at most 16 digits before the decimal mark)"
     problem = (
-        f"CASE WHEN {empty} OR {plain} OR {ok} THEN NULL "
+        f"CASE WHEN {empty} THEN NULL "
+        f"WHEN ({plain} OR {ok} OR {near}) AND ({value}) IS NULL THEN {quote(too_large)} "
+        f"WHEN {plain} OR {ok} OR {near} THEN NULL "
         f"WHEN regexp_full_match({cleaned}, '[+-]?[0-9.,]*[.,][0-9]{{3,}}') "
         f"THEN {quote('more than two decimals; if that separator marks thousands, set ingest.decimal in livebase.yaml')} "
         f"ELSE {quote('not ' + expect)} END"
@@ -120,13 +142,34 @@ _DATE_SHAPE = (
 )
 
 
-def timestamp_sql(cell: str, *, day_first: bool, low: str, high: str) -> tuple[str, str]:
-    """A timestamp in one of the common export formats, within [low, high]."""
+# an ISO date and time followed by a UTC offset: a moment, converted to the workspace's zone
+_WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)"
+
+
+def timestamp_sql(
+    cell: str, *, day_first: bool, low: str, high: str, timezone: str = "UTC"
+) -> tuple[str, str]:
+    """A timestamp in one of the common export formats, within [low, high].
+
+    A time written with an offset (``2026-03-01T10:00:00+05:00``, ``…Z``) is converted to
+    ``timezone`` (the workspace's); a time without one is taken as written.
+
+    >>> import duckdb
+    >>> value, _ = timestamp_sql("'2026-03-01T10:00:00+05:00'", day_first=True,
+    ...     low="1990-01-01", high="2030-01-01 00:00:00", timezone="Europe/Moscow")
+    >>> duckdb.execute(f"SELECT {value}").fetchone()
+    (datetime.datetime(2026, 3, 1, 8, 0),)
+    """
     formats = _FORMATS_DAY_FIRST + (_SLASH_DAY_FIRST if day_first else _SLASH_MONTH_FIRST)
     text = f"regexp_replace(trim({cell}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$', '')"
     listed = "[" + ", ".join(quote(f) for f in formats) + "]"
+    with_offset = f"regexp_full_match(trim({cell}), {quote(_WITH_OFFSET)})"
+    in_zone = f"timezone({quote(timezone)}, TRY_CAST(trim({cell}) AS TIMESTAMPTZ))"
     # ISO timestamps (the common case) cast directly; the other formats go through strptime
-    parsed = f"coalesce(TRY_CAST(trim({cell}) AS TIMESTAMP), try_strptime({text}, {listed}))"
+    parsed = (
+        f"CASE WHEN {with_offset} THEN {in_zone} ELSE "
+        f"coalesce(TRY_CAST(trim({cell}) AS TIMESTAMP), try_strptime({text}, {listed})) END"
+    )
     empty = f"(nullif(trim({cell}), '') IS NULL)"
     value = (
         f"CASE WHEN {parsed} BETWEEN TIMESTAMP {quote(low)} AND TIMESTAMP {quote(high)} "
@@ -146,11 +189,19 @@ def timestamp_sql(cell: str, *, day_first: bool, low: str, high: str) -> tuple[s
 
 
 def integer_sql(cell: str) -> tuple[str, str]:
-    """A whole number."""
+    """A whole number that fits the store's INTEGER column (quantities).
+
+    >>> import duckdb
+    >>> value, problem = integer_sql("'3000000000'")
+    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+    (None, 'too large for a whole number here (at most 2147483647)')
+    """
     cleaned = f"regexp_replace(trim({cell}), {quote(_SPACES)}, '', 'g')"
-    value = f"CASE WHEN regexp_full_match({cleaned}, '[+-]?[0-9]+') THEN TRY_CAST({cleaned} AS BIGINT) END"
+    shape = f"regexp_full_match({cleaned}, '[+-]?[0-9]+')"
+    value = f"CASE WHEN {shape} THEN TRY_CAST({cleaned} AS INTEGER) END"
     problem = (
         f"CASE WHEN nullif(trim({cell}), '') IS NULL OR {value} IS NOT NULL THEN NULL "
+        f"WHEN {shape} THEN 'too large for a whole number here (at most 2147483647)' "
         f"ELSE 'not a whole number' END"
     )
     return value, problem

@@ -24,6 +24,7 @@ __all__ = [
     "STATUS_LABELS",
     "FieldSpec",
     "Preset",
+    "header_base",
     "normalize_header",
     "normalize_label",
 ]
@@ -51,11 +52,26 @@ def normalize_label(label: str) -> str:
     return normalize_header(label.replace("_", " ").replace("-", " "))
 
 
+# a currency written after the name, as GetCourse does: «Стоимость, RUB», «Оплачено, руб.»
+_CURRENCY_SUFFIX = re.compile(r"\s*(,\s*|\(\s*)([a-z]{3}|руб\.?|₽|\$|€)\s*\)?$")
+
+
+def header_base(header: str) -> str:
+    """A normalised header without a currency suffix: what aliases are compared with.
+
+    >>> header_base("Стоимость, RUB"), header_base("Стоимость со скидкой")
+    ('стоимость', 'стоимость со скидкой')
+    """
+    return _CURRENCY_SUFFIX.sub("", normalize_header(header))
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One store field and the headers it may come under.
 
-    An alias ending in ``*`` matches any header starting with it («Стоимость, RUB»).
+    A header matches an alias when the two are equal once normalised (case, spaces, «ё»),
+    a currency suffix («, RUB», «(руб.)») aside; never by prefix, so «Стоимость со скидкой»
+    is not «Стоимость».
     """
 
     name: str
@@ -65,14 +81,8 @@ class FieldSpec:
 
     def matches(self, header: str) -> bool:
         norm = normalize_header(header)
-        for alias in self.aliases:
-            a = normalize_header(alias)
-            if a.endswith("*"):
-                if norm.startswith(a[:-1]):
-                    return True
-            elif norm == a:
-                return True
-        return False
+        base = header_base(header)
+        return any(normalize_header(alias) in (norm, base) for alias in self.aliases)
 
 
 # Labels and codes of order statuses, normalised; GetCourse labels and codes, and common
@@ -178,7 +188,7 @@ _ORDER_GENERIC = (
     _f("name", "text", "customer_name", "full name", "имя"),
     _f("created_at", "timestamp", "created", "date", "order_date", "дата", "дата создания"),
     _f("paid_at", "timestamp", "paid", "payment_date", "payment date", "дата оплаты"),
-    _f("amount", "amount", "total", "price", "sum", "value", "сумма", "стоимость*", required=True),
+    _f("amount", "amount", "total", "price", "sum", "value", "сумма", "стоимость", required=True),
     _f("paid_amount", "amount", "paid amount", "оплачено"),
     _f("currency", "text", "валюта"),
     _f("status", "status", "state", "order_status", "статус"),
@@ -197,7 +207,7 @@ _GETCOURSE_ORDERS = (
     _f("paid_at", "timestamp", "Дата оплаты"),
     _f("items", "text", "Title", "Состав заказа", "Предложения", "Предложение"),
     _f("status", "status", "Статус", required=True),
-    _f("amount", "amount", "Стоимость*", "Сумма", required=True),
+    _f("amount", "amount", "Стоимость", "Сумма", required=True),
     _f("paid_amount", "amount", "Оплачено"),
     _f("currency", "text", "Валюта"),
     _f("promo_code", "text", "Использован промокод", "Промокод"),

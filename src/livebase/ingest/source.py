@@ -1,86 +1,61 @@
-"""Input files: resolving paths, globs, folders and stdin; sniffing; streaming to UTF-8 CSV.
+"""Input files: resolving paths, globs, folders and stdin; streaming them to a UTF-8 CSV view.
 
 Everything here streams in fixed-size chunks, so memory does not grow with the file:
-the checksum, the encoding check and (for cp1251 and XLSX) the conversion to a UTF-8 CSV
-that DuckDB then reads in parallel.
+the checksum, the encoding check and (for gzip, Windows-1251, UTF-16 and XLSX) the
+conversion to a UTF-8 CSV that DuckDB then reads in parallel. Converted copies go to a
+temporary folder of the load (:func:`make_workdir`), removed however the load ends; folders
+left by a killed process are removed by the next load.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import glob
+import gzip
 import hashlib
-import io
-import re
+import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-import numpy as np
-
 from livebase.errors import IngestError
+from livebase.ingest.sniff import (
+    BlankRows,
+    Format,
+    detect_format,
+    header_cells,
+    sniff_delimiter,
+    sniff_encoding,
+    utf8_cyrillic_at,
+)
+from livebase.ingest.xlsx import xlsx_to_csv
 
 __all__ = [
     "Format",
     "PreparedFile",
     "ProgressFn",
     "expand_inputs",
+    "make_workdir",
     "prepare",
-    "sniff_delimiter",
-    "sniff_encoding",
+    "remove_stale_workdirs",
 ]
 
-Format = Literal["csv", "xlsx", "parquet"]
 ProgressFn = Callable[[int], None]
 """Called with the number of bytes just processed."""
 
 CHUNK = 1 << 20
 _SNIFF_BYTES = 256 * 1024
-_DELIMITERS = (";", ",", "\t", "|")
-# Two or more UTF-8 encoded Cyrillic letters in a row: in a cp1251 file these bytes read as
-# "Р"/"С" followed by punctuation, which Russian text does not contain.
-_UTF8_CYRILLIC = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){2,}")
-# a newline followed by a line holding nothing but spaces: readers skip such lines
-_BEFORE_BLANK_LINE = re.compile(rb"\n(?=[ \t\r]*\n)")
-
-
-def _utf8_cyrillic_at(window: bytes) -> int | None:
-    """Offset of two UTF-8 encoded Cyrillic letters in a row, or None (vectorised: the same
-    test as ``_UTF8_CYRILLIC``, fast on text full of 'Р' and 'С', which ``re`` is not)."""
-    data = np.frombuffer(window, dtype=np.uint8)
-    if data.size < 4:
-        return None
-    lead = (data & 0xFE) == 0xD0
-    cont = (data & 0xC0) == 0x80
-    pairs = lead[:-1] & cont[1:]
-    hits = np.flatnonzero(pairs[:-2] & pairs[2:])
-    return int(hits[0]) if hits.size else None
-
-
-class _BlankLines:
-    """Finds the 1-based numbers of blank lines while a file streams by, chunk by chunk."""
-
-    def __init__(self) -> None:
-        self.found: list[int] = []
-        self._carry = b""
-        self._newlines = 0
-
-    def feed(self, chunk: bytes) -> None:
-        text = self._carry + chunk
-        for match in _BEFORE_BLANK_LINE.finditer(text):
-            self.found.append(self._newlines + text.count(b"\n", 0, match.start()) + 2)
-        last = text.rfind(b"\n")
-        if last >= 0:
-            self._newlines += text.count(b"\n", 0, last)
-            self._carry = text[last:]
-        else:
-            self._carry = text
+_WORKDIR_PREFIX = "livebase-ingest-"
+_CODEC_NAMES = {
+    "cp1251": "Windows-1251 (Russian Excel)",
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+}
 
 
 @dataclass(frozen=True)
@@ -104,10 +79,15 @@ class PreparedFile:
     """Lines (rows of a sheet) readers skip because they are blank: row numbers count them."""
     ascii_head: bool = False
     """The sniffed start of the file held no byte above 127 (its encoding is a guess)."""
+    line_end: str = ""
+    """'\\n' when rows end with a bare line feed (told to DuckDB, which otherwise guesses from
+    the first line break, even one inside a quoted header cell); '' to let DuckDB see."""
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
     """Paths, globs and folders → the files to load, sorted; '-' stays as standard input.
+
+    A name that exists as a file is that file, even with brackets or stars in it.
 
     >>> expand_inputs(["-"])
     ['-']
@@ -127,7 +107,8 @@ def expand_inputs(inputs: list[str]) -> list[str]:
             if not found:
                 raise IngestError("the folder holds no files to load", file=item)
             files.extend(found)
-        elif any(ch in item for ch in "*?["):
+        elif not path.is_file() and any(ch in item for ch in "*?["):
+            # a pattern only when no file has this very name ("orders [copy].csv" is a file)
             found = sorted(p for p in glob.glob(str(path)) if ".rejected." not in p)
             if not found:
                 raise IngestError("no file matches this pattern", file=item)
@@ -137,94 +118,6 @@ def expand_inputs(inputs: list[str]) -> list[str]:
                 raise IngestError("file not found", file=item)
             files.append(str(path))
     return files
-
-
-def sniff_encoding(head: bytes, *, file: str | None = None) -> str:
-    """'utf-8-sig', 'utf-8' or 'cp1251' from the first bytes of a file.
-
-    >>> sniff_encoding("Дата;Сумма".encode("cp1251"))
-    'cp1251'
-    >>> sniff_encoding(b"\\xef\\xbb\\xbfid;amount")
-    'utf-8-sig'
-    >>> sniff_encoding("Дата;Сумма".encode("utf-8"))
-    'utf-8'
-    """
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise IngestError(
-            "the file is UTF-16 encoded; save it as UTF-8 CSV (or CSV for Russian Excel)",
-            file=file,
-        )
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(head, final=False)
-    except UnicodeDecodeError:
-        if _UTF8_CYRILLIC.search(head):
-            _refuse_mixed_encoding(head, file)
-        return "cp1251"
-    return "utf-8"
-
-
-def _refuse_mixed_encoding(head: bytes, file: str | None) -> None:
-    """Both UTF-8 and Windows-1251 lines in the first bytes: name the first odd line out."""
-    utf8_lines: list[int] = []
-    other_lines: list[int] = []
-    lines = head.split(b"\n")
-    for number, line in enumerate(lines[:-1] or lines, start=1):
-        if line.isascii():
-            continue
-        try:
-            line.decode("utf-8")
-            utf8_lines.append(number)
-        except UnicodeDecodeError:
-            other_lines.append(number)
-    if len(utf8_lines) >= len(other_lines):
-        where, is_, odd = other_lines[0], "UTF-8", "Windows-1251 (pasted from Russian Excel?)"
-    else:
-        where, is_, odd = utf8_lines[0], "Windows-1251 (Russian Excel)", "UTF-8"
-    raise IngestError(
-        f"mixed encoding: the file is {is_}, but line {where} is {odd}; "
-        "re-save the whole file in one encoding",
-        file=file,
-    )
-
-
-def sniff_delimiter(lines: list[str]) -> str:
-    """The delimiter that splits the header and the first rows into equal, >1 column counts.
-
-    >>> sniff_delimiter(["a;b;c", "1;2,5;3"])
-    ';'
-    >>> sniff_delimiter(["a,b", "1,2"])
-    ','
-    """
-    best, best_score = ",", -1
-    for delim in _DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
-        if not counts or counts[0] < 2:
-            continue
-        consistent = sum(1 for c in counts if c == counts[0])
-        score = consistent * 1000 + counts[0]
-        if score > best_score:
-            best, best_score = delim, score
-    return best
-
-
-def _detect_format(head: bytes, name: str) -> Format:
-    if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    lower = name.lower()
-    if lower.endswith((".xlsx", ".xlsm")):
-        raise IngestError("the file is named .xlsx but is not an Excel workbook", file=name)
-    if lower.endswith(".xls"):
-        raise IngestError(
-            "old Excel 97–2003 .xls files are not supported: save it as .xlsx or CSV", file=name
-        )
-    if lower.endswith(".parquet"):
-        raise IngestError("the file is named .parquet but is not a Parquet file", file=name)
-    return "csv"
 
 
 def _spool_stdin(stream: BinaryIO, folder: Path) -> Path:
@@ -240,7 +133,7 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _checksum(path: Path, progress: ProgressFn | None, blanks: _BlankLines | None = None) -> str:
+def _checksum(path: Path, progress: ProgressFn | None, blanks: BlankRows | None = None) -> str:
     digest = hashlib.sha256()
     for chunk in _read_chunks(path):
         digest.update(chunk)
@@ -251,97 +144,101 @@ def _checksum(path: Path, progress: ProgressFn | None, blanks: _BlankLines | Non
     return digest.hexdigest()
 
 
-def _transcode_cp1251(
-    path: Path, target: Path, display: str, progress: ProgressFn | None, blanks: _BlankLines
+def _transcode(
+    path: Path,
+    target: Path,
+    codec: str,
+    display: str,
+    progress: ProgressFn | None,
+    blanks: BlankRows,
 ) -> str:
-    """Stream cp1251 → UTF-8; refuse a file that mixes in UTF-8 text. Returns the sha256."""
+    """Stream ``codec`` → UTF-8; refuse a Windows-1251 file that mixes in UTF-8 text, and name
+    the line of a byte the codec cannot read. Returns the sha256 of the original bytes."""
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("cp1251")(errors="strict")
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     line = 1
     tail = b""
-    with target.open("w", encoding="utf-8", newline="") as out:
+    first = True
+    with target.open("wb") as out:
         for chunk in _read_chunks(path):
             digest.update(chunk)
-            blanks.feed(chunk)
-            window = tail + chunk
-            start = _utf8_cyrillic_at(window)
-            if start is not None:
-                at = line + window.count(b"\n", 0, start) - tail.count(b"\n")
-                sample = window[start : start + 40].decode("utf-8", "replace")
-                raise IngestError(
-                    f"mixed encoding: the file is in Windows-1251 (Russian Excel), but line {at} "
-                    f"holds UTF-8 text ('{sample.splitlines()[0]}…'); re-save the whole file in "
-                    "one encoding",
-                    file=display,
-                )
+            if first and codec == "cp1251" and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]  # a mislabelled file, read as asked
+            if first and codec.startswith("utf-16") and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                chunk = chunk[2:]
+            first = False
+            if codec == "cp1251":
+                window = tail + chunk
+                start = utf8_cyrillic_at(window)
+                if start is not None:
+                    at = line + window.count(b"\n", 0, start) - tail.count(b"\n")
+                    sample = window[start : start + 40].decode("utf-8", "replace")
+                    raise IngestError(
+                        "mixed encoding: the file is in Windows-1251 (Russian Excel), but line "
+                        f"{at} holds UTF-8 text ('{sample.splitlines()[0]}…'); re-save the whole "
+                        "file in one encoding",
+                        file=display,
+                    )
+                tail = chunk[-8:]
             try:
-                out.write(decoder.decode(chunk))
+                text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
+                where = line + _line_breaks(chunk[: exc.start], codec)
                 raise IngestError(
-                    f"byte 0x{chunk[exc.start]:02x} near line {line} is neither UTF-8 nor "
-                    "Windows-1251; re-save the file as UTF-8",
+                    f"byte 0x{chunk[exc.start]:02x} on line {where} cannot be read as "
+                    f"{_CODEC_NAMES.get(codec, codec)}, the file's encoding; re-save the file "
+                    "as CSV UTF-8",
                     file=display,
                 ) from None
-            line += chunk.count(b"\n")
-            tail = chunk[-8:]
+            encoded = text.encode("utf-8")
+            out.write(encoded)
+            blanks.feed(encoded)
+            line += encoded.count(b"\n")
             if progress:
                 progress(len(chunk))
-        out.write(decoder.decode(b"", final=True))
+        try:
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError:
+            raise IngestError(
+                f"the file ends in the middle of a character (line {line}): it looks truncated; "
+                "download or export it again",
+                file=display,
+            ) from None
     return digest.hexdigest()
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, time):
-        return value.strftime("%H:%M:%S")
-    return str(value)
+def _line_breaks(data: bytes, codec: str) -> int:
+    if codec == "utf-16-le":
+        return data.count(b"\n\x00")
+    if codec == "utf-16-be":
+        return data.count(b"\x00\n")
+    return data.count(b"\n")
 
 
-def _xlsx_to_csv(path: Path, target: Path, display: str) -> list[int]:
-    """First sheet of a workbook → UTF-8 CSV, row by row (calamine streams the sheet).
-
-    Returns the sheet row numbers of empty rows, which are left out.
-    """
-    from python_calamine import CalamineWorkbook
-
+def _gunzip(path: Path, workdir: Path, display: str, progress: ProgressFn | None) -> Path:
+    """Decompress a gzip file into ``workdir`` (streaming); a broken archive is named."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    target = workdir / ("unzipped-" + name)
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-    except Exception as exc:  # calamine raises its own error types for broken workbooks
-        raise IngestError(f"cannot read the Excel workbook: {exc}", file=display) from None
-    with target.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, delimiter=",", lineterminator="\n")
-        width = 0
-        empty: list[int] = []
-        for number, row in enumerate(sheet.iter_rows(), start=1):
-            cells = [_cell_text(v) for v in row]
-            while cells and cells[-1] == "":
-                cells.pop()
-            if width == 0:
-                width = len(cells)
-            if not any(cells):
-                empty.append(number)
-                continue
-            writer.writerow(cells + [""] * (width - len(cells)))
-    return empty
+        with gzip.open(path, "rb") as source, target.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                out.write(chunk)
+                if progress:
+                    progress(len(chunk))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(
+            f"the file is gzip-compressed, but the archive is broken ({exc}): download it again",
+            file=display,
+        ) from None
+    return target
 
 
-def _header_lines(path: Path, encoding: str, count: int = 30) -> list[str]:
+def _sniff_text(path: Path, encoding: str) -> tuple[str, bool]:
+    """The first 256 KiB of ``path`` as text, and whether that is the whole file."""
     with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
         text = handle.read(_SNIFF_BYTES)
-    lines = text.splitlines()
-    if len(text) == _SNIFF_BYTES and lines:
-        lines = lines[:-1]  # the last one may be cut in the middle
-    return lines[:count]
+        complete = handle.read(1) == ""
+    return text, complete
 
 
 def prepare(
@@ -358,21 +255,64 @@ def prepare(
 
     ``workdir`` receives temporary copies; the caller removes it.
     """
-    temporary = False
-    blanks = _BlankLines()
-    skipped: list[int] = []
     if item == "-":
         display = "<stdin>"
         original = _spool_stdin(stdin or sys.stdin.buffer, workdir)
     else:
         display = item
         original = Path(item)
-    size = original.stat().st_size
+    return _prepare_path(
+        original,
+        display,
+        workdir,
+        layout=layout,
+        delimiter=delimiter,
+        encoding=encoding,
+        progress=progress,
+    )
+
+
+def _prepare_path(
+    original: Path,
+    display: str,
+    workdir: Path,
+    *,
+    layout: Literal["csv", "whitespace"],
+    delimiter: str | None,
+    encoding: str | None,
+    progress: ProgressFn | None,
+) -> PreparedFile:
+    try:
+        size = original.stat().st_size
+        with original.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except PermissionError:
+        raise IngestError(
+            "permission denied: livebase may not read this file", file=display
+        ) from None
     if size == 0:
         raise IngestError("the file is empty (0 bytes)", file=display)
-    with original.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    fmt = _detect_format(head, display)
+    fmt = detect_format(head, display, original)
+
+    if fmt == "gzip":
+        checksum = _checksum(original, None)
+        inner = _prepare_path(
+            _gunzip(original, workdir, display, progress),
+            display,
+            workdir,
+            layout=layout,
+            delimiter=delimiter,
+            encoding=encoding,
+            progress=None,
+        )
+        return replace(
+            inner,
+            original=original,
+            checksum=checksum,
+            size=size,
+            encoding=f"gzip, {inner.encoding}",
+            temporary=True,
+        )
 
     if fmt == "parquet":
         checksum = _checksum(original, progress)
@@ -380,38 +320,41 @@ def prepare(
             display, original, checksum, size, fmt, original, "binary", "", (), True, False
         )
 
+    blanks = BlankRows(quoted=layout != "whitespace")
     read_path = original
+    temporary = False
     if fmt == "xlsx":
         checksum = _checksum(original, progress)
-        read_path = workdir / (original.name + ".csv")
-        skipped = _xlsx_to_csv(original, read_path, display)
+        read_path = workdir / "sheet.csv"
+        skipped = xlsx_to_csv(original, read_path, display)
         temporary = True
-        enc = "utf-8"
+        enc = detected = "utf-8"
         if read_path.stat().st_size == 0:
             raise IngestError("the workbook's first sheet is empty", file=display)
     else:
-        enc = encoding or sniff_encoding(head, file=display)
-        if enc == "cp1251":
-            read_path = workdir / (original.name + ".utf8.csv")
-            checksum = _transcode_cp1251(original, read_path, display, progress, blanks)
+        detected = encoding or sniff_encoding(head, file=display)
+        if detected.startswith("utf-8"):
+            checksum = _checksum(original, progress, blanks)
+            enc = detected
+        else:
+            read_path = workdir / "converted.utf8.csv"
+            checksum = _transcode(original, read_path, detected, display, progress, blanks)
             temporary = True
             enc = "utf-8"
-            detected = "cp1251"
-        else:
-            checksum = _checksum(original, progress, blanks)
-            detected = enc
         skipped = blanks.found
-        if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        with read_path.open("rb") as handle:
+            text_head = handle.read(_SNIFF_BYTES)
+        if not text_head.strip(b"\xef\xbb\xbf \t\r\n"):
             raise IngestError("the file holds only blank lines", file=display)
 
-    lines = _header_lines(read_path, "utf-8-sig" if enc.startswith("utf-8") else enc)
+    text, complete = _sniff_text(read_path, "utf-8-sig" if enc.startswith("utf-8") else enc)
     if layout == "whitespace":
         delim = " "
+        lines = text.splitlines()
         headers = tuple(lines[0].split()) if lines else ()
     else:
-        delim = delimiter or (sniff_delimiter(lines) if fmt == "csv" else ",")
-        first = next(csv.reader(io.StringIO(lines[0]), delimiter=delim), []) if lines else []
-        headers = tuple(h.replace("\ufeff", "").strip() for h in first)
+        delim = delimiter or (sniff_delimiter(text, complete=complete) if fmt == "csv" else ",")
+        headers = header_cells(text, delim)
     return PreparedFile(
         display=display,
         original=original,
@@ -426,9 +369,58 @@ def prepare(
         temporary=temporary,
         skipped_lines=tuple(skipped),
         ascii_head=fmt == "csv" and head.isascii(),
+        line_end="\n" if layout == "csv" and _ends_rows_with_bare_line_feed(text) else "",
     )
 
 
+def _ends_rows_with_bare_line_feed(text: str) -> bool:
+    """Whether the first row (quoted line breaks aside) ends with '\\n' and not '\\r\\n'.
+
+    >>> _ends_rows_with_bare_line_feed('"a\\r\\nb";c\\n1;2\\n'), _ends_rows_with_bare_line_feed("a\\r\\n")
+    (True, False)
+    """
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "\n" and not quoted:
+            return i == 0 or text[i - 1] != "\r"
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the temporary folders of loads whose process is gone (killed, SIGKILL, power
+    cut); returns them. A folder's name carries its process id.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "livebase-ingest-999999999-x").mkdir()
+    >>> [p.name for p in remove_stale_workdirs(root)]
+    ['livebase-ingest-999999999-x']
+    """
+    folder = root or Path(tempfile.gettempdir())
+    removed: list[Path] = []
+    for path in folder.glob(_WORKDIR_PREFIX + "*"):
+        pid = path.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def make_workdir() -> Path:
-    """A fresh temporary folder for converted copies."""
-    return Path(tempfile.mkdtemp(prefix="livebase-ingest-"))
+    """A fresh temporary folder for converted copies (named after this process), after
+    removing the ones left behind by dead processes."""
+    remove_stale_workdirs()
+    return Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))

@@ -1,0 +1,472 @@
+"""Parse and check every staged row in one set-based query: typed values beside problem texts.
+
+``parse_rows`` turns ``lb_stage`` (text cells) into ``lb_rows``: one typed row per staged row,
+its row number as a spreadsheet shows it (``_row``), and one ``_e_<field>`` column per check,
+NULL when the cell is fine. For orders it also derives the stored status, revenue and date,
+and applies the row-level money and customer rules. ``collect_problems`` reads the problems
+back, naming row, column header and the cell as it was in the file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import duckdb
+
+from livebase.errors import RowProblem
+from livebase.ingest.mapping import ColumnMapping
+from livebase.ingest.options import LoadOptions
+from livebase.ingest.parsing import (
+    amount_sql,
+    clean_amount_sql,
+    integer_sql,
+    json_sql,
+    label_sql,
+    quote,
+    text_sql,
+    timestamp_sql,
+)
+from livebase.ingest.presets import RETURN_REQUESTED_LABELS, STATUS_LABELS, Preset, normalize_label
+from livebase.ingest.source import PreparedFile
+from livebase.ingest.staging import blank_row_sql
+
+__all__ = ["collect_problems", "parse_rows", "problem_columns"]
+
+_REQUIRED = "'a value is required here'"
+# what Excel shows in a cell whose formula failed
+_EXCEL_ERROR = r"#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
+
+
+def _excel_problem(cell: str) -> str:
+    return (
+        f"'a spreadsheet error (' || trim({cell}) || ') where a value should be: fix the formula "
+        "in the workbook, or clear the cell'"
+    )
+
+
+# an id Excel turned into a number and showed in scientific notation (5,00E+06)
+_SCIENTIFIC = r"[+-]?[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+"
+_SCIENTIFIC_PROBLEM = (
+    "an id that Excel turned into a number in scientific notation: its digits are lost, so "
+    "different ids would merge; export the file again and do not open it in Excel before "
+    "loading (or format the column as Text)"
+)
+
+
+def _decimal_mode(
+    con: duckdb.DuckDBPyConnection, cells: list[str], options: LoadOptions, delimiter: str
+) -> Literal["comma", "point"]:
+    if options.config.decimal != "auto":
+        return options.config.decimal
+    if not cells:
+        return "point"
+    votes = []
+    for cell in cells:
+        cleaned = clean_amount_sql(cell)
+        votes.append(
+            f"count(*) FILTER (WHERE regexp_matches({cleaned}, '\\d,\\d{{1,2}}$') "
+            f"OR regexp_matches({cleaned}, '\\.\\d{{3}},')), "
+            f"count(*) FILTER (WHERE regexp_matches({cleaned}, '\\d\\.\\d{{1,2}}$') "
+            f"OR regexp_matches({cleaned}, ',\\d{{3}}\\.'))"
+        )
+    # the first rows decide; a later value in the other convention is an error, never a guess
+    row = con.execute(
+        f"SELECT {', '.join(votes)} FROM (SELECT * FROM lb_stage LIMIT 200000)"
+    ).fetchone()
+    assert row is not None
+    comma = sum(row[0::2])
+    point = sum(row[1::2])
+    if comma != point:
+        return "comma" if comma > point else "point"
+    return "comma" if delimiter == ";" else "point"
+
+
+def _cell(mapping: ColumnMapping, name: str) -> str | None:
+    positions = mapping.fields.get(name)
+    if not positions:
+        return None
+    if len(positions) == 1:
+        return f"c{positions[0]}"
+    return "coalesce(" + ", ".join(f"nullif(trim(c{p}), '')" for p in positions) + ")"
+
+
+def _status_table(con: duckdb.DuckDBPyConnection, options: LoadOptions) -> None:
+    labels = dict(STATUS_LABELS)
+    for label, status in options.config.orders.statuses.items():
+        labels[normalize_label(label)] = status
+    rows = []
+    for label, status in labels.items():
+        flagged = label in RETURN_REQUESTED_LABELS
+        if flagged and options.config.revenue.return_requested == "refunded":
+            status = "refunded"
+        rows.append((label, status, flagged))
+    con.execute("DROP TABLE IF EXISTS lb_status")
+    con.execute("CREATE TEMP TABLE lb_status (label VARCHAR, status VARCHAR, flagged BOOLEAN)")
+    con.executemany("INSERT INTO lb_status VALUES (?, ?, ?)", rows)
+
+
+def parse_rows(
+    con: duckdb.DuckDBPyConnection,
+    mapping: ColumnMapping,
+    preset: Preset,
+    options: LoadOptions,
+    prepared: PreparedFile,
+    first_row: int,
+    reject_lines: list[int],
+) -> set[str]:
+    """Create ``lb_rows``: one typed row per staged row, with ``_e_<field>`` problems.
+
+    Returns the column names of ``lb_rows``.
+    """
+    cfg = options.config
+    low = cfg.dates.min.isoformat()
+    high = (options.loaded_at + timedelta(days=cfg.dates.max_days_after_load)).isoformat(sep=" ")
+    amount_cells = [c for n in ("amount", "paid_amount") if (c := _cell(mapping, n))]
+    decimal = _decimal_mode(con, amount_cells, options, prepared.delimiter)
+
+    select: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for spec in preset.fields:
+        cell = _cell(mapping, spec.name)
+        if cell is None:
+            continue
+        if spec.type in {"id", "text", "status"}:
+            value, problem = text_sql(cell), "CAST(NULL AS VARCHAR)"
+            if spec.type == "id":
+                problem = f"CASE WHEN regexp_full_match(trim({cell}), {quote(_SCIENTIFIC)}) THEN {quote(_SCIENTIFIC_PROBLEM)} END"
+        elif spec.type == "timestamp":
+            value, problem = timestamp_sql(
+                cell, day_first=cfg.dates.day_first, low=low, high=high, timezone=options.timezone
+            )
+        elif spec.type == "amount":
+            value, problem = amount_sql(cell, decimal)
+        elif spec.type == "integer":
+            value, problem = integer_sql(cell)
+        else:
+            value, problem = json_sql(cell)
+        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column
+        checks = f"WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN {_excel_problem(cell)} "
+        if spec.required:
+            checks = f"WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} " + checks
+        select.append(
+            f"CASE WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN NULL ELSE {value} END AS {spec.name}"
+        )
+        problems.append((spec.name, f"CASE {checks}ELSE {problem} END"))
+    if preset.layout == "whitespace":
+        expected = len(mapping.headers)
+        problems.append(
+            (
+                "row_shape",
+                f"CASE WHEN s._parts <> {expected} THEN 'has ' || s._parts || ' values separated "
+                f"by spaces, expected {expected} (a space inside a number, like 1 234.00?)' END",
+            )
+        )
+
+    if mapping.attributes:
+        pairs = ", ".join(
+            f"{quote(name)}, nullif(trim(c{i}), '')" for i, name in mapping.attributes
+        )
+        select.append(f"json_object({pairs}) AS attributes")
+    else:
+        select.append("CAST(NULL AS JSON) AS attributes")
+
+    if reject_lines:
+        # row numbers: staged row k sits after the rejected lines that precede it
+        con.execute("DROP TABLE IF EXISTS lb_reject_lines")
+        con.execute("CREATE TEMP TABLE lb_reject_lines (line BIGINT)")
+        con.executemany("INSERT INTO lb_reject_lines VALUES (?)", [[x] for x in reject_lines])
+        row_expr = (
+            f"(s.rowid + {first_row} + (SELECT count(*) FROM (SELECT line, "
+            f"row_number() OVER (ORDER BY line) - 1 AS j FROM lb_reject_lines) r "
+            f"WHERE r.line - {first_row} - r.j <= s.rowid))"
+        )
+    else:
+        row_expr = f"(s.rowid + {first_row})"
+
+    problem_cols = [f"{expr} AS _e_{name}" for name, expr in problems]
+    parsed_sql = (
+        f"SELECT {row_expr} AS _row, s.rowid AS _row_id, "
+        f"{', '.join(select + problem_cols)} FROM lb_stage s "
+        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')})"
+    )
+    columns = {"_row", "_row_id", "attributes"}
+    columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
+    columns |= {f"_e_{name}" for name, _ in problems}
+    # rows carry their staged row id, so their order need not be kept (faster on 2 cores)
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        if preset.kind == "orders":
+            _derive_orders(con, mapping, options, parsed_sql, columns)
+        else:
+            con.execute(f"CREATE TEMP TABLE lb_rows AS {parsed_sql}")
+    finally:
+        con.execute("RESET preserve_insertion_order")
+    return {r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}
+
+
+def _derive_orders(
+    con: duckdb.DuckDBPyConnection,
+    mapping: ColumnMapping,
+    options: LoadOptions,
+    parsed_sql: str,
+    cols: set[str],
+) -> None:
+    """Order status, revenue amount and date, customer and order ids, row-level rules."""
+    _status_table(con, options)
+
+    def col(name: str, sql_type: str = "VARCHAR") -> str:
+        return name if name in cols else f"CAST(NULL AS {sql_type})"
+
+    rev = options.config.revenue
+    currency = quote(
+        mapping.currency_from_header or options.config.orders.currency or options.default_currency
+    )
+    default_status = quote(options.preset.default_status or "paid")
+    # the file's customer id; a file without that column is keyed by email
+    customer = "customer_id" if "customer_id" in cols else f"lower({col('email')})"
+    created, paid_at = col("created_at", "TIMESTAMP"), col("paid_at", "TIMESTAMP")
+    paid_col = col("paid_amount", "DECIMAL(18,2)")
+    revenue_date = (
+        "coalesce(_paid_at, _created)" if rev.date == "paid_at" else "coalesce(_created, _paid_at)"
+    )
+    partial = "coalesce(_paid, 0)" if rev.partially_paid == "paid_amount" else "0"
+    hashed_id = (
+        "'h:' || substr(md5(concat_ws('|', _cust, CAST(_created AS VARCHAR), "
+        "CAST(amount AS VARCHAR), CAST(row_number() OVER (PARTITION BY _cust, _created, amount "
+        "ORDER BY _row) AS VARCHAR))), 1, 20)"
+    )
+    order_id = "order_id" if "order_id" in cols else hashed_id
+    unknown_status = (
+        "CASE WHEN status IS NOT NULL AND _mapped IS NULL THEN "
+        "'unknown status; map it in livebase.yaml under ingest.orders.statuses "
+        "(e.g. \"' || status || '\": paid)' END"
+        if "status" in cols
+        else "CAST(NULL AS VARCHAR)"
+    )
+    partial_problem = (
+        "CAST(NULL AS VARCHAR)"
+        if "paid_amount" in cols or rev.partially_paid == "nothing"
+        else "CASE WHEN _st = 'partially_paid' THEN 'partially paid, but the file has no "
+        "paid-amount column (such as «Оплачено»)' END"
+    )
+    paid_missing = (
+        "CASE WHEN _st = 'partially_paid' AND _paid IS NULL "
+        f"AND {col('_e_paid_amount')} IS NULL THEN {quote(_PAID_MISSING)} END"
+        if "paid_amount" in cols and rev.partially_paid == "paid_amount"
+        else "CAST(NULL AS VARCHAR)"
+    )
+    join_status = (
+        f"LEFT JOIN (SELECT label AS _label, status AS _mapped, flagged AS _flagged "
+        f"FROM lb_status) m ON m._label = {label_sql('status')}"
+        if "status" in cols
+        else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
+    )
+    # materialised once: every later pass (checks, merge, customers) reads plain columns
+    con.execute(
+        f"""CREATE TEMP TABLE lb_rows AS
+        WITH parsed AS ({parsed_sql}), base AS (
+            SELECT p.*, _mapped, coalesce(_mapped, {default_status}) AS _st,
+                   coalesce(_flagged, false) AS _flag, {customer} AS _cust,
+                   {created} AS _created, {paid_at} AS _paid_at, {paid_col} AS _paid
+            FROM parsed p {join_status}
+        )
+        SELECT
+            _row, _row_id,
+            {order_id} AS order_id,
+            _cust AS customer_id,
+            _created AS created_at,
+            CASE WHEN _st IN ('paid', 'partially_paid') THEN {revenue_date}
+                 ELSE _paid_at END AS paid_at,
+            amount,
+            CAST(CASE _st WHEN 'paid' THEN coalesce(nullif(_paid, 0), amount)
+                          WHEN 'partially_paid' THEN {partial}
+                          ELSE 0 END AS DECIMAL(18,2)) AS paid_amount,
+            coalesce({col("currency")}, {currency}) AS currency,
+            _st AS status,
+            {col("status")} AS source_status,
+            _flag AS return_requested,
+            {col("items")} AS items,
+            CAST({col("quantity", "BIGINT")} AS INTEGER) AS quantity,
+            {col("promo_code")} AS promo_code,
+            attributes,
+            {col("email")} AS email,
+            {col("phone")} AS phone,
+            {col("name")} AS name,
+            COLUMNS('^_e_'),
+            {unknown_status} AS _e_status_label,
+            {partial_problem} AS _e_partial,
+            CASE WHEN _cust IS NULL THEN {quote(_NO_CUSTOMER)} END AS _e_customer,
+            CASE WHEN amount < 0 AND _st <> 'refunded'
+                 THEN 'negative amount on an order that is not a refund' END AS _e_negative,
+            CASE WHEN _paid < 0 AND _st <> 'refunded'
+                 THEN 'negative paid amount on an order that is not a refund' END
+                AS _e_paid_negative,
+            {paid_missing} AS _e_paid_missing,
+            CAST(NULL AS VARCHAR) AS _e_conflict,
+            CASE WHEN _created IS NULL AND _paid_at IS NULL
+                  AND {col("_e_created_at")} IS NULL AND {col("_e_paid_at")} IS NULL
+                 THEN 'no date: the order has neither a creation nor a payment date' END
+                AS _e_nodate
+        FROM base"""
+    )
+    if "email" in cols or "phone" in cols:
+        _resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
+    if "order_id" in cols and options.conflicting_duplicates == "refuse":
+        _refuse_conflicting_duplicates(con)
+
+
+_NO_CUSTOMER = "no customer: neither a customer id nor an email or phone"
+_PAID_MISSING = (
+    "partially paid, but the paid amount is empty: fill in how much was paid (0 if nothing)"
+)
+_UNKNOWN_CONTACT = (
+    "no customer id, and no known customer has this email or phone: fill in the id, or load "
+    "the users export first (livebase ingest customers)"
+)
+
+
+def _phone_key(column: str) -> str:
+    """Digits of a phone number, a Russian leading 8 read as +7; NULL under 10 digits."""
+    digits = f"regexp_replace({column}, '[^0-9]', '', 'g')"
+    return (
+        f"CASE WHEN length({digits}) < 10 THEN NULL "
+        f"WHEN length({digits}) = 11 AND starts_with({digits}, '8') "
+        f"THEN '7' || substr({digits}, 2) ELSE {digits} END"
+    )
+
+
+def _resolve_customers_by_contact(
+    con: duckdb.DuckDBPyConnection, has_email: bool, has_phone: bool
+) -> None:
+    """Rows without a customer id take the id of the one known customer with their email
+    (else phone): known from the store, or from the file's rows that have both. Rows that
+    match nobody, or several customers, keep their problem: never a made-up customer."""
+    contact = " OR ".join(
+        test
+        for test, present in (("email IS NOT NULL", has_email), ("phone IS NOT NULL", has_phone))
+        if present
+    )
+    missing = con.execute(
+        f"SELECT count(*) FROM lb_rows WHERE customer_id IS NULL AND ({contact})"
+    ).fetchone()
+    assert missing is not None
+    if not missing[0]:
+        return
+    keys: list[str] = []
+    for kind, enabled, key in (
+        ("e", has_email, "lower(trim(email))"),
+        ("p", has_phone, _phone_key("phone")),
+    ):
+        if enabled:
+            keys.append(
+                f"SELECT '{kind}:' || {key} AS k, customer_id FROM customers WHERE {key} IS NOT NULL "
+                f"UNION ALL SELECT '{kind}:' || {key}, customer_id FROM lb_rows "
+                f"WHERE customer_id IS NOT NULL AND {key} IS NOT NULL"
+            )
+        else:
+            keys.append("SELECT NULL AS k, NULL AS customer_id WHERE false")
+    email_key = "'e:' || lower(trim(r.email))" if has_email else "NULL"
+    phone_key = f"'p:' || {_phone_key('r.phone')}" if has_phone else "NULL"
+    con.execute(
+        f"""CREATE TEMP TABLE lb_known AS
+        SELECT k, min(customer_id) AS id, count(DISTINCT customer_id) AS n
+        FROM ({" UNION ALL ".join(keys)}) GROUP BY k"""
+    )
+    con.execute(
+        f"""UPDATE lb_rows t SET
+            customer_id = CASE WHEN m.email_n = 1 THEN m.email_id
+                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN m.phone_id END,
+            _e_customer = CASE WHEN m.email_n = 1 THEN NULL
+                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN NULL
+                               WHEN coalesce(m.email_n, m.phone_n) > 1
+                               THEN 'no customer id, and ' || coalesce(m.email_n, m.phone_n)
+                                    || ' known customers have this email or phone: fill in the id'
+                               ELSE {quote(_UNKNOWN_CONTACT)} END
+        FROM (SELECT r._row_id, e.id AS email_id, e.n AS email_n, p.id AS phone_id, p.n AS phone_n
+              FROM lb_rows r
+              LEFT JOIN lb_known e ON e.k = {email_key}
+              LEFT JOIN lb_known p ON p.k = {phone_key}
+              WHERE r.customer_id IS NULL
+                AND ({email_key} IS NOT NULL OR {phone_key} IS NOT NULL)) m
+        WHERE t._row_id = m._row_id"""
+    )
+
+
+_CONFLICT_COLUMNS = ("customer_id", "created_at", "paid_at", "amount", "paid_amount", "status")
+
+
+def _refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """An order id on several rows of one file with different values: which row is right
+    cannot be known, so every row of that id is refused, naming the others. Exact repeats
+    stay harmless (counted as repeated in the file)."""
+    dup = con.execute(
+        "SELECT count(*) - count(DISTINCT order_id) FROM lb_rows WHERE order_id IS NOT NULL"
+    ).fetchone()
+    assert dup is not None
+    if not dup[0]:
+        return
+    signature = f"hash({', '.join(_CONFLICT_COLUMNS)})"
+    con.execute(
+        f"""UPDATE lb_rows t SET _e_conflict =
+            'order id ' || t.order_id || ' is on ' || d.n || ' rows of this file (rows '
+            || d.rows_list || ') with different customer, dates, amounts or status: keep the '
+            || 'right one and load again'
+        FROM (SELECT order_id, count(*) AS n,
+                     array_to_string(list_sort(list(_row))[1:5], ', ')
+                     || CASE WHEN count(*) > 5 THEN ', …' ELSE '' END AS rows_list
+              FROM lb_rows WHERE order_id IS NOT NULL GROUP BY order_id
+              HAVING min({signature}) <> max({signature})) d
+        WHERE t.order_id = d.order_id"""
+    )
+
+
+# row-level rules → the fields whose column a problem names (the first the file has)
+_ROW_RULES: dict[str, tuple[str, ...]] = {
+    "_e_status_label": ("status",),
+    "_e_partial": ("status",),
+    "_e_customer": ("customer_id", "email", "phone"),
+    "_e_negative": ("amount",),
+    "_e_paid_negative": ("paid_amount",),
+    "_e_paid_missing": ("paid_amount",),
+    "_e_conflict": ("order_id",),
+    "_e_nodate": ("created_at",),
+}
+
+
+def problem_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The ``_e_*`` columns of ``table``: one per check."""
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0].startswith("_e_")]
+
+
+def collect_problems(
+    con: duckdb.DuckDBPyConnection, table: str, mapping: ColumnMapping, limit: int
+) -> tuple[list[RowProblem], int]:
+    """The first ``limit`` problems (row, column header, cell as in the file, what is wrong),
+    and how many rows have any."""
+    columns = problem_columns(con, table)
+    if not columns:
+        return [], 0
+    any_bad = " OR ".join(f"{c} IS NOT NULL" for c in columns)
+    total = con.execute(f"SELECT count(*) FROM {table} WHERE {any_bad}").fetchone()
+    assert total is not None
+    if total[0] == 0:
+        return [], 0
+    parts: list[str] = []
+    for col in columns:
+        fields = _ROW_RULES.get(col, (col.removeprefix("_e_"),))
+        field_name = next((f for f in fields if mapping.fields.get(f)), fields[0])
+        positions = mapping.fields.get(field_name) or []
+        header = mapping.headers[positions[0]] if positions else field_name
+        raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "NULL"
+        if col == "_e_row_shape":
+            header, raw = "(whole row)", "trim(s._line)"
+        parts.append(
+            f"SELECT t._row, {quote(header)} AS col, {raw} AS val, t.{col} AS problem, "
+            f"{len(parts)} AS ord FROM {table} t JOIN lb_stage s ON s.rowid = t._row_id "
+            f"WHERE t.{col} IS NOT NULL"
+        )
+    rows = con.execute(
+        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, ord LIMIT {limit}"
+    ).fetchall()
+    return [RowProblem(int(r[0]), r[1], r[2], r[3]) for r in rows], int(total[0])
