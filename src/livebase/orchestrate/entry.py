@@ -9,8 +9,8 @@
 All timestamps are the workspace's local time (the analytics store's convention).
 
 >>> from livebase.orchestrate.playbook import Trigger
->>> trigger_sql(Trigger(inactivity_days=60), datetime(2026, 6, 30, 10), "f")
-"CASE WHEN f.recency_days BETWEEN 60 AND 66 THEN CAST(f.last_paid_date AS TIMESTAMP) + INTERVAL 60 DAY END"
+>>> print(trigger_sql(Trigger(inactivity_days=60), datetime(2026, 6, 30, 10), "f"))
+CASE WHEN f.recency_days BETWEEN 60 AND 66 THEN CAST(f.last_paid_date AS TIMESTAMP) + INTERVAL 60 DAY END
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ scheme (from the SCD2 history in force that day), ``days_since_last_paid`` (= re
 and the contacts ``email``, ``phone``, ``tz``, ``attributes``.
 
 >>> from livebase.config import parse_config
->>> "named_segment" in rule_columns(parse_config("segments: {schemes: {named: {kind: named}}}"))
+>>> "named_segment" in rule_columns(parse_config("name: school"))
 True
 """
 

@@ -14,7 +14,7 @@ keys, channels, schemes and rule columns::
 ...     load_playbooks(folder)
 ... except PlaybookError as exc:
 ...     print(str(exc).split(": ", 1)[1])
-steps.0.chanel (line 4): unknown key 'chanel' — did you mean 'channel'? (valid here: id, channel, template, offer, after_days, only_if, holdout, variants)
+steps.0.chanel (line 4): unknown key 'chanel' — did you mean 'channel'? (valid here: id, channel, template, offer, after_days, only_if, holdout, variants) (and 1 more problem)
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def parse_playbook(text: str, *, file: str) -> LoadedPlaybook:
     try:
         playbook = Playbook.model_validate(_to_plain(tree))
     except ValidationError as exc:
-        error = exc.errors()[0]
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        error = errors[0]
         loc = tuple(error["loc"])
         key = ".".join(str(p) for p in loc)
         line = _line_of(tree, loc)
