@@ -20,6 +20,7 @@ steps.0.chanel (line 4): unknown key 'chanel' — did you mean 'channel'? (valid
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,11 @@ def parse_playbook(text: str, *, file: str) -> LoadedPlaybook:
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         error = errors[0]
         loc = tuple(error["loc"])
+        found = re.match(r"Value error, step (\d+): ", str(error["msg"]))
+        if loc == ("steps",) and found:  # a problem between steps: point at the step
+            index = int(found.group(1))
+            loc = ("steps", index, "only_if" if "only_if" in str(error["msg"]) else "id")
+            error = {**error, "msg": str(error["msg"]).replace(found.group(0), "")}
         key = ".".join(str(p) for p in loc)
         line = _line_of(tree, loc)
         if error["type"] == "extra_forbidden":

@@ -243,22 +243,23 @@ class Playbook(_Model):
     """skip, defer (once, then skip) or next_step; default: the policy's."""
     conversion: Conversion = Field(default_factory=Conversion)
 
-    @model_validator(mode="after")
-    def _steps_consistent(self) -> Playbook:
+    @field_validator("steps")
+    @classmethod
+    def _steps_consistent(cls, steps: list[Step]) -> list[Step]:
+        from livebase.errors import did_you_mean
+
         seen: list[str] = []
-        for step in self.steps:
+        for i, step in enumerate(steps):
             if step.id in seen:
-                raise ValueError(f"step id '{step.id}' is used twice")
+                raise ValueError(f"step {i}: id '{step.id}' is used twice")
             for ref in step.only_if.step_refs() if step.only_if else []:
                 if ref not in seen:
-                    from livebase.errors import did_you_mean
-
                     raise ValueError(
-                        f"step '{step.id}': only_if refers to '{ref}', which is not an earlier "
+                        f"step {i}: only_if refers to '{ref}', which is not an earlier "
                         f"step{did_you_mean(ref, seen)}"
                     )
             seen.append(step.id)
-        return self
+        return steps
 
     @property
     def holdout_salt(self) -> str:
