@@ -42,18 +42,18 @@ def _moment(value: datetime | None, timezone: str) -> datetime:
 
 
 def _run_table(result: Any, currency: str) -> Table:
-    channels = sorted({c for pc in result.plan.counts.values() for c in pc.planned})
-    table = Table(title=f"Tick as of {result.plan.as_of:%Y-%m-%d %H:%M}")
-    for column in ["playbook", "entered", "held out", *channels, "capped", "deferred"]:
-        table.add_column(column, justify="left" if column == "playbook" else "right")
-    for column in ("suppressed", "no consent", "no contact", "exited", f"cost, {currency}"):
-        table.add_column(column, justify="right")
+    table = Table(title=f"Tick as of {result.plan.as_of:%Y-%m-%d %H:%M}", padding=(0, 1))
+    table.add_column("playbook", no_wrap=True)
+    for column in ("entered", "held out", "planned", "capped", "deferred", "suppr.",
+                   "no consent", "no contact", "exited", f"cost {currency}"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "planned" else "right")
     for name, c in sorted(result.plan.counts.items()):
+        planned = ", ".join(f"{ch} {n:,}" for ch, n in sorted(c.planned.items())) or "0"
         table.add_row(
             name,
             f"{c.entered:,}",
             f"{c.held_out:,}",
-            *[f"{c.planned.get(ch, 0):,}" for ch in channels],
+            planned,
             f"{c.capped:,}",
             f"{c.deferred:,}",
             f"{c.suppressed:,}",
@@ -63,6 +63,13 @@ def _run_table(result: Any, currency: str) -> Table:
             f"{c.cost:,.2f}",
         )
     return table
+
+
+def batch_job(ws: Any, *, command: str, now: datetime) -> Any:
+    """The workspace job (lock, both stores, the operational state bridged in)."""
+    from livebase.jobs import batch_job as job
+
+    return job(ws, command=command, now=now)
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +88,11 @@ def register(app: typer.Typer) -> None:
         from livebase.orchestrate.workflows import run_workspace
 
         ws = workspace()
-        result = run_workspace(ws, _moment(as_of, ws.config.timezone), now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        with batch_job(ws, command="livebase run", now=now) as job:
+            result = run_workspace(
+                ws, job.store, job.ops, _moment(as_of, ws.config.timezone), now=now
+            )
         if output == "json":
             print_json(
                 {
@@ -147,7 +158,10 @@ def register(app: typer.Typer) -> None:
         from livebase.orchestrate.workflows import preview_workspace
 
         ws = workspace()
-        got = preview_workspace(ws, name, _moment(as_of, ws.config.timezone), now=datetime.now(UTC))
+        with batch_job(ws, command="livebase playbook preview", now=datetime.now(UTC)) as job:
+            got = preview_workspace(
+                ws, job.store, job.ops, name, _moment(as_of, ws.config.timezone)
+            )
         if output == "json":
             print_json(vars(got))
             return
@@ -175,9 +189,10 @@ def register(app: typer.Typer) -> None:
         from livebase.orchestrate.workflows import explain_workspace
 
         ws = workspace()
-        got = explain_workspace(
-            ws, name, customer, _moment(as_of, ws.config.timezone), now=datetime.now(UTC)
-        )
+        with batch_job(ws, command="livebase playbook explain", now=datetime.now(UTC)) as job:
+            got = explain_workspace(
+                ws, job.store, job.ops, name, customer, _moment(as_of, ws.config.timezone)
+            )
         table = Table(
             title=f"{got.playbook} × customer {got.customer_id}, {got.as_of:%Y-%m-%d %H:%M}"
         )
@@ -225,14 +240,18 @@ def register(app: typer.Typer) -> None:
         ws = workspace()
         first: date = start.date()
         last: date = end.date()
-        with Progress(console=console, transient=True) as bar:
+        with (
+            batch_job(ws, command="livebase playbook replay", now=datetime.now(UTC)) as job,
+            Progress(console=console, transient=True) as bar,
+        ):
             task = bar.add_task("replaying", total=(last - first).days + 1)
             result = replay_workspace(
                 ws,
+                job.store,
+                job.ops,
                 None if all_ else [str(name)],
                 first,
                 last,
-                now=datetime.now(UTC),
                 at=time.fromisoformat(at),
                 on_day=lambda _d: bar.advance(task),
             )
@@ -259,7 +278,8 @@ def register(app: typer.Typer) -> None:
         from livebase.orchestrate.workflows import overlap_workspace
 
         ws = workspace()
-        rows = overlap_workspace(ws, _moment(as_of, ws.config.timezone), now=datetime.now(UTC))
+        with batch_job(ws, command="livebase playbook overlap", now=datetime.now(UTC)) as job:
+            rows = overlap_workspace(ws, job.store, job.ops, _moment(as_of, ws.config.timezone))
         if output == "json":
             print_json(rows)
             return

@@ -94,12 +94,15 @@ def run_tick(
     as_of: datetime,
     *,
     now: datetime,
+    bridge: bool = True,
 ) -> RunResult:
-    """Bridge the operational state into DuckDB, plan the tick as of ``as_of`` and write it
-    to the operational store in one transaction. ``now`` stamps watermarks and rows."""
+    """Bridge the operational state into DuckDB (unless a batch job did already: ``bridge``
+    false), plan the tick as of ``as_of`` and write it to the operational store in one
+    transaction. ``now`` stamps watermarks and rows."""
     from livebase.ops.bridges import pull_operational
 
-    pull_operational(store, ops, timezone=config.timezone, now=now)
+    if bridge:
+        pull_operational(store, ops, timezone=config.timezone, now=now)
     state = StateTables()
     load_suppressions(store, ops, timezone=config.timezone, table=state.suppressions)
     plan = plan_tick(store, config, playbooks, as_of, state=state, paused=paused_playbooks(ops))

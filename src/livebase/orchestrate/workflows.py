@@ -1,16 +1,19 @@
 """What each ``livebase playbook …`` and ``livebase run`` command does, below the CLI.
 
-Each opens the workspace's stores, brings the operational state into the analytics store
-(the bridge every batch job starts with), and calls one computation. ``as_of`` and ``now``
-are parameters: the CLI passes the wall clock, tests and the service pass their own.
+Each runs inside a batch job (``livebase.jobs.batch_job``: the job lock, both stores open,
+the operational state already bridged into the analytics store) and calls one computation.
+``as_of`` and ``now`` are parameters: the CLI passes the wall clock, tests their own.
 
 >>> import tempfile, pathlib
 >>> from datetime import UTC, datetime
+>>> from livebase.jobs import batch_job
 >>> from livebase.workspace import init_workspace
 >>> ws = init_workspace(pathlib.Path(tempfile.mkdtemp()) / "school", template="school")
 >>> [item.playbook.name for item in check_workspace(ws)][:2]
 ['champions-early-access', 'free-lesson-sleepers']
->>> result = run_workspace(ws, datetime(2026, 6, 30, 7, tzinfo=UTC), now=datetime.now(UTC))
+>>> now = datetime(2026, 6, 30, 7, tzinfo=UTC)
+>>> with batch_job(ws, command="livebase run", now=now) as job:
+...     result = run_workspace(ws, job.store, job.ops, now, now=now)
 >>> result.written.outbox
 0
 """
@@ -18,7 +21,6 @@ are parameters: the CLI passes the wall clock, tests and the service pass their 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,6 @@ from livebase.orchestrate.replay import ReplayResult, replay
 from livebase.orchestrate.run import RunResult, load_suppressions, run_tick
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from livebase.ops.store import OpsStore
     from livebase.store import Store
     from livebase.workspace import Workspace
@@ -57,53 +57,52 @@ def check_workspace(ws: Workspace) -> list[LoadedPlaybook]:
     return loaded
 
 
-@contextmanager
-def _stores(ws: Workspace, now: datetime) -> Iterator[tuple[Store, OpsStore]]:
-    from livebase.ops.bridges import pull_operational
-
-    with ws.open_store() as store, ws.open_ops() as ops:
-        pull_operational(store, ops, timezone=ws.config.timezone, now=now)
-        load_suppressions(store, ops, timezone=ws.config.timezone, table="lb_pb_suppressions")
-        yield store, ops
+def _suppressions(ws: Workspace, store: Store, ops: OpsStore) -> None:
+    load_suppressions(store, ops, timezone=ws.config.timezone, table="lb_pb_suppressions")
 
 
-def run_workspace(ws: Workspace, as_of: datetime, *, now: datetime) -> RunResult:
+def run_workspace(
+    ws: Workspace, store: Store, ops: OpsStore, as_of: datetime, *, now: datetime
+) -> RunResult:
     """``livebase run``: one tick of every playbook as of ``as_of``."""
     playbooks = [item.playbook for item in check_workspace(ws)]
-    with ws.open_store() as store, ws.open_ops() as ops:
-        return run_tick(store, ops, ws.config, playbooks, as_of, now=now)
+    return run_tick(store, ops, ws.config, playbooks, as_of, now=now, bridge=False)
 
 
-def preview_workspace(ws: Workspace, name: str, as_of: datetime, *, now: datetime) -> Preview:
+def preview_workspace(
+    ws: Workspace, store: Store, ops: OpsStore, name: str, as_of: datetime
+) -> Preview:
     """``livebase playbook preview NAME``."""
     item = find_playbook(check_workspace(ws), name)
-    with _stores(ws, now) as (store, _):
-        return preview(store, ws.config, item.playbook, as_of)
+    _suppressions(ws, store, ops)
+    return preview(store, ws.config, item.playbook, as_of)
 
 
 def explain_workspace(
-    ws: Workspace, name: str, customer_id: str, as_of: datetime, *, now: datetime
+    ws: Workspace, store: Store, ops: OpsStore, name: str, customer_id: str, as_of: datetime
 ) -> Explanation:
     """``livebase playbook explain NAME CUSTOMER``."""
     item = find_playbook(check_workspace(ws), name)
-    with _stores(ws, now) as (store, _):
-        return explain(store, ws.config, item.playbook, customer_id, as_of)
+    _suppressions(ws, store, ops)
+    return explain(store, ws.config, item.playbook, customer_id, as_of)
 
 
-def overlap_workspace(ws: Workspace, as_of: datetime, *, now: datetime) -> list[dict[str, Any]]:
+def overlap_workspace(
+    ws: Workspace, store: Store, ops: OpsStore, as_of: datetime
+) -> list[dict[str, Any]]:
     """``livebase playbook overlap``."""
     playbooks = [item.playbook for item in check_workspace(ws)]
-    with _stores(ws, now) as (store, _):
-        return overlap(store, ws.config, playbooks, as_of)
+    return overlap(store, ws.config, playbooks, as_of)
 
 
 def replay_workspace(
     ws: Workspace,
+    store: Store,
+    ops: OpsStore,
     names: Sequence[str] | None,
     start: date,
     end: date,
     *,
-    now: datetime,
     at: time = time(10, 0),
     on_day: Callable[[date], None] | None = None,
 ) -> ReplayResult:
@@ -112,15 +111,15 @@ def replay_workspace(
     for name in names or []:
         find_playbook(loaded, name)
     playbooks = [item.playbook for item in loaded]
-    with _stores(ws, now) as (store, _):
-        return replay(
-            store,
-            ws.config,
-            playbooks,
-            start,
-            end,
-            at=at,
-            report=names,
-            suppressions="lb_pb_suppressions",
-            on_day=on_day,
-        )
+    _suppressions(ws, store, ops)
+    return replay(
+        store,
+        ws.config,
+        playbooks,
+        start,
+        end,
+        at=at,
+        report=names,
+        suppressions="lb_pb_suppressions",
+        on_day=on_day,
+    )
