@@ -41,7 +41,8 @@ def _moment(value: datetime | None, timezone: str) -> datetime:
     return value.replace(tzinfo=ZoneInfo(timezone)) if value.tzinfo is None else value
 
 
-def _run_table(result: Any, currency: str) -> Table:
+def run_table(result: Any, currency: str) -> Table:
+    """The ``livebase run`` table: per playbook what the tick did (also printed by the demo)."""
     table = Table(title=f"Tick as of {result.plan.as_of:%Y-%m-%d %H:%M}", padding=(0, 1))
     table.add_column("playbook", no_wrap=True)
     for column in ("entered", "held out", "planned", "capped", "deferred", "suppr.",
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        console.print(_run_table(result, ws.config.currency))
+        console.print(run_table(result, ws.config.currency))
         w = result.written
         console.print(
             f"written: {w.outbox:,} outbox rows, {w.ledger:,} ledger events, "
