@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
+
 from livebase.config import LivebaseConfig
 from livebase.features import feature_columns, features_sql, sql_string
 from livebase.store import Store
@@ -39,11 +41,16 @@ def rule_columns(config: LivebaseConfig) -> list[str]:
 
 
 def _predictions(store: Store, config: LivebaseConfig, day: date) -> str | None:
+    try:  # no prediction stored: skip importing the models package (SciPy) altogether
+        if not store.con.execute("SELECT count(*) FROM clv_predictions").fetchall()[0][0]:
+            return None
+    except duckdb.Error:  # a store without CLV tables has no predictions
+        return None
     from livebase.models.store_io import latest_fit_id, predictions_sql
 
     try:
         fit = latest_fit_id(store, as_of=day)
-    except Exception:
+    except duckdb.Error:
         return None
     return None if fit is None else predictions_sql(fit, config.features.clv_horizons)
 
