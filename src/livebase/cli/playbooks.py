@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from livebase.cli._common import OutputFormat, console, print_json, workspace
 
@@ -200,7 +201,7 @@ def register(app: typer.Typer) -> None:
         for column in ("check", "verdict", "detail"):
             table.add_column(column)
         for check_row in got.checks:
-            table.add_row(*check_row)
+            table.add_row(*[Text(cell) for cell in check_row])
         console.print(table)
         for title, rows in (("journeys", got.journeys), ("ledger", got.ledger)):
             if not rows:
@@ -210,7 +211,7 @@ def register(app: typer.Typer) -> None:
             for column in rows[0]:
                 t.add_column(column)
             for row in rows:
-                t.add_row(*["" if v is None else str(v) for v in row.values()])
+                t.add_row(*[Text("" if v is None else str(v)) for v in row.values()])
             console.print(t)
 
     @playbook_app.command("replay")

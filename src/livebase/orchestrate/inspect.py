@@ -228,6 +228,10 @@ def explain(
     for rule in config.policy.caps:
         if rule.channel != "any" and rule.channel not in {s.channel for s in pb.steps}:
             continue
+        if rule.segments and not any(
+            f.get(f"{scheme}_segment") in names for scheme, names in rule.segments.items()
+        ):
+            continue  # a segment cap for segments the customer is not in
         seconds = int(rule.window.total_seconds())
         n = store.con.execute(
             f"""SELECT count(*) FROM {state.ledger} WHERE customer_id = ? AND type = 'planned'
