@@ -120,3 +120,32 @@ def test_live_ticks_write_once_in_utc_and_replay_plans_the_same(ops_store: OpsSt
     assert result.outbox is not None
     replayed = sorted((r["key"], r["due_at"]) for r in result.outbox.to_pylist())
     assert replayed == live
+
+
+def test_a_journey_that_changes_is_stamped_for_the_bridge(ops_store: OpsStore) -> None:
+    """ON CONFLICT DO UPDATE skips the column's onupdate: the sink stamps recorded_at itself,
+    or the bridge (which copies by recorded_at) would never see a journey advance."""
+    import pyarrow as pa
+
+    from livebase.orchestrate.planner import TickPlan
+    from livebase.orchestrate.sink import write_plan
+
+    def plan(state: str) -> TickPlan:
+        journeys = pa.Table.from_pylist([{
+            "customer_id": "a", "playbook": "p", "occurrence": 1,
+            "entered_at": datetime(2026, 6, 1, 10), "arm": "treatment", "state": state,
+            "current_step": None, "next_step": None, "next_due_at": None,
+            "exit_reason": None, "exited_at": None}])  # fmt: skip
+        empty = pa.table({})
+        return TickPlan(datetime(2026, 6, 1, 10), journeys, empty, empty, empty, {})
+
+    now = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    write_plan(ops_store, plan("active"), timezone="Europe/Moscow", now=now)
+    old = datetime.now(UTC) - timedelta(days=2)
+    with ops_store.begin() as con:
+        con.execute(JOURNEYS.update().values(recorded_at=old))
+    written = write_plan(ops_store, plan("completed"), timezone="Europe/Moscow", now=now)
+    with ops_store.read() as con:
+        state, recorded = con.execute(sa.select(JOURNEYS.c.state, JOURNEYS.c.recorded_at)).one()
+    assert (written.journeys, state) == (1, "completed")
+    assert recorded > old + timedelta(days=1)

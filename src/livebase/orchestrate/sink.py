@@ -19,7 +19,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from livebase.ops.store import OpsStore
+from livebase.ops.store import OpsStore, now_utc
 from livebase.ops.tables import ASSIGNMENTS, JOURNEYS, OUTBOX, SEND_LEDGER
 from livebase.ops.writes import upsert
 from livebase.orchestrate.planner import StateTables, TickPlan
@@ -120,8 +120,10 @@ def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -
         row.update(status="queued", created_at=now, updated_at=now, attempts=0)
     with ops.begin() as con:
         changed = _changed_journeys(con, journeys)
+        written_at = now_utc()  # the bridges copy by this wall clock (ops.tables._recorded_at)
         for row in changed:
             row["updated_at"] = now
+            row["recorded_at"] = written_at  # ON CONFLICT DO UPDATE skips column onupdate
         if changed:
             upsert(con, JOURNEYS, changed, key=["customer_id", "playbook", "occurrence"])
         n_assign = _insert_new(con, ASSIGNMENTS, assignments)
