@@ -216,14 +216,10 @@ def register(app: typer.Typer) -> None:
 
     @playbook_app.command("replay")
     def replay_cmd(
+        start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")],
+        end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")],
         name: Annotated[str | None, typer.Argument(help="Playbook (or --all).")] = None,
         all_: Annotated[bool, typer.Option("--all", help="Report every playbook.")] = False,
-        start: Annotated[
-            datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")
-        ] = datetime(2026, 1, 1),
-        end: Annotated[
-            datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")
-        ] = datetime(2026, 6, 30),
         at: Annotated[str, typer.Option(help="Local hour of the daily tick.")] = "10:00",
         output: Format = "table",
         chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
@@ -239,6 +235,10 @@ def register(app: typer.Typer) -> None:
 
         if (name is None) == (not all_):
             raise PlaybookError("give a playbook name or --all (not both)")
+        try:
+            at_time = time.fromisoformat(at)
+        except ValueError:
+            raise PlaybookError(f"--at: '{at}' is not a time of day (write 10:00)") from None
         ws = workspace()
         first: date = start.date()
         last: date = end.date()
@@ -254,7 +254,7 @@ def register(app: typer.Typer) -> None:
                 None if all_ else [str(name)],
                 first,
                 last,
-                at=time.fromisoformat(at),
+                at=at_time,
                 on_day=lambda _d: bar.advance(task),
             )
         if chart is not None:

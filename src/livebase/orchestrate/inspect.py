@@ -267,6 +267,12 @@ def explain(
         "ORDER BY occurrence",
         [customer_id, pb.name],
     )
+    running = [j for j in out.journeys if j["state"] == "active"]
+    if running:
+        j = running[-1]
+        out.checks.append(
+            ("next step", str(j["next_step"]), f"due {j['next_due_at']} (local time)")
+        )
     out.ledger = _rows(
         store,
         f"SELECT ts, step, channel, type, reason, cost FROM {state.ledger} "
