@@ -253,3 +253,19 @@ def test_a_schedule_broadcasts_once_and_cooldown_blocks_reentry() -> None:
         ("a", date(2026, 4, 1)), ("a", date(2026, 4, 15)),
         ("b", date(2026, 4, 1)), ("b", date(2026, 4, 15)),
     ]  # fmt: skip
+
+
+def test_audience_rules_reach_uplift_scores_and_segments() -> None:
+    base = make_base(
+        [{"customer_id": c} for c in "abc"],
+        orders=[(c, LAST_PAID, 5000) for c in "abc"],
+        segments=[(c, "named", "At Risk", date(2026, 3, 1), None) for c in "abc"],
+    )
+    base.store.con.execute(
+        "INSERT INTO uplift_scores VALUES ('m', 'a', 'email', 0.04, '{}', TIMESTAMP '2026-04-01'),"
+        "('m', 'b', NULL, -0.01, '{}', TIMESTAMP '2026-04-01'),"
+        "('m', 'c', 'email', 0.09, '{}', TIMESTAMP '2026-06-01')"  # scored after the tick
+    )
+    pb = playbook(name="w", audience={"where": "uplift > 0 and named_segment = 'At Risk'"})
+    base.tick([pb], CROSSING)
+    assert [r["customer_id"] for r in base.outbox()] == ["a"]

@@ -3,7 +3,8 @@
 Audiences, stop rules and step variants are SQL over this frame. Its columns: every feature
 of ``features:`` (CLV predictions included when a fit exists), ``<scheme>_segment`` for each
 scheme (from the SCD2 history in force that day), ``days_since_last_paid`` (= recency_days),
-and the contacts ``email``, ``phone``, ``tz``, ``attributes``.
+``uplift`` and ``uplift_arm`` (the customer's best predicted uplift and its arm, from the
+latest ``livebase uplift score`` on or before the day; NULL without one), and the contacts ``email``, ``phone``, ``tz``, ``attributes``.
 
 >>> from livebase.config import parse_config
 >>> "named_segment" in rule_columns(parse_config("name: school"))
@@ -37,6 +38,8 @@ def rule_columns(config: LivebaseConfig) -> list[str]:
         *feature_columns(config.features),
         *segment_columns(config).values(),
         "days_since_last_paid",
+        "uplift",
+        "uplift_arm",
     ]
 
 
@@ -73,10 +76,15 @@ def build_frame(store: Store, config: LivebaseConfig, day: date, *, table: str =
     seg_cols = "".join(f", s.{c}" for c in segment_columns(config).values())
     store.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH f AS ({features}), s AS ({segments})
-        SELECT f.*{seg_cols}, f.recency_days AS days_since_last_paid,
+        WITH f AS ({features}), s AS ({segments}),
+        u AS (SELECT customer_id, arg_max(best_uplift, scored_at) AS uplift,
+                     arg_max(best_arm, scored_at) AS uplift_arm
+              FROM uplift_scores WHERE scored_at < DATE {d} + INTERVAL 1 DAY
+              GROUP BY customer_id)
+        SELECT f.*{seg_cols}, f.recency_days AS days_since_last_paid, u.uplift, u.uplift_arm,
                c.email, c.phone, c.timezone AS tz, c.attributes
-        FROM f LEFT JOIN s USING (customer_id) LEFT JOIN customers c USING (customer_id)"""
+        FROM f LEFT JOIN s USING (customer_id) LEFT JOIN u USING (customer_id)
+        LEFT JOIN customers c USING (customer_id)"""
     )
     row = store.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
     return int(row[0]) if row else 0
