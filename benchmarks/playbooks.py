@@ -147,6 +147,24 @@ def tick(path: str) -> str:
     return f"entered {entered:,}, outbox {plan.outbox.num_rows:,}"
 
 
+def tick_write(path: str) -> str:
+    """The tick and its write to a fresh SQLite operational store (one transaction)."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from livebase.ops.store import OpsStore, sqlite_url
+    from livebase.orchestrate.planner import plan_tick
+    from livebase.orchestrate.sink import write_plan
+
+    store, config, pbs = _setup(path)
+    plan = plan_tick(store, config, pbs, datetime.fromisoformat(AS_OF))
+    with tempfile.TemporaryDirectory() as folder:
+        ops = OpsStore.open(sqlite_url(Path(folder) / "ops.sqlite"))
+        written = write_plan(ops, plan, timezone=config.timezone, now=datetime.now(UTC))
+        ops.close()
+    return f"outbox {written.outbox:,}, ledger {written.ledger:,}"
+
+
 def floor(path: str) -> str:
     """The bare SQL selecting the same audiences (features, segments, triggers), no policy."""
     from datetime import datetime
@@ -212,9 +230,9 @@ def main() -> None:
     cores = os.cpu_count() or 1
     path = build(args.customers)
     before = _load()
-    runs: dict[str, list[dict[str, object]]] = {"floor": [], "tick": []}
+    runs: dict[str, list[dict[str, object]]] = {"floor": [], "tick": [], "tick_write": []}
     for _ in range(max(args.repeats, 1)):
-        for name in ("floor", "tick"):  # interleaved: both see the same machine
+        for name in runs:  # interleaved: all see the same machine
             runs[name].append(_fresh(name, path))
     after = _load()
     table = Table(title=f"Planner tick, {args.customers:,} customers, 10 playbooks")
