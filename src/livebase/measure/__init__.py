@@ -8,72 +8,77 @@ treatment moves them, evaluated with Qini/AUUC on a held-out split.
 
 from __future__ import annotations
 
-from livebase.measure.assignment import (
-    GLOBAL_HOLDOUT,
-    assign_arms,
-    assignment_sql,
-    bucket_of,
-    exclude_global_holdout,
-    global_holdout,
-    global_holdout_sql,
-    new_assignments,
-    validate_shares,
-)
-from livebase.measure.charts import lift_chart_png, qini_chart_png
-from livebase.measure.experiment_file import (
-    ExperimentFile,
-    read_experiment_csv,
-    validate_experiment_frame,
-)
-from livebase.measure.intervals import (
-    Difference,
-    Interval,
-    benjamini_hochberg,
-    bootstrap_difference,
-    cuped_difference,
-    holm,
-    newcombe_difference,
-    proportion_difference,
-    relative_lift_delta,
-    sample_ratio_mismatch,
-    welch_difference,
-    wilson_interval,
-)
-from livebase.measure.power import SamplePlan, minimum_detectable_effect, plan_sample_size
-from livebase.measure.readout import (
-    REASONS,
-    ArmStats,
-    ArmSummary,
-    Comparison,
-    Costs,
-    Economics,
-    ExperimentStats,
-    Readout,
-    ReadoutSettings,
-    SrmCheck,
-    experiment_stats,
-    experiment_stats_sql,
-    pool,
-    readout,
-    readout_from_stats,
-    stats_from_aggregates,
-)
-from livebase.measure.statistics import RegressionStats, SampleStats
-from livebase.measure.uplift import (
-    HILLSTROM_FEATURES,
-    ArmEvaluation,
-    FeatureSpec,
-    QiniSummary,
-    UpliftModel,
-    design_matrix,
-    evaluate_uplift,
-    fit_uplift,
-    qini_curve,
-    qini_summary,
-    score_customers,
-    split_train_test,
-    uplift_by_decile,
-)
+import typing as _typing
+
+from livebase._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:
+    from livebase.measure.assignment import (
+        GLOBAL_HOLDOUT,
+        assign_arms,
+        assignment_sql,
+        bucket_of,
+        exclude_global_holdout,
+        global_holdout,
+        global_holdout_sql,
+        new_assignments,
+        validate_shares,
+    )
+    from livebase.measure.charts import lift_chart_png, qini_chart_png
+    from livebase.measure.experiment_file import (
+        ExperimentFile,
+        read_experiment_csv,
+        validate_experiment_frame,
+    )
+    from livebase.measure.intervals import (
+        Difference,
+        Interval,
+        benjamini_hochberg,
+        bootstrap_difference,
+        cuped_difference,
+        holm,
+        newcombe_difference,
+        proportion_difference,
+        relative_lift_delta,
+        sample_ratio_mismatch,
+        welch_difference,
+        wilson_interval,
+    )
+    from livebase.measure.power import SamplePlan, minimum_detectable_effect, plan_sample_size
+    from livebase.measure.readout import (
+        REASONS,
+        ArmStats,
+        ArmSummary,
+        Comparison,
+        Costs,
+        Economics,
+        ExperimentStats,
+        Readout,
+        ReadoutSettings,
+        SrmCheck,
+        experiment_stats,
+        experiment_stats_sql,
+        pool,
+        readout,
+        readout_from_stats,
+        stats_from_aggregates,
+    )
+    from livebase.measure.statistics import RegressionStats, SampleStats
+    from livebase.measure.uplift import (
+        HILLSTROM_FEATURES,
+        ArmEvaluation,
+        FeatureSpec,
+        QiniSummary,
+        UpliftModel,
+        design_matrix,
+        evaluate_uplift,
+        fit_uplift,
+        qini_curve,
+        qini_summary,
+        score_customers,
+        split_train_test,
+        uplift_by_decile,
+    )
 
 __all__ = [
     "GLOBAL_HOLDOUT",
@@ -137,3 +142,77 @@ __all__ = [
     "welch_difference",
     "wilson_interval",
 ]
+
+# imported on first use, so that importing assignment (the planner's holdouts) or a settings
+# module does not load SciPy, scikit-learn and matplotlib (livebase._lazy)
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "livebase.measure.assignment": [
+            "GLOBAL_HOLDOUT",
+            "assign_arms",
+            "assignment_sql",
+            "bucket_of",
+            "exclude_global_holdout",
+            "global_holdout",
+            "global_holdout_sql",
+            "new_assignments",
+            "validate_shares",
+        ],
+        "livebase.measure.charts": ["lift_chart_png", "qini_chart_png"],
+        "livebase.measure.experiment_file": [
+            "ExperimentFile",
+            "read_experiment_csv",
+            "validate_experiment_frame",
+        ],
+        "livebase.measure.intervals": [
+            "Difference",
+            "Interval",
+            "benjamini_hochberg",
+            "bootstrap_difference",
+            "cuped_difference",
+            "holm",
+            "newcombe_difference",
+            "proportion_difference",
+            "relative_lift_delta",
+            "sample_ratio_mismatch",
+            "welch_difference",
+            "wilson_interval",
+        ],
+        "livebase.measure.power": ["SamplePlan", "minimum_detectable_effect", "plan_sample_size"],
+        "livebase.measure.readout": [
+            "REASONS",
+            "ArmStats",
+            "ArmSummary",
+            "Comparison",
+            "Costs",
+            "Economics",
+            "ExperimentStats",
+            "Readout",
+            "ReadoutSettings",
+            "SrmCheck",
+            "experiment_stats",
+            "experiment_stats_sql",
+            "pool",
+            "readout",
+            "readout_from_stats",
+            "stats_from_aggregates",
+        ],
+        "livebase.measure.statistics": ["RegressionStats", "SampleStats"],
+        "livebase.measure.uplift": [
+            "HILLSTROM_FEATURES",
+            "ArmEvaluation",
+            "FeatureSpec",
+            "QiniSummary",
+            "UpliftModel",
+            "design_matrix",
+            "evaluate_uplift",
+            "fit_uplift",
+            "qini_curve",
+            "qini_summary",
+            "score_customers",
+            "split_train_test",
+            "uplift_by_decile",
+        ],
+    },
+)
