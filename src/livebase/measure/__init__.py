@@ -121,6 +121,11 @@ if _typing.TYPE_CHECKING:
         split_train_test,
         uplift_by_decile,
     )
+    from livebase.measure.uplift_eval import (
+        RepeatedUplift,
+        best_single_feature,
+        repeated_uplift_evaluation,
+    )
 
 __all__ = [
     "GLOBAL_HOLDOUT",
@@ -147,6 +152,7 @@ __all__ = [
     "Readout",
     "ReadoutSettings",
     "RegressionStats",
+    "RepeatedUplift",
     "SamplePlan",
     "SampleStats",
     "SrmCheck",
@@ -158,6 +164,7 @@ __all__ = [
     "assign_arms",
     "assignment_sql",
     "benjamini_hochberg",
+    "best_single_feature",
     "bootstrap_difference",
     "bucket_of",
     "cuped_difference",
@@ -193,6 +200,7 @@ __all__ = [
     "relative_lift_delta",
     "relative_means",
     "relative_proportion",
+    "repeated_uplift_evaluation",
     "sample_ratio_mismatch",
     "score_customers",
     "sequential_difference",
@@ -297,6 +305,11 @@ __getattr__, __dir__ = _lazy_exports(
             "RegressionStats",
             "SampleStats",
             "TailStats",
+        ],
+        "livebase.measure.uplift_eval": [
+            "RepeatedUplift",
+            "best_single_feature",
+            "repeated_uplift_evaluation",
         ],
         "livebase.measure.uplift": [
             "HILLSTROM_FEATURES",
