@@ -60,3 +60,24 @@ def test_a_base_too_small_says_what_it_can_detect() -> None:
 def test_impossible_plans_are_refused(baseline: float, mde: float) -> None:
     with pytest.raises(ExperimentError):
         plan_sample_size(baseline, mde)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "mde", "base"), [(0.05, 0.01, 60_000), (0.02, 0.01, 20_000), (0.12, 0.02, 50_000)]
+)
+def test_an_unequal_split_delivers_the_promised_power_within_one_point(
+    baseline: float, mde: float, base: int
+) -> None:
+    """Simulate the readout's own verdict (Newcombe's interval excludes 0) at the planned split."""
+    from livebase.measure.intervals import newcombe_bounds
+
+    plan = plan_sample_size(baseline, mde, base_size=base)
+    assert plan.n_treatment is not None and plan.n_holdout is not None
+    assert plan.n_holdout < plan.n_treatment  # a holdout, not a 50/50 split
+    rng = np.random.default_rng(2026)
+    sims = 40_000  # binomial sd of the power: 0.2 points
+    xt = rng.binomial(plan.n_treatment, baseline + mde, sims)
+    xc = rng.binomial(plan.n_holdout, baseline, sims)
+    lo, hi = newcombe_bounds(xt, plan.n_treatment, xc, plan.n_holdout, 1.959964)
+    power = float(((lo > 0) | (hi < 0)).mean())
+    assert abs(power - 0.8) <= 0.01

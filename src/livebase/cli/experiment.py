@@ -129,7 +129,9 @@ def _relative(c: Comparison) -> str:
 def _note(c: Comparison) -> str:
     if c.reason is not None:
         return f"[yellow]{c.reason}[/]"
-    if c.significant:
+    if c.significant and c.significant_adjusted is False:
+        verdict = f"[yellow]not after {c.role or 'family'} correction[/]"
+    elif c.significant:
         verdict = "[green]significant[/]"
     elif c.underpowered:
         verdict = "[yellow]underpowered[/]"
@@ -192,6 +194,8 @@ def render_readout(r: Readout, source: str = "") -> None:
             Panel(escape(r.srm.message), title="SAMPLE RATIO MISMATCH", style="bold red"),
         )
         err_console.print(f"[bold red]warning:[/] {escape(r.srm.message)}", soft_wrap=True)
+    elif r.srm is not None and not r.srm.checked:
+        console.print(f"[yellow]![/] {escape(r.srm.message)}", highlight=False)
     elif r.srm is not None:
         console.print(f"[green]✓[/] {escape(r.srm.message)}", highlight=False)
     kinds = {c.outcome: c.kind for c in r.comparisons}
@@ -215,6 +219,9 @@ def render_readout(r: Readout, source: str = "") -> None:
         rows = [c for c in r.comparisons if c.arm == arm]
         title = f"{escape(arm)} vs {escape(r.control)}"
         console.print(_comparison_table(rows, level, title, False))
+    if r.aov:
+        title = f"AOV among converters vs {escape(r.control)} (delta method)"
+        console.print(_comparison_table(list(r.aov), level, title, False))
     correction = "Holm" if r.correction == "holm" else "Benjamini–Hochberg"
     for arm in treatments:
         rows = [c for c in r.segments if c.arm == arm]
@@ -307,7 +314,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--planned-shares",
                 help="Planned split for the sample-ratio check: 'equal' or 'ARM=SHARE,…' "
-                "(default: the split found in the file).",
+                "(without it the readout says 'no plan: SRM not checked').",
             ),
         ] = None,
         replace: Annotated[

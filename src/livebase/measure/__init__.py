@@ -33,13 +33,22 @@ from livebase.measure.intervals import (
     cuped_difference,
     holm,
     newcombe_difference,
+    newcombe_p_value,
     proportion_difference,
     relative_lift_delta,
     sample_ratio_mismatch,
     welch_difference,
     wilson_interval,
 )
+from livebase.measure.lognormal import lognormal_difference
+from livebase.measure.pooling import PooledComparison, StratifiedReadout, pooled_readout
 from livebase.measure.power import SamplePlan, minimum_detectable_effect, plan_sample_size
+from livebase.measure.ratios import (
+    aov_difference,
+    cuped_relative,
+    relative_means,
+    relative_proportion,
+)
 from livebase.measure.readout import (
     REASONS,
     ArmStats,
@@ -58,7 +67,8 @@ from livebase.measure.readout import (
     readout_from_stats,
     stats_from_aggregates,
 )
-from livebase.measure.statistics import RegressionStats, SampleStats
+from livebase.measure.sequential import sequential_difference
+from livebase.measure.statistics import RegressionStats, SampleStats, TailStats
 from livebase.measure.uplift import (
     HILLSTROM_FEATURES,
     ArmEvaluation,
@@ -90,6 +100,7 @@ __all__ = [
     "ExperimentStats",
     "FeatureSpec",
     "Interval",
+    "PooledComparison",
     "QiniSummary",
     "Readout",
     "ReadoutSettings",
@@ -97,13 +108,17 @@ __all__ = [
     "SamplePlan",
     "SampleStats",
     "SrmCheck",
+    "StratifiedReadout",
+    "TailStats",
     "UpliftModel",
+    "aov_difference",
     "assign_arms",
     "assignment_sql",
     "benjamini_hochberg",
     "bootstrap_difference",
     "bucket_of",
     "cuped_difference",
+    "cuped_relative",
     "design_matrix",
     "evaluate_uplift",
     "exclude_global_holdout",
@@ -114,11 +129,14 @@ __all__ = [
     "global_holdout_sql",
     "holm",
     "lift_chart_png",
+    "lognormal_difference",
     "minimum_detectable_effect",
     "new_assignments",
     "newcombe_difference",
+    "newcombe_p_value",
     "plan_sample_size",
     "pool",
+    "pooled_readout",
     "proportion_difference",
     "qini_chart_png",
     "qini_curve",
@@ -127,8 +145,11 @@ __all__ = [
     "readout",
     "readout_from_stats",
     "relative_lift_delta",
+    "relative_means",
+    "relative_proportion",
     "sample_ratio_mismatch",
     "score_customers",
+    "sequential_difference",
     "split_train_test",
     "stats_from_aggregates",
     "uplift_by_decile",

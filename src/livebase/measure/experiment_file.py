@@ -55,11 +55,12 @@ class ExperimentFile:
         )
 
     def experiment_row(self, salt: str = "", source: str = "") -> dict[str, Any]:
-        """The ``experiments`` table row (planned shares = observed shares of the file)."""
+        """The ``experiments`` table row, without a plan (``{}``): a file says what happened,
+        not what was planned."""
         return {
             "name": self.name,
             "control_arm": self.control,
-            "planned_shares": json.dumps(self.observed_shares),
+            "planned_shares": "{}",
             "salt": salt,
             "source": source,
             "outcomes": json.dumps(list(self.outcomes)),

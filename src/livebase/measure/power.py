@@ -9,6 +9,11 @@ the continuity correction). For an unequal split (a 10% holdout) the standard er
 The minimum detectable effect (MDE) of an observed experiment uses the same relation solved for
 ``δ`` with the observed sizes and baseline (gbstats' "power" module does the same with a
 normal approximation).
+
+An unequal split is planned with the test the readout runs: the power of "Newcombe's interval
+excludes zero" is computed exactly (:func:`newcombe_power`, a sum over the binomial outcomes of
+both arms), so a plan promising 80% delivers 80% — the normal formula with an unpooled standard
+error promised 80% and delivered 69–77% for 10% holdouts.
 """
 
 from __future__ import annotations
@@ -16,11 +21,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 from livebase.errors import ExperimentError
+from livebase.measure.intervals import newcombe_bounds
 
-__all__ = ["SamplePlan", "minimum_detectable_effect", "plan_sample_size"]
+__all__ = ["SamplePlan", "minimum_detectable_effect", "newcombe_power", "plan_sample_size"]
+
+_MAX_GRID = 4_000_000
 
 
 def _z(q: float) -> float:
@@ -76,10 +86,45 @@ class SamplePlan:
     message: str
 
 
+def newcombe_power(
+    baseline: float, treated_rate: float, n_treatment: int, n_control: int, alpha: float = 0.05
+) -> float:
+    """Exact power of the readout's test for proportions: P(Newcombe's interval excludes 0).
+
+    Sums the binomial probabilities of every (treated, control) outcome whose interval excludes
+    zero (outcomes beyond 7 sd are left out: < 1e-11). Past 4M outcome pairs the pooled-z normal
+    approximation is used, which the interval matches at such sizes.
+
+    >>> round(newcombe_power(0.12, 0.14, 4438, 4438), 3)
+    0.8
+    """
+    n_t, n_c = int(n_treatment), int(n_control)
+
+    def support(n: int, p: float) -> npt.NDArray[np.int64]:
+        sd = math.sqrt(n * p * (1 - p))
+        lo = max(0, math.floor(n * p - 7 * sd - 1))
+        hi = min(n, math.ceil(n * p + 7 * sd + 1))
+        return np.arange(lo, hi + 1)
+
+    xt, xc = support(n_t, treated_rate), support(n_c, baseline)
+    if xt.size * xc.size > _MAX_GRID:
+        pbar = (n_t * treated_rate + n_c * baseline) / (n_t + n_c)
+        se0 = math.sqrt(pbar * (1 - pbar) * (1 / n_t + 1 / n_c))
+        se1 = math.sqrt(
+            treated_rate * (1 - treated_rate) / n_t + baseline * (1 - baseline) / n_c
+        )
+        d = abs(treated_rate - baseline)
+        return float(sps.norm.cdf((d - _z(1 - alpha / 2) * se0) / se1))
+    pmf_t = sps.binom.pmf(xt, n_t, treated_rate)
+    pmf_c = sps.binom.pmf(xc, n_c, baseline)
+    lo, hi = newcombe_bounds(xt[None, :], n_t, xc[:, None], n_c, _z(1 - alpha / 2))
+    reject = ((lo > 0) | (hi < 0)).astype(np.float64)
+    return float(pmf_c @ reject @ pmf_t)
+
+
 def _se_ok(baseline: float, mde: float, n_t: float, n_c: float, alpha: float, pw: float) -> bool:
-    p1 = baseline + mde
-    se = math.sqrt(p1 * (1 - p1) / n_t + baseline * (1 - baseline) / n_c)
-    return (_z(1 - alpha / 2) + _z(pw)) * se <= mde
+    """Is the split powered for the readout's own test (exact Newcombe power)?"""
+    return newcombe_power(baseline, baseline + mde, round(n_t), round(n_c), alpha) >= pw
 
 
 def plan_sample_size(
@@ -100,7 +145,7 @@ def plan_sample_size(
     (4438, 8876)
     >>> plan = plan_sample_size(0.12, 0.02, base_size=50_000)
     >>> plan.holdout_share, plan.n_holdout, plan.feasible
-    (0.044, 2200, True)
+    (0.048, 2400, True)
     """
     if not 0.0 < baseline < 1.0:
         raise ExperimentError(f"baseline must be a rate between 0 and 1, got {baseline}")
