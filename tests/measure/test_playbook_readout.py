@@ -95,3 +95,19 @@ def test_no_holdout_is_a_reason_not_a_number() -> None:
     r = playbook_readout_from_sums("x", {1: {"treatment": counts(100, 10)}}, holdout_share=0.0)
     assert r.reason == "no_holdout" and r.incremental_conversions is None
     assert datetime(2026, 1, 1)  # as_of is always a parameter
+
+
+def test_priorities_use_the_measured_lift_of_a_playbook(store: Store) -> None:
+    from livebase.measure.priorities import _measured
+    from livebase.models.settings import ScenarioSettings
+
+    scenario = ScenarioSettings.model_validate(
+        {"name": "Win back", "target": {"segment": "named:At Risk"}, "expected_uplift": 0.05,
+         "trigger_strength": 3, "effort": 2, "experiment": "playbook:winback"}
+    )  # fmt: skip
+    measured, notes = _measured(store, [scenario], AS_OF.date())
+    m = measured["Win back"]
+    assert notes == [] and m.experiment == "playbook:winback" and m.outcome == "revenue"
+    assert m.ci_low < m.relative_lift < m.ci_high and m.significant
+    early, notes = _measured(store, [scenario], START.date())
+    assert early == {} and "cannot be read out yet" in notes[0]
