@@ -20,6 +20,7 @@ from livebase.cli.clv import register as register_clv
 from livebase.cli.demo import register as register_demo
 from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
+from livebase.cli.learn import register as register_learn
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
 from livebase.cli.runs import register as register_runs
@@ -94,6 +95,7 @@ register_clv(app)
 register_priorities(app)
 register_experiment(app)
 register_uplift(app)
+register_learn(app)  # last: adds 'readout' to the 'playbook' group when there is one
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,86 +8,124 @@ treatment moves them, evaluated with Qini/AUUC on a held-out split.
 
 from __future__ import annotations
 
-from livebase.measure.assignment import (
-    GLOBAL_HOLDOUT,
-    assign_arms,
-    assignment_sql,
-    bucket_of,
-    exclude_global_holdout,
-    global_holdout,
-    global_holdout_sql,
-    new_assignments,
-    validate_shares,
-)
-from livebase.measure.charts import lift_chart_png, qini_chart_png
-from livebase.measure.experiment_file import (
-    ExperimentFile,
-    read_experiment_csv,
-    validate_experiment_frame,
-)
-from livebase.measure.intervals import (
-    Difference,
-    Interval,
-    benjamini_hochberg,
-    bootstrap_difference,
-    cuped_difference,
-    holm,
-    newcombe_difference,
-    newcombe_p_value,
-    proportion_difference,
-    relative_lift_delta,
-    sample_ratio_mismatch,
-    welch_difference,
-    wilson_interval,
-)
-from livebase.measure.lognormal import lognormal_difference
-from livebase.measure.pooling import PooledComparison, StratifiedReadout, pooled_readout
-from livebase.measure.power import SamplePlan, minimum_detectable_effect, plan_sample_size
-from livebase.measure.ratios import (
-    aov_difference,
-    cuped_relative,
-    relative_means,
-    relative_proportion,
-)
-from livebase.measure.readout import (
-    REASONS,
-    ArmStats,
-    ArmSummary,
-    Comparison,
-    Costs,
-    Economics,
-    ExperimentStats,
-    Readout,
-    ReadoutSettings,
-    SrmCheck,
-    experiment_stats,
-    experiment_stats_sql,
-    pool,
-    readout,
-    readout_from_stats,
-    stats_from_aggregates,
-)
-from livebase.measure.sequential import sequential_difference
-from livebase.measure.statistics import RegressionStats, SampleStats, TailStats
-from livebase.measure.uplift import (
-    HILLSTROM_FEATURES,
-    ArmEvaluation,
-    FeatureSpec,
-    QiniSummary,
-    UpliftModel,
-    design_matrix,
-    evaluate_uplift,
-    fit_uplift,
-    qini_curve,
-    qini_summary,
-    score_customers,
-    split_train_test,
-    uplift_by_decile,
-)
+import typing as _typing
+
+from livebase._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:
+    from livebase.measure.assignment import (
+        GLOBAL_HOLDOUT,
+        assign_arms,
+        assignment_sql,
+        bucket_of,
+        exclude_global_holdout,
+        global_holdout,
+        global_holdout_sql,
+        new_assignments,
+        validate_shares,
+    )
+    from livebase.measure.charts import (
+        lift_chart_png,
+        qini_chart_png,
+    )
+    from livebase.measure.experiment_file import (
+        ExperimentFile,
+        read_experiment_csv,
+        validate_experiment_frame,
+    )
+    from livebase.measure.intervals import (
+        Difference,
+        Interval,
+        benjamini_hochberg,
+        bootstrap_difference,
+        cuped_difference,
+        holm,
+        newcombe_difference,
+        newcombe_p_value,
+        proportion_difference,
+        relative_lift_delta,
+        sample_ratio_mismatch,
+        welch_difference,
+        wilson_interval,
+    )
+    from livebase.measure.lognormal import (
+        lognormal_difference,
+    )
+    from livebase.measure.playbook_readout import (
+        PLAYBOOK_REASONS,
+        PlaybookReadout,
+        StepReadout,
+    )
+    from livebase.measure.playbook_store import (
+        FunnelStep,
+        GlobalHoldoutReadout,
+        PlaybookSpec,
+        read_funnel,
+        read_global_holdout,
+        read_playbook,
+    )
+    from livebase.measure.pooling import (
+        PooledComparison,
+        StratifiedReadout,
+        pooled_readout,
+    )
+    from livebase.measure.power import (
+        SamplePlan,
+        minimum_detectable_effect,
+        plan_sample_size,
+    )
+    from livebase.measure.ratios import (
+        aov_difference,
+        cuped_relative,
+        relative_means,
+        relative_proportion,
+    )
+    from livebase.measure.readout import (
+        REASONS,
+        ArmStats,
+        ArmSummary,
+        Comparison,
+        Costs,
+        Economics,
+        ExperimentStats,
+        Readout,
+        ReadoutSettings,
+        SrmCheck,
+        experiment_stats,
+        experiment_stats_sql,
+        pool,
+        readout,
+        readout_from_stats,
+        stats_from_aggregates,
+    )
+    from livebase.measure.sequential import (
+        sequential_difference,
+    )
+    from livebase.measure.statistics import (
+        RegressionStats,
+        SampleStats,
+        TailStats,
+    )
+    from livebase.measure.uplift import (
+        HILLSTROM_FEATURES,
+        ArmEvaluation,
+        FeatureSpec,
+        QiniSummary,
+        UpliftModel,
+        design_matrix,
+        evaluate_uplift,
+        fit_uplift,
+        qini_curve,
+        qini_summary,
+        score_customers,
+        split_train_test,
+        uplift_by_decile,
+    )
 
 __all__ = [
     "GLOBAL_HOLDOUT",
     "HILLSTROM_FEATURES",
+    "PLAYBOOK_REASONS",
     "REASONS",
     "ArmEvaluation",
     "ArmStats",
@@ -99,7 +137,11 @@ __all__ = [
     "ExperimentFile",
     "ExperimentStats",
     "FeatureSpec",
+    "FunnelStep",
+    "GlobalHoldoutReadout",
     "Interval",
+    "PlaybookReadout",
+    "PlaybookSpec",
     "PooledComparison",
     "QiniSummary",
     "Readout",
@@ -108,6 +150,7 @@ __all__ = [
     "SamplePlan",
     "SampleStats",
     "SrmCheck",
+    "StepReadout",
     "StratifiedReadout",
     "TailStats",
     "UpliftModel",
@@ -142,6 +185,9 @@ __all__ = [
     "qini_curve",
     "qini_summary",
     "read_experiment_csv",
+    "read_funnel",
+    "read_global_holdout",
+    "read_playbook",
     "readout",
     "readout_from_stats",
     "relative_lift_delta",
@@ -158,3 +204,114 @@ __all__ = [
     "welch_difference",
     "wilson_interval",
 ]
+
+# imported on first use, so that importing a settings module stays cheap (livebase._lazy)
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "livebase.measure.assignment": [
+            "GLOBAL_HOLDOUT",
+            "assign_arms",
+            "assignment_sql",
+            "bucket_of",
+            "exclude_global_holdout",
+            "global_holdout",
+            "global_holdout_sql",
+            "new_assignments",
+            "validate_shares",
+        ],
+        "livebase.measure.charts": [
+            "lift_chart_png",
+            "qini_chart_png",
+        ],
+        "livebase.measure.experiment_file": [
+            "ExperimentFile",
+            "read_experiment_csv",
+            "validate_experiment_frame",
+        ],
+        "livebase.measure.intervals": [
+            "Difference",
+            "Interval",
+            "benjamini_hochberg",
+            "bootstrap_difference",
+            "cuped_difference",
+            "holm",
+            "newcombe_difference",
+            "newcombe_p_value",
+            "proportion_difference",
+            "relative_lift_delta",
+            "sample_ratio_mismatch",
+            "welch_difference",
+            "wilson_interval",
+        ],
+        "livebase.measure.lognormal": [
+            "lognormal_difference",
+        ],
+        "livebase.measure.pooling": [
+            "PooledComparison",
+            "StratifiedReadout",
+            "pooled_readout",
+        ],
+        "livebase.measure.power": [
+            "SamplePlan",
+            "minimum_detectable_effect",
+            "plan_sample_size",
+        ],
+        "livebase.measure.ratios": [
+            "aov_difference",
+            "cuped_relative",
+            "relative_means",
+            "relative_proportion",
+        ],
+        "livebase.measure.playbook_readout": ["PLAYBOOK_REASONS", "PlaybookReadout", "StepReadout"],
+        "livebase.measure.playbook_store": [
+            "FunnelStep",
+            "GlobalHoldoutReadout",
+            "PlaybookSpec",
+            "read_funnel",
+            "read_global_holdout",
+            "read_playbook",
+        ],
+        "livebase.measure.readout": [
+            "REASONS",
+            "ArmStats",
+            "ArmSummary",
+            "Comparison",
+            "Costs",
+            "Economics",
+            "ExperimentStats",
+            "Readout",
+            "ReadoutSettings",
+            "SrmCheck",
+            "experiment_stats",
+            "experiment_stats_sql",
+            "pool",
+            "readout",
+            "readout_from_stats",
+            "stats_from_aggregates",
+        ],
+        "livebase.measure.sequential": [
+            "sequential_difference",
+        ],
+        "livebase.measure.statistics": [
+            "RegressionStats",
+            "SampleStats",
+            "TailStats",
+        ],
+        "livebase.measure.uplift": [
+            "HILLSTROM_FEATURES",
+            "ArmEvaluation",
+            "FeatureSpec",
+            "QiniSummary",
+            "UpliftModel",
+            "design_matrix",
+            "evaluate_uplift",
+            "fit_uplift",
+            "qini_curve",
+            "qini_summary",
+            "score_customers",
+            "split_train_test",
+            "uplift_by_decile",
+        ],
+    },
+)
