@@ -13,7 +13,8 @@ The tree::
     ├── SegmentError                   segmentation cannot run (no history for a date, …)
     ├── ModelError                     a model cannot be fitted or is missing
     │   └── ConvergenceError           the optimiser stopped without converging
-    └── ExperimentError                an experiment is unknown or its data cannot be read out
+    ├── ExperimentError                an experiment is unknown or its data cannot be read out
+    └── PlaybookError                  a playbook file is wrong (file, line, key) or cannot run
 
 Messages say what is wrong, where, and what to do about it.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "InputValidationError",
     "LivebaseError",
     "ModelError",
+    "PlaybookError",
     "RowProblem",
     "RuleError",
     "SegmentError",
@@ -166,3 +168,8 @@ class ConvergenceError(ModelError):
 
 class ExperimentError(LivebaseError):
     """An experiment is unknown, or its data cannot give a readout."""
+
+
+class PlaybookError(ConfigError):
+    """A playbook file (``playbooks/NAME.yaml``) is invalid, names an unknown playbook, channel
+    or segment, or a playbook cannot be planned; names the file, key and YAML line."""

@@ -141,6 +141,22 @@ def template_text(template: str, name: str) -> str:
     return text.replace("{name}", name)
 
 
+def write_template_playbooks(folder: Path, template: str) -> list[Path]:
+    """Copy the template's standard playbooks into ``folder/playbooks`` (existing files stay)."""
+    source = resources.files("livebase").joinpath("templates", "playbooks", template)
+    if not source.is_dir():
+        return []
+    target = folder / "playbooks"
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for item in sorted(source.iterdir(), key=lambda i: i.name):
+        path = target / item.name
+        if item.name.endswith(".yaml") and not path.exists():
+            path.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(path)
+    return written
+
+
 def init_workspace(folder: Path, *, template: str = "ecommerce", force: bool = False) -> Workspace:
     """Create ``folder`` with a commented livebase.yaml from ``template`` and an empty store."""
     folder = folder.expanduser()
@@ -153,6 +169,7 @@ def init_workspace(folder: Path, *, template: str = "ecommerce", force: bool = F
     text = template_text(template, folder.resolve().name)
     folder.mkdir(parents=True, exist_ok=True)
     config_path.write_text(text, encoding="utf-8")
+    write_template_playbooks(folder, template)
     workspace = Workspace.load(folder)
     workspace.open_store().close()
     workspace.open_ops().close()

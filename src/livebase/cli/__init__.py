@@ -21,6 +21,7 @@ from livebase.cli.demo import register as register_demo
 from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
 from livebase.cli.learn import register as register_learn
+from livebase.cli.playbooks import register as register_playbooks
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
 from livebase.cli.runs import register as register_runs
@@ -95,7 +96,8 @@ register_clv(app)
 register_priorities(app)
 register_experiment(app)
 register_uplift(app)
-register_learn(app)  # last: adds 'readout' to the 'playbook' group when there is one
+register_playbooks(app)
+register_learn(app)  # last: adds 'readout' to the 'playbook' group
 
 
 def main(argv: list[str] | None = None) -> int:

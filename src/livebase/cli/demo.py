@@ -279,6 +279,14 @@ def register(app: typer.Typer) -> None:
                     lang=cfg.language,
                     currency=cfg.currency,
                 )
+            from livebase.cli.playbooks import run_table
+            from livebase.demo.playbooks import demo_tick
+
+            with console.status("planning one tick of the school's playbooks…"):
+                tick = demo_tick(
+                    workspace, store, seed=seed, day=datetime.combine(day, datetime.min.time())
+                )
+            console.print(run_table(tick, cfg.currency))
         console.print(
             f"\n[bold]Demo workspace:[/] {workspace.root}  "
             f"({time.perf_counter() - started:.1f}s)\n"

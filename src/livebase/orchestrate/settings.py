@@ -98,5 +98,7 @@ class PolicySettings(_Section):
     """Marketing messages need the customer's granted marketing consent for the channel (Russia's
     advertising law asks the sender to prove prior consent for e-mail and SMS advertising).
     ``false`` only where consent is collected and enforced elsewhere."""
+    global_salt: str = "global"
+    """Salt of the global holdout's hash: changing it reshuffles who is held out."""
     on_capped: OnCapped = "defer"
     """What happens to a capped step unless its playbook says otherwise."""

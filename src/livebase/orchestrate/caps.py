@@ -1,0 +1,130 @@
+"""Plan-time caps and arbitration: rolling windows over reservations, set-based in DuckDB.
+
+A reservation is a planned marketing message (ledger ``planned``, not cancelled) or one
+admitted earlier in the same tick. A candidate at time ``t`` passes a cap ``max per W`` when
+fewer than ``max`` reservations of the customer (on the cap's channel, or any) lie strictly
+within ``W`` of ``t`` on either side. So every half-open window ``[s, s + W)`` holds at most
+``max`` messages, wherever it starts (no midnight loophole), even when quiet hours pushed a
+reservation into the future.
+
+Arbitration: a customer's candidates of one tick are admitted in rounds, best first: higher
+``priority``, then earlier entry, then playbook name and step. A candidate refused by a cap
+filled by a better candidate of another playbook this tick lost the arbitration: its reason
+reads ``arbitration:<winner>:<cap>``; otherwise ``cap:<channel>:<max>/<per>``.
+
+>>> from livebase.orchestrate.settings import CapRule
+>>> cap_code(CapRule(channel="email", max=2, per="7d"))
+'cap:email:2/7d'
+>>> allowed_at([0.0, 3.0], 5.0, max_=2, window=7.0)
+False
+>>> allowed_at([0.0, 3.0], 7.0, max_=2, window=7.0)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from livebase.orchestrate.entry import segments_sql
+from livebase.orchestrate.settings import CapRule
+
+__all__ = ["admit_in_rounds", "allowed_at", "cap_code"]
+
+
+def cap_code(rule: CapRule) -> str:
+    """The stable reason code of a cap."""
+    segs = ""
+    if rule.segments:
+        segs = "[" + ";".join(f"{k}={','.join(v)}" for k, v in rule.segments.items()) + "]"
+    return f"cap:{rule.channel}{segs}:{rule.max}/{rule.per}"
+
+
+def allowed_at(existing: Sequence[float], t: float, *, max_: int, window: float) -> bool:
+    """The pure rule on numbers: may a message at ``t`` join ``existing`` under ``max_``/``window``."""
+    return sum(1 for u in existing if abs(u - t) < window) < max_
+
+
+def admit_in_rounds(
+    con: duckdb.DuckDBPyConnection,
+    rules: Sequence[CapRule],
+    *,
+    candidates: str,
+    reservations: str,
+    frame: str,
+) -> None:
+    """Decide every candidate: adds ``cap_reason`` (NULL = admitted) and ``frees_at``.
+
+    ``candidates`` (a temp table) has key, customer_id, playbook, channel, due, priority,
+    entered_at, occurrence, idx; it gains the columns ``cap_reason`` and ``frees_at``.
+    ``reservations`` (customer_id, channel, ts, playbook, tick) gains the admitted ones.
+    """
+    con.execute(
+        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS cap_reason VARCHAR;"
+        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS frees_at TIMESTAMP;"
+        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS rk INTEGER;"
+        f"""UPDATE {candidates} c SET rk = r.rk FROM (
+            SELECT key, row_number() OVER (PARTITION BY customer_id
+                ORDER BY priority DESC, entered_at, playbook, occurrence, idx) AS rk
+            FROM {candidates}) r WHERE r.key = c.key"""
+    )
+    row = con.execute(f"SELECT coalesce(max(rk), 0) FROM {candidates}").fetchall()[0]
+    rounds = int(row[0]) if row else 0
+    if not rules:
+        con.execute(
+            f"INSERT INTO {reservations} SELECT customer_id, channel, due, playbook, TRUE "
+            f"FROM {candidates}"
+        )
+        return
+    values = ", ".join(
+        f"({i}, '{r.channel}', {r.max}, {int(r.window.total_seconds())}, "
+        f"'{cap_code(r).replace(chr(39), chr(39) * 2)}')"
+        for i, r in enumerate(rules)
+    )
+    applies = " ".join(
+        f"WHEN {i} THEN {segments_sql(r.segments, 'f')} IS TRUE" for i, r in enumerate(rules)
+    )
+    for rk in range(1, rounds + 1):
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE lb_pb_capcheck AS
+            WITH k AS (SELECT * FROM {candidates} WHERE rk = {rk}),
+            rules(rule_no, channel, max_, seconds, code) AS (VALUES {values}),
+            kr AS (
+                SELECT k.key, k.customer_id, k.channel AS k_channel, k.due, k.playbook AS k_pb,
+                       r.rule_no, r.channel, r.max_, r.seconds, r.code
+                FROM k JOIN {frame} f USING (customer_id) CROSS JOIN rules r
+                WHERE (r.channel = 'any' OR r.channel = k.channel)
+                  AND (CASE r.rule_no {applies} END)
+            ),
+            counted AS (
+                SELECT kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code,
+                       count(res.ts) AS n,
+                       list_sort(list(res.ts) FILTER (WHERE res.ts <= kr.due)) AS past,
+                       bool_or(res.tick AND res.playbook <> kr.k_pb) AS by_tick,
+                       min(CASE WHEN res.tick AND res.playbook <> kr.k_pb THEN res.playbook END)
+                           AS winner
+                FROM kr LEFT JOIN {reservations} res
+                  ON res.customer_id = kr.customer_id
+                 AND (kr.channel = 'any' OR res.channel = kr.channel)
+                 AND abs(epoch(res.ts) - epoch(kr.due)) < kr.seconds
+                GROUP BY kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code
+            ),
+            failing AS (
+                SELECT key, arg_min(
+                    CASE WHEN by_tick THEN 'arbitration:' || winner || ':' || code ELSE code END,
+                    rule_no) AS reason,
+                    arg_min(CASE WHEN len(past) >= n - max_ + 1 AND n - max_ + 1 >= 1
+                        THEN past[n - max_ + 1] + to_seconds(seconds) END, rule_no) AS frees_at
+                FROM counted WHERE n >= max_ GROUP BY key
+            )
+            SELECT * FROM failing"""
+        )
+        con.execute(
+            f"""UPDATE {candidates} c SET cap_reason = f.reason, frees_at = f.frees_at
+            FROM lb_pb_capcheck f WHERE f.key = c.key;
+            INSERT INTO {reservations}
+            SELECT customer_id, channel, due, playbook, TRUE FROM {candidates}
+            WHERE rk = {rk} AND cap_reason IS NULL"""
+        )
