@@ -12,7 +12,10 @@ The tree::
     ├── SegmentError                   segmentation cannot run (no history for a date, …)
     ├── ModelError                     a model cannot be fitted or is missing
     │   └── ConvergenceError           the optimiser stopped without converging
-    └── ExperimentError                an experiment is unknown or its data cannot be read out
+    ├── ExperimentError                an experiment is unknown or its data cannot be read out
+    ├── ChannelError                   a channel cannot be opened or reached: names channels.NAME.key
+    └── DeliveryError                  sending cannot run: a template, consent file or erasure problem
+        └── TemplateError              a message template is missing, unsafe or uses an unknown name
 
 Messages say what is wrong, where, and what to do about it.
 """
@@ -24,8 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ChannelError",
     "ConfigError",
     "ConvergenceError",
+    "DeliveryError",
     "ExperimentError",
     "IngestError",
     "InputValidationError",
@@ -35,6 +40,7 @@ __all__ = [
     "RuleError",
     "SegmentError",
     "StoreError",
+    "TemplateError",
     "WorkspaceError",
     "did_you_mean",
 ]
@@ -160,3 +166,42 @@ class ConvergenceError(ModelError):
 
 class ExperimentError(LivebaseError):
     """An experiment is unknown, or its data cannot give a readout."""
+
+
+class ChannelError(LivebaseError):
+    """A channel cannot be opened, authenticated or reached.
+
+    Carries the channel name and the config key to fix (``channels.email.host``).
+    """
+
+    def __init__(self, message: str, *, channel: str = "", key: str = "") -> None:
+        self.channel = channel
+        self.key = key
+        where = (
+            f"channels.{channel}.{key}"
+            if channel and key
+            else (f"channel '{channel}'" if channel else "")
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class DeliveryError(LivebaseError):
+    """Sending, consent import or erasure cannot run; the message says what to fix."""
+
+
+class TemplateError(DeliveryError):
+    """A message template is missing, does not parse, or uses a name the context lacks.
+
+    Carries the template name and, when known, the file and line.
+    """
+
+    def __init__(
+        self, message: str, *, template: str = "", file: str | None = None, line: int | None = None
+    ) -> None:
+        self.template = template
+        self.file = file
+        self.line = line
+        where = file or (f"template '{template}'" if template else "")
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {message}" if where else message)
