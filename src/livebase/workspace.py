@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Literal
 from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
 from livebase.errors import WorkspaceError, did_you_mean
 from livebase.secrets import Secrets, ensure_secrets, load_secrets
-from livebase.store import Store
 
 if TYPE_CHECKING:
     from livebase.ops.store import OpsStore
+    from livebase.store import Store
 
 __all__ = ["STORE_FILE", "TEMPLATES", "Workspace", "find_workspace", "init_workspace"]
 
@@ -65,9 +65,31 @@ class Workspace:
             migrate=migrate,
         )
 
-    def open_store(self, *, read_only: bool = False) -> Store:
-        """Open the workspace's store (creating it if the folder has a config but no store)."""
-        return Store.open(self.store_path, create=not read_only, read_only=read_only)
+    def open_store(
+        self,
+        *,
+        read_only: bool = False,
+        command: str | None = None,
+        wait_timeout: float | None = None,
+    ) -> Store:
+        """Open the workspace's store (creating it if the folder has a config but no store).
+
+        Takes the workspace job lock first (exclusive to write, shared to read): a second
+        command waits for the first, saying for whom, instead of failing (see livebase.locks).
+        """
+        from livebase.locks import acquire
+        from livebase.store import Store  # DuckDB loads here, not when the CLI starts
+
+        release = acquire(
+            self.root, exclusive=not read_only, command=command, wait_timeout=wait_timeout
+        )
+        try:
+            store = Store.open(self.store_path, create=not read_only, read_only=read_only)
+        except BaseException:
+            release()
+            raise
+        store.on_close.append(release)
+        return store
 
     @classmethod
     def load(cls, root: Path) -> Workspace:

@@ -6,6 +6,7 @@ traceback shows only with ``--debug``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,7 @@ from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
+from livebase.cli.runs import register as register_runs
 from livebase.cli.segments import register as register_segments
 from livebase.cli.sql import register as register_sql
 from livebase.cli.uplift import register as register_uplift
@@ -38,6 +40,14 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"livebase {version('livebase')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     workspace: Annotated[
@@ -50,15 +60,34 @@ def _options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-timeout",
+            help="Seconds to wait for another livebase command on the same workspace "
+            "(default 3600).",
+            envvar="LIVEBASE_WAIT_TIMEOUT",
+            min=0,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
+    if wait_timeout is not None:  # read by livebase.locks when a command opens the store
+        os.environ["LIVEBASE_WAIT_TIMEOUT"] = str(wait_timeout)
 
 
 register_admin(app)
 register_ingest(app)
 register_segments(app)
 register_report(app)
+register_runs(app)
 register_sql(app)
 register_demo(app)
 register_clv(app)
