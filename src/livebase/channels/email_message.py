@@ -21,13 +21,18 @@ one-click unsubscribe headers, and a DKIM signature over them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from livebase.channels.base import OutgoingMessage
+
+SMTP_COMPAT = compat32.clone(linesep="\r\n")
 
 __all__ = [
     "DKIM_HEADERS",
@@ -79,23 +84,49 @@ def message_id(key: str, sender: str) -> str:
     return f"<{message_token(key)}.lb@{_domain(sender)}>"
 
 
+def _header(value: str) -> str:
+    """An unstructured header value, RFC 2047-encoded when not ASCII."""
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode()
+
+
+def _address(display: str, address: str) -> str:
+    if not display:
+        return address
+    return (
+        formataddr((_header(display), address))
+        if display.isascii()
+        else f"{_header(display)} <{address}>"
+    )
+
+
 def build_email(
     message: OutgoingMessage,
     *,
     sender: str,
     reply_to: str | None = None,
     unsubscribe_mailto: str | None = None,
-) -> EmailMessage:
+) -> Message:
     """The e-mail for ``message`` (see the module docstring).
 
     Marketing messages always carry ``List-Unsubscribe`` (the HTTPS link, then the mailto when
-    configured) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``.
+    configured) and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. Built with the
+    compat32 MIME classes: several times cheaper than ``EmailMessage`` header parsing.
     """
-    email = EmailMessage(policy=SMTP)
-    email["From"] = sender
-    to_name = message.name or ""
-    email["To"] = formataddr((to_name, message.address)) if to_name else message.address
-    email["Subject"] = message.subject or ""
+    text_part = MIMEText(message.text, "plain", "utf-8")
+    email: Message
+    if message.html:
+        email = MIMEMultipart("alternative")
+        email.attach(text_part)
+        email.attach(MIMEText(message.html, "html", "utf-8"))
+        email.set_boundary(f"==lb-{message.token}==")  # derived from the key, not random
+    else:
+        email = text_part
+    sender_name, sender_address = parseaddr(sender)
+    email["From"] = _address(sender_name, sender_address)
+    email["To"] = _address(message.name or "", message.address)
+    email["Subject"] = _header(message.subject or "")
     if message.date is not None:
         email["Date"] = format_datetime(message.date)
     email["Message-ID"] = message_id(message.key, sender)
@@ -112,9 +143,6 @@ def build_email(
             email["List-Unsubscribe"] = ", ".join(targets)
         if message.unsubscribe_url:
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(message.text, subtype="plain", charset="utf-8")
-    if message.html:
-        email.add_alternative(message.html, subtype="html", charset="utf-8")
     return email
 
 
@@ -138,9 +166,9 @@ def sign_dkim(raw: bytes, key: DkimKey) -> bytes:
     return bytes(signature) + raw
 
 
-def to_bytes(email: EmailMessage, dkim_key: DkimKey | None = None) -> bytes:
+def to_bytes(email: Message, dkim_key: DkimKey | None = None) -> bytes:
     """The message as sent on the wire (CRLF line ends), DKIM-signed when a key is given."""
-    raw = email.as_bytes(policy=SMTP)
+    raw = email.as_bytes(policy=SMTP_COMPAT)
     return sign_dkim(raw, dkim_key) if dkim_key is not None else raw
 
 

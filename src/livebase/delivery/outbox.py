@@ -28,7 +28,8 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +42,7 @@ from livebase.channels.email_message import message_id as email_message_id
 from livebase.channels.settings import ChannelSettings
 from livebase.delivery.links import record_message, unsubscribe_url
 from livebase.delivery.templates import Renderer
-from livebase.errors import TemplateError
+from livebase.errors import StoreError, TemplateError
 from livebase.ops.store import OpsStore
 from livebase.ops.tables import CUSTOMER_STATUS, OUTBOX, SEND_LEDGER, SUPPRESSIONS
 from livebase.ops.writes import insert_ignore
@@ -146,12 +147,36 @@ class Outbox:
         self.workspace_tz = workspace_tz
         self.renderer = renderer
         self.settings = settings or DeliverySettings()
+        self._con: Connection | None = None
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A write transaction on this worker's own connection (kept open: on SQLite a new
+        connection per transaction costs more than the transaction)."""
+        if self.ops.dialect != "sqlite":
+            with self.ops.begin() as con:
+                yield con
+            return
+        try:
+            if self._con is None or self._con.closed:
+                self._con = self.ops.engine.connect()
+            with self._con.begin():
+                yield self._con
+        except sa.exc.OperationalError as exc:
+            self.close()
+            raise StoreError(f"the operational store {self.ops.url} failed: {exc.orig}") from exc
+
+    def close(self) -> None:
+        """Close this worker's connection."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     # -- recover ------------------------------------------------------------------------------
     def recover(self, now: datetime, tally: Tally | None = None) -> int:
         """Turn abandoned ``sending`` rows (lease expired, another owner) into ``uncertain`` or
         ``retry``; returns how many."""
-        with self.ops.begin() as con:
+        with self._begin() as con:
             query = sa.select(OUTBOX).where(
                 OUTBOX.c.status == "sending",
                 OUTBOX.c.lease_until < now,
@@ -213,7 +238,7 @@ class Outbox:
         if self.ops.skip_locked:
             query = query.with_for_update(skip_locked=True, of=OUTBOX)
         claims: list[Claim] = []
-        with self.ops.begin() as con:
+        with self._begin() as con:
             for row in con.execute(query).mappings().all():
                 claim = self._claim_one(con, dict(row), now, tally)
                 if claim is not None:
@@ -364,7 +389,7 @@ class Outbox:
         """Write the outcomes of finished sends (one transaction)."""
         if not results:
             return
-        with self.ops.begin() as con:
+        with self._begin() as con:
             for claim, outcome in results:
                 self._record_one(con, claim, outcome, now, tally)
 
@@ -506,7 +531,7 @@ class Outbox:
     def release(self, claims: Sequence[Claim], now: datetime) -> int:
         """Give back claimed messages that were never handed to the channel (shutdown)."""
         released = 0
-        with self.ops.begin() as con:
+        with self._begin() as con:
             for claim in claims:
                 result = con.execute(
                     OUTBOX.update()

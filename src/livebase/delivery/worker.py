@@ -109,6 +109,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.send_timeout = send_timeout
         self.monotonic = monotonic
+        self.recover_every = min(5.0, outbox.settings.lease.total_seconds() / 3)
         rates = rates or {}
         self.limiters = {
             name: RateLimiter(rates.get(name), monotonic=monotonic) for name in self.channels
@@ -141,6 +142,7 @@ class Worker:
         flights: dict[str, list[_Flight]] = {name: [] for name in self.channels}
         claimed_total = 0
         last_tick: float | None = None
+        last_recover: float | None = None
         while True:
             stopping = stop.is_set()
             if forever and tick is not None and not stopping:
@@ -152,9 +154,14 @@ class Worker:
             room = None if limit is None else limit - claimed_total
             if not stopping and (room is None or room > 0):
                 now = self.clock()
-                self.outbox.recover(now, self.tally)
+                moment = self.monotonic()
+                if last_recover is None or moment - last_recover >= self.recover_every:
+                    last_recover = moment
+                    self.outbox.recover(now, self.tally)
                 for name, channel in self.channels.items():
                     free = self.window - len(flights[name])
+                    if flights[name] and free < max(1, self.window // 4):
+                        continue  # claim in batches, not one by one
                     count = min(free, self.limiters[name].available())
                     if room is not None:
                         count = min(count, room - started)
@@ -211,9 +218,10 @@ class Worker:
             await asyncio.wait_for(stop.wait(), self.poll_seconds)
 
     async def close(self) -> None:
-        """Close every channel."""
+        """Close every channel and the worker's store connection."""
         for channel in self.channels.values():
             await channel.close()
+        self.outbox.close()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
