@@ -33,7 +33,40 @@ from livebase.secrets import Secrets
 if TYPE_CHECKING:
     from livebase.workspace import Workspace
 
-__all__ = ["SendReport", "build_worker", "owner_id", "run_worker", "send_due"]
+__all__ = [
+    "PLANNER_TICK",
+    "SendReport",
+    "build_worker",
+    "owner_id",
+    "planner_tick",
+    "run_worker",
+    "send_due",
+]
+
+PLANNER_TICK = ("livebase.orchestrate.planner", "worker_tick")
+"""Where ``livebase worker`` finds the planner: ``worker_tick(workspace, now)`` plans one tick
+(journeys, assignments, outbox rows) as of ``now``."""
+
+
+def planner_tick(workspace: Workspace) -> Callable[[datetime], object] | None:
+    """The planner's tick bound to ``workspace``, or None when this livebase has no planner
+    (the worker then only sends)."""
+    import importlib
+
+    module_name, function = PLANNER_TICK
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    tick = getattr(module, function, None)
+    if tick is None:
+        return None
+
+    def bound(now: datetime) -> object:
+        return tick(workspace, now)
+
+    return bound
+
 
 Clock = Callable[[], datetime]
 
@@ -141,6 +174,7 @@ def build_worker(
         opened,
         clock=clock,
         rates={n: channels[n].effective_rate for n in opened},
+        windows={n: channels[n].pool_size for n in opened},
         window=window,
         poll_seconds=poll_seconds,
         send_timeout=max(channels[n].timeout_seconds for n in opened) * 3 if opened else 120.0,

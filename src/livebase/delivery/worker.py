@@ -1,9 +1,10 @@
 """The outbox worker: claims due messages, sends them through their channels, records outcomes.
 
 The loop, per turn: recover abandoned claims; for every channel, claim as many due messages as
-its window of sends in flight and its rate limit allow (a claim commits ``sending`` before the
-send starts, so a crash leaves at most that window in doubt); start the sends; record the
-outcomes of those that finished. ``livebase send`` runs the loop until nothing is due;
+its window of sends in flight (``pool_size``: every claimed message starts at once, none waits
+for a connection) and its rate limit allow; start the sends; record the outcomes of those that
+finished. A claim commits ``sending`` before the send starts, so a crash leaves at most one
+window per channel in doubt. ``livebase send`` runs the loop until nothing is due;
 ``livebase worker`` runs it for ever, with a planner tick every few minutes, and stops cleanly
 on SIGTERM/SIGINT: no new claims, the sends in flight finish and are recorded.
 
@@ -97,6 +98,7 @@ class Worker:
         *,
         clock: Clock,
         rates: Mapping[str, float | None] | None = None,
+        windows: Mapping[str, int] | None = None,
         window: int = 32,
         poll_seconds: float = 1.0,
         send_timeout: float = 120.0,
@@ -113,6 +115,9 @@ class Worker:
         rates = rates or {}
         self.limiters = {
             name: RateLimiter(rates.get(name), monotonic=monotonic) for name in self.channels
+        }
+        self.windows = {
+            name: min(window, (windows or {}).get(name, window)) for name in self.channels
         }
         self.tally = Tally()
 
@@ -159,8 +164,8 @@ class Worker:
                     last_recover = moment
                     self.outbox.recover(now, self.tally)
                 for name, channel in self.channels.items():
-                    free = self.window - len(flights[name])
-                    if flights[name] and free < max(1, self.window // 4):
+                    free = self.windows[name] - len(flights[name])
+                    if flights[name] and free < max(1, self.windows[name] // 4):
                         continue  # claim in batches, not one by one
                     count = min(free, self.limiters[name].available())
                     if room is not None:
