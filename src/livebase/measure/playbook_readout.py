@@ -437,6 +437,8 @@ def step_readout_from_sums(
     if reason is None and cost <= 0:
         reason = "no_cost"
     if reason is not None:
+        if reason in {"too_few_entrants", "window_not_over"}:
+            empty["recommendation"] = "hold_out_more"  # too little to decide: keep learning
         return StepReadout(**base, **empty, why=PLAYBOOK_REASONS[reason], reason=reason)
     r = readout_from_stats(
         _experiment(arms),
