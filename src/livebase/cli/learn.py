@@ -138,10 +138,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--chart", help="Write the lifts with intervals as a PNG.")
         ] = None,
     ) -> None:
-        """What a playbook added against its holdout: per arm conversion and revenue,
-        incremental conversions and revenue with intervals (per occurrence and pooled), per
-        segment (family-wise corrected), SRM against the stored plan, cost, ROI, cost per
-        incremental conversion, and each paid step against its own holdout.
+        """What a playbook added against its holdout, with intervals, cost and ROI.
+
+        Per arm conversion and revenue; incremental conversions and revenue with intervals
+        (per occurrence and pooled); per segment (family-wise corrected); SRM against the
+        stored plan; cost per incremental conversion; each paid step against its own holdout.
 
         Example: livebase playbook readout winback-60 --format json
         """
