@@ -58,13 +58,13 @@ def revenue_chart(snap: Mapping[str, Any], t: Texts) -> dict[str, Any]:
 
 
 def _by_segment(
-    rows: Sequence[Mapping[str, Any]], value: str
+    rows: Sequence[Mapping[str, Any]], value: str, t: Texts
 ) -> tuple[list[str], list[dict[str, Any]]]:
     dates = sorted({r["as_of"] for r in rows})
     segments = sorted({r["segment"] for r in rows})
     table = {(r["as_of"], r["segment"]): r[value] for r in rows}
     sets = [
-        {"label": s, "data": [table.get((d, s), 0) for d in dates],
+        {"label": t.segment(s), "data": [table.get((d, s), 0) for d in dates],
          "backgroundColor": PALETTE[i % len(PALETTE)], "borderColor": PALETTE[i % len(PALETTE)],
          "fill": True}
         for i, s in enumerate(segments)
@@ -73,7 +73,7 @@ def _by_segment(
 
 
 def segments_chart(snap: Mapping[str, Any], t: Texts, value: str = "customers") -> dict[str, Any]:
-    dates, sets = _by_segment(snap["owner"]["segments"], value)
+    dates, sets = _by_segment(snap["owner"]["segments"], value, t)
     return {"type": "bar", "data": {"labels": dates, "datasets": sets}, "options": _opts(True)}
 
 
@@ -141,7 +141,7 @@ def segment_sizes_chart(snap: Mapping[str, Any], t: Texts) -> dict[str, Any]:
     return {
         "type": "bar",
         "data": {
-            "labels": [r["segment"] for r in rows],
+            "labels": [t.segment(r["segment"]) for r in rows],
             "datasets": [{"label": t("Customers"), "data": [r["customers"] for r in rows],
                           "backgroundColor": PALETTE[0]}],
         },

@@ -146,6 +146,12 @@ class Texts:
     def __call__(self, text: str) -> str:
         return RU.get(text, text) if self.lang == "ru" else text
 
+    def segment(self, name: Any) -> str:
+        """A segment's label in the language (the built-in names are translated)."""
+        from livebase.segments.labels import label
+
+        return label(str(name), "ru" if self.lang == "ru" else "en")
+
     def number(self, value: Any, places: int = 0) -> str:
         if _missing(value):
             return "—"
