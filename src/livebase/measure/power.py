@@ -110,9 +110,7 @@ def newcombe_power(
     if xt.size * xc.size > _MAX_GRID:
         pbar = (n_t * treated_rate + n_c * baseline) / (n_t + n_c)
         se0 = math.sqrt(pbar * (1 - pbar) * (1 / n_t + 1 / n_c))
-        se1 = math.sqrt(
-            treated_rate * (1 - treated_rate) / n_t + baseline * (1 - baseline) / n_c
-        )
+        se1 = math.sqrt(treated_rate * (1 - treated_rate) / n_t + baseline * (1 - baseline) / n_c)
         d = abs(treated_rate - baseline)
         return float(sps.norm.cdf((d - _z(1 - alpha / 2) * se0) / se1))
     pmf_t = sps.binom.pmf(xt, n_t, treated_rate)
