@@ -87,7 +87,7 @@ def planned_next_days(ops: OpsStore, now: datetime, days: int = 7) -> list[dict[
     out = []
     for i in range(days):
         day = (start + timedelta(days=i)).isoformat()
-        for ch in sorted({c for _, c in counts}):
+        for ch in sorted({c for _, c in counts}) or ["all"]:
             out.append({"day": day, "channel": ch, "messages": counts.get((day, ch), 0)})
     return out
 
