@@ -95,7 +95,7 @@ def test_generation_is_pure_tables_equal_for_same_arguments() -> None:
 
 def test_default_size_is_a_mid_sized_school(school: DemoData) -> None:
     assert len(school.customers) == 5000
-    assert 20_000 <= len(school.orders) <= 40_000
+    assert 10_000 <= len(school.orders) <= 25_000
     assert 200_000 <= len(school.events) <= 400_000
 
 
@@ -465,3 +465,27 @@ def test_invariants_hold_for_any_seed_size_and_date(
     assert (o["paid_amount"] <= o["amount"]).all()
     ev_reg = e["customer_id"].map(c.set_index("customer_id")["created_at"])
     assert ev_reg.notna().all() and (e["ts"] >= ev_reg).all() and (e["ts"] < end).all()
+
+
+def test_a_school_sells_each_course_once_and_modules_in_sequence(school: DemoData) -> None:
+    """Issue 13: nobody buys the same single module again; module 2 follows module 1."""
+    o = school.orders
+    money = o[o["paid_at"].notna()]
+    single = money[~money["items"].str.contains("Подписка")]
+    assert int((single.groupby(["customer_id", "items"]).size() > 1).sum()) == 0
+    modules = single[single["items"].str.contains("Модуль")].sort_values("created_at")
+    firsts = modules.groupby("customer_id")["items"].first()
+    assert firsts.str.endswith("Модуль 1").all()
+
+
+def test_purchase_frequencies_are_those_of_an_online_school(school: DemoData) -> None:
+    """Non-subscribers buy at most about a course every two months; subscribers renew monthly."""
+    o = school.orders
+    paid = o[o["status"].isin(["paid", "partially_paid"])]
+    subs = paid[paid["items"].str.contains("Подписка")]
+    courses = paid[~paid["items"].str.contains("Подписка")]
+    assert courses.groupby("customer_id").size().max() <= 9  # the catalogue, once each
+    per_buyer = paid.groupby("customer_id").size()
+    assert per_buyer.max() <= 30 and (per_buyer >= 20).sum() <= 20
+    assert 1.2 <= per_buyer.mean() <= 3.5
+    assert subs.groupby("customer_id").size().max() >= 6  # renewals do happen

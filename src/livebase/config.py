@@ -25,6 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.channels.settings import ChannelSettings
 from livebase.errors import ConfigError, did_you_mean
+from livebase.measure.settings import LearnSettings
 from livebase.models.settings import ScenarioList
 from livebase.ops.settings import OpsSettings
 from livebase.orchestrate.settings import PolicySettings
@@ -141,6 +142,9 @@ class LivebaseConfig(_Section):
     """How each channel sends and what one message costs (secrets only by *_env names)."""
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     """``livebase serve``: address and the public URL of tracking and unsubscribe links."""
+    learn: LearnSettings = Field(default_factory=LearnSettings)
+    """Playbook readouts: the margin a paid step must earn back, the smallest arm read out,
+    the interval level."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""

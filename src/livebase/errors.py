@@ -14,7 +14,10 @@ The tree::
     ├── ModelError                     a model cannot be fitted or is missing
     │   └── ConvergenceError           the optimiser stopped without converging
     ├── ExperimentError                an experiment is unknown or its data cannot be read out
-    └── PlaybookError                  a playbook file is wrong (file, line, key) or cannot run
+    ├── PlaybookError                  a playbook file is wrong (file, line, key) or cannot run
+    ├── ChannelError                   a channel cannot be opened or reached: names channels.NAME.key
+    └── DeliveryError                  sending cannot run: a template, consent file or erasure problem
+        └── TemplateError              a message template is missing, unsafe or uses an unknown name
 
 Messages say what is wrong, where, and what to do about it.
 """
@@ -26,8 +29,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ChannelError",
     "ConfigError",
     "ConvergenceError",
+    "DeliveryError",
     "EmptyStoreError",
     "ExperimentError",
     "IngestError",
@@ -39,6 +44,7 @@ __all__ = [
     "RuleError",
     "SegmentError",
     "StoreError",
+    "TemplateError",
     "WorkspaceError",
     "did_you_mean",
 ]
@@ -173,3 +179,42 @@ class ExperimentError(LivebaseError):
 class PlaybookError(ConfigError):
     """A playbook file (``playbooks/NAME.yaml``) is invalid, names an unknown playbook, channel
     or segment, or a playbook cannot be planned; names the file, key and YAML line."""
+
+
+class ChannelError(LivebaseError):
+    """A channel cannot be opened, authenticated or reached.
+
+    Carries the channel name and the config key to fix (``channels.email.host``).
+    """
+
+    def __init__(self, message: str, *, channel: str = "", key: str = "") -> None:
+        self.channel = channel
+        self.key = key
+        where = (
+            f"channels.{channel}.{key}"
+            if channel and key
+            else (f"channel '{channel}'" if channel else "")
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class DeliveryError(LivebaseError):
+    """Sending, consent import or erasure cannot run; the message says what to fix."""
+
+
+class TemplateError(DeliveryError):
+    """A message template is missing, does not parse, or uses a name the context lacks.
+
+    Carries the template name and, when known, the file and line.
+    """
+
+    def __init__(
+        self, message: str, *, template: str = "", file: str | None = None, line: int | None = None
+    ) -> None:
+        self.template = template
+        self.file = file
+        self.line = line
+        where = file or (f"template '{template}'" if template else "")
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {message}" if where else message)

@@ -174,4 +174,21 @@ def init_workspace(folder: Path, *, template: str = "ecommerce", force: bool = F
     workspace.open_store().close()
     workspace.open_ops().close()
     ensure_secrets(workspace.root)
+    _copy_message_templates(template, workspace.root)
     return workspace
+
+
+def _copy_message_templates(template: str, root: Path) -> None:
+    """The template's message templates (``templates/<name>/<lang>.j2``) into the workspace's
+    ``templates/`` folder; files already there are kept."""
+    source = resources.files("livebase").joinpath("templates", template, "templates")
+    if not source.is_dir():
+        return
+    for folder in source.iterdir():
+        if not folder.is_dir():
+            continue
+        target = root / "templates" / folder.name
+        for item in folder.iterdir():
+            if item.name.endswith(".j2") and not (target / item.name).exists():
+                target.mkdir(parents=True, exist_ok=True)
+                (target / item.name).write_text(item.read_text(encoding="utf-8"), encoding="utf-8")

@@ -40,6 +40,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
+_DEFAULT_RATES: dict[str, float] = {"telegram": 30.0, "sms": 20.0}
+
+
 class ChannelSettings(BaseModel):
     """One channel of ``channels:`` (see the module docstring)."""
 
@@ -69,7 +72,15 @@ class ChannelSettings(BaseModel):
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_key_env: str | None = None
+    ca_file: str | None = None
+    """PEM file of the certificate authority of a private relay (default: the system's)."""
+    pool_size: Annotated[int, Field(ge=1, le=64)] = 4
+    """E-mail: SMTP connections kept open and used in parallel; other types: requests in flight."""
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """Most seconds one send may take; past it the outcome is retry (nothing handed over) or
+    uncertain (handed over, no answer)."""
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5
+    """Attempts before a message that keeps failing temporarily is marked failed."""
     # telegram / sms / webhook / getcourse
     token_env: str | None = None
     provider: Literal["smsru", "smsc"] | None = None
@@ -77,7 +88,9 @@ class ChannelSettings(BaseModel):
     url: str | None = None
     secret_env: str | None = None
     account: str | None = None
-    """GetCourse account name (``school`` of school.getcourse.ru)."""
+    """GetCourse account name (``school`` of school.getcourse.ru); SMSC: the login."""
+    parse_mode: Literal["HTML", "MarkdownV2", "none"] = "none"
+    """Telegram: how the bot's text is formatted."""
     # export
     path: str | None = None
 
@@ -93,3 +106,15 @@ class ChannelSettings(BaseModel):
         if missing:
             raise ValueError(f"a channel of type {self.type} needs {', '.join(missing)}")
         return self
+
+    @property
+    def effective_rate(self) -> float | None:
+        """Messages per second the worker keeps to: ``rate_per_second``, else the provider's
+        documented bulk limit (Telegram: about 30 per second), else unlimited.
+
+        >>> ChannelSettings.model_validate({"type": "telegram", "token_env": "T"}).effective_rate
+        30.0
+        """
+        if self.rate_per_second is not None:
+            return self.rate_per_second
+        return _DEFAULT_RATES.get(self.type or "")

@@ -17,9 +17,11 @@ from rich.markup import escape
 from livebase.cli._common import err_console, state
 from livebase.cli.admin import register as register_admin
 from livebase.cli.clv import register as register_clv
+from livebase.cli.delivery import register as register_delivery
 from livebase.cli.demo import register as register_demo
 from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
+from livebase.cli.learn import register as register_learn
 from livebase.cli.playbooks import register as register_playbooks
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
@@ -96,6 +98,8 @@ register_priorities(app)
 register_experiment(app)
 register_uplift(app)
 register_playbooks(app)
+register_delivery(app)
+register_learn(app)  # last: adds 'readout' to the 'playbook' group
 
 
 def main(argv: list[str] | None = None) -> int:

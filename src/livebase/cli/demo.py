@@ -181,6 +181,64 @@ def _confirm_replace(out: Path, force: bool) -> None:
     )
 
 
+def _closed_loop(
+    workspace: Workspace, day: date, seed: int, weeks: int
+) -> dict[str, object] | None:
+    """Run the closed loop, print measured beside true, publish the dashboard's data (returned)."""
+    if weeks == 0:
+        return None
+    from rich.table import Table
+
+    from livebase.demo.closed_loop import run_closed_loop
+    from livebase.measure.playbook_workflow import end_of_day, load_specs
+    from livebase.report.snapshot import build_snapshot, publish_snapshot
+
+    with console.status(f"simulating {weeks} weeks of the school's playbooks…") as status:
+        loop = run_closed_loop(
+            workspace, start=day, weeks=weeks, seed=seed, progress=lambda m: status.update(m)
+        )
+    table = Table(
+        title=f"What each playbook added, {loop.start} → {loop.end} ({loop.ticks} planner ticks)"
+    )
+    for col in (
+        "playbook",
+        "entrants",
+        "measured incr. purchases",
+        "95% interval",
+        "true",
+        "covered",
+    ):
+        table.add_column(col)
+    for r in loop.rows:
+        table.add_row(
+            r.playbook, str(r.entrants),
+            r.reason or f"{r.measured:+.1f}" if r.measured is not None else (r.reason or "—"),
+            "" if r.low is None else f"[{r.low:+.1f}, {r.high:+.1f}]",
+            str(r.truth), "" if r.covered is None else ("yes" if r.covered else "NO"),
+        )  # fmt: skip
+        for s in r.steps:
+            table.add_row(
+                f"  └ step {s['step']} (own holdout)", "",
+                "—" if s["measured"] is None else f"{s['measured']:+.1f}",
+                "" if s["low"] is None else f"[{s['low']:+.1f}, {s['high']:+.1f}]",
+                str(s["truth"]), f"{s['recommendation'] or s['reason']} (cost {s['cost']:,.0f})",
+            )  # fmt: skip
+    console.print(table)
+    console.print(f"messages sent: {loop.messages}; simulated paid orders: {loop.orders}")
+    from livebase.workspace import Workspace as _Workspace
+
+    workspace = _Workspace.load(workspace.root)  # the loop wrote the demo's learn: settings
+    specs, titles = load_specs(workspace.root)
+    with workspace.open_store() as store:
+        snap = build_snapshot(
+            store, as_of=end_of_day(loop.end), playbooks=specs, titles=titles,
+            global_holdout=float(workspace.config.policy.global_holdout or 0.0),
+            settings=workspace.config.learn, currency=workspace.config.currency,
+        )  # fmt: skip
+    publish_snapshot(workspace.root, snap)
+    return snap
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -208,6 +266,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--force", help="Replace the demo folder even if it holds other files."),
         ] = False,
+        weeks: Annotated[
+            int,
+            typer.Option(min=0, max=26, help="Weeks of the closed loop (playbooks, reactions)."),
+        ] = 12,
     ) -> None:
         """A synthetic school: exported GetCourse-style, loaded, segmented over months, reported.
 
@@ -287,6 +349,26 @@ def register(app: typer.Typer) -> None:
                     workspace, store, seed=seed, day=datetime.combine(day, datetime.min.time())
                 )
             console.print(run_table(tick, cfg.currency))
+            loop = _closed_loop(workspace, day, seed, weeks)
+            if loop is not None:  # the report gains "What the playbooks added"
+                report, _ = write_report(
+                    store,
+                    cfg.features,
+                    cfg.segments,
+                    days[-1],
+                    workspace.root / REPORT_FILE,
+                    lang=cfg.language,
+                    currency=cfg.currency,
+                    playbooks=loop,
+                )
+        if loop is not None:
+            console.print(
+                f"Dashboard: cd {out} && livebase users add owner --role owner && "
+                f"livebase serve, then open {workspace.config.service.base_url}/dashboard "
+                "(add a marketer and an analyst the same way)",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(
             f"\n[bold]Demo workspace:[/] {workspace.root}  "
             f"({time.perf_counter() - started:.1f}s)\n"

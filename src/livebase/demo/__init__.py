@@ -8,7 +8,10 @@ The story (see ``_generate``): registrations grow over ``years`` before ``as_of`
 registered buy, following a BG/NBD process (Fader, Hardie & Lee 2005: Poisson purchases at a
 Gamma-distributed rate while alive, a Beta-distributed drop-out chance after each purchase);
 18 % of buyers take a monthly subscription; the rest of the registered never pay (a third of
-them leave an unpaid order). Every timestamp lies strictly before midnight of ``as_of``: the
+them leave an unpaid order). A school's student buys each course once, modules of a course in
+sequence (module 2 only after module 1), at most about one course every two months while alive
+(published figures for Russian online schools: 25–35 % of paying students buy again within a
+year, 1.3–1.6 paid courses per paying student a year); subscriptions renew about monthly. Every timestamp lies strictly before midnight of ``as_of``: the
 export is taken at the start of that day.
 
 Order statuses (``source_status`` is the GetCourse label, ``status`` the store's):

@@ -4,7 +4,8 @@ For each scenario of livebase.yaml the command finds its audience as of a date (
 a segment in the scheme's latest run on or before it, or the customers whose features satisfy
 a rule), joins the CLV predictions of the fit that holds on that date, and ranks the scenarios
 by ``customers × mean CLV × uplift × (trigger_strength / 5) / effort``. When a scenario names
-an experiment with a readout in the store, the measured relative lift of its main outcome
+an experiment with a readout in the store, or a running playbook (``experiment:
+playbook:NAME``, read against its holdout), the measured relative lift of its main outcome
 (revenue when measured, else conversion) replaces the guessed uplift.
 
 The date defaults to the day of the store's latest paid order, never the wall clock.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -229,8 +230,19 @@ def _main_comparison(result: Readout) -> Comparison | None:
     return next(c for c in overall if c.outcome == main)
 
 
+def _playbook_readout(store: Store, name: str, day: date) -> Readout | str:
+    """A playbook's readout against its holdout (``playbook:NAME``), or why there is none."""
+    from livebase.measure.playbook_store import PlaybookSpec, read_playbook
+
+    as_of = datetime.combine(day + timedelta(days=1), datetime.min.time())
+    pb = read_playbook(store, PlaybookSpec(name.split(":", 1)[1]), as_of=as_of)
+    if pb.readout is None:
+        return pb.reason or "no readout"
+    return pb.readout
+
+
 def _measured(
-    store: Store, scenarios: Sequence[ScenarioSettings]
+    store: Store, scenarios: Sequence[ScenarioSettings], day: date
 ) -> tuple[dict[str, MeasuredUplift], list[str]]:
     measured: dict[str, MeasuredUplift] = {}
     notes: list[str] = []
@@ -240,17 +252,27 @@ def _measured(
     names = experiment_names(store)
     for s in wanted:
         name = str(s.experiment)
-        if name not in names:
+        if name.startswith("playbook:"):
+            found = _playbook_readout(store, name, day)
+            if isinstance(found, str):
+                notes.append(
+                    f"scenario '{s.name}': {name} cannot be read out yet ({found}); "
+                    "the guessed uplift is used"
+                )
+                continue
+            result = found
+        elif name not in names:
             notes.append(
                 f"scenario '{s.name}': experiment '{name}' has no readout in the store yet"
                 f"{did_you_mean(name, names)}; the guessed uplift is used"
             )
             continue
-        try:
-            result = read_out(store, name)
-        except ExperimentError as exc:
-            notes.append(f"scenario '{s.name}': {exc}; the guessed uplift is used")
-            continue
+        else:
+            try:
+                result = read_out(store, name)
+            except ExperimentError as exc:
+                notes.append(f"scenario '{s.name}': {exc}; the guessed uplift is used")
+                continue
         comparison = _main_comparison(result)
         if comparison is None or comparison.reason or not math.isfinite(comparison.relative_lift):
             why = comparison.reason if comparison is not None else "no comparison"
@@ -329,7 +351,7 @@ def compute_priorities(
         + [f for f in frames if len(f)],
         ignore_index=True,
     )
-    measured, notes = _measured(store, scenarios)
+    measured, notes = _measured(store, scenarios, day)
     ranking = rank_scenarios(
         scenarios,
         audiences,

@@ -79,8 +79,9 @@ class ScenarioSettings(_Frozen):
     """1-5: the cost to build and run (1 = one email; 5 = a multi-channel cascade with
     offers). Divides the value."""
     experiment: str | None = Field(None, min_length=1)
-    """An experiment in the store (``livebase experiment import``) that tested this
-    scenario: once it has a readout, its measured relative lift of the main outcome (revenue
+    """An experiment in the store (``livebase experiment import``) or a running playbook
+    (``playbook:NAME``, read against its holdout) that tested this scenario: once it has a
+    readout, its measured relative lift of the main outcome (revenue
     when measured, otherwise conversion) replaces ``expected_uplift``."""
 
     def target_label(self, default_scheme: str) -> str:

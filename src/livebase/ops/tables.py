@@ -37,6 +37,8 @@ __all__ = [
     "INBOX",
     "JOURNEYS",
     "LEDGER_TYPES",
+    "MESSAGE_LINKS",
+    "MESSAGE_REFS",
     "METADATA",
     "OUTBOX",
     "OUTBOX_STATUSES",
@@ -409,4 +411,29 @@ ERASURES = sa.Table(
     sa.Column("requested_by", sa.String(128), nullable=False),
     sa.Column("ts", TS, nullable=False),
     comment="The record of each erasure (152-FZ / GDPR): what, when, by whom — no personal data.",
+)
+
+MESSAGE_REFS = sa.Table(
+    "message_refs",
+    METADATA,
+    sa.Column("token", sa.String(32), primary_key=True, comment="opaque token of the outbox key"),
+    sa.Column("message_key", sa.String(448), nullable=False),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("address_hash", sa.String(64), comment="sha256 of the address sent to"),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index(None, "message_key"),
+    sa.Index(None, "customer_id"),
+    comment="Messages whose links, pixel and unsubscribe point at the service: token → message.",
+)
+
+MESSAGE_LINKS = sa.Table(
+    "message_links",
+    METADATA,
+    sa.Column("token", sa.String(32), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True, comment="1-based position in the message"),
+    sa.Column("url", sa.Text, nullable=False, comment="the target recorded at send time"),
+    comment="Links of sent messages: a click redirects only to a URL recorded here (no open "
+    "redirect).",
 )

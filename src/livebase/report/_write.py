@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from livebase.report._data import build_report
 from livebase.report._render import render_html
@@ -55,10 +55,18 @@ def write_report(
     *,
     lang: Literal["en", "ru"],
     currency: str = "",
+    playbooks: Mapping[str, Any] | None = None,
 ) -> tuple[Path, int]:
-    """Build the report of ``day`` (its runs exist) and write it to ``out``; path and bytes."""
+    """Build the report of ``day`` (its runs exist) and write it to ``out``; path and bytes.
+
+    ``playbooks``: the published dashboard snapshot (``report.snapshot``); when given, the page
+    gains "What the playbooks added"."""
+    from livebase.report.playbooks import add_playbooks_section
+
     data = build_report(store, features, segments, day)
-    page = render_html(data, lang=lang, currency=currency)
+    page = add_playbooks_section(
+        render_html(data, lang=lang, currency=currency), playbooks, lang=lang
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = page.encode("utf-8")
     out.write_bytes(raw)
