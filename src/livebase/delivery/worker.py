@@ -165,7 +165,7 @@ class Worker:
                     self.outbox.recover(now, self.tally)
                 for name, channel in self.channels.items():
                     free = self.windows[name] - len(flights[name])
-                    if flights[name] and free < max(1, self.windows[name] // 4):
+                    if flights[name] and free < max(1, self.windows[name] // 2):
                         continue  # claim in batches, not one by one
                     count = min(free, self.limiters[name].available())
                     if room is not None:
