@@ -17,7 +17,7 @@ from livebase.delivery.outbox import DeliverySettings, Tally
 from livebase.delivery.run import build_worker
 from livebase.ops import CONSENTS, CUSTOMER_STATUS, OUTBOX, SEND_LEDGER, OpsStore, outbox_key
 from livebase.orchestrate.settings import PolicySettings
-from livebase.secrets import ensure_secrets
+from livebase.secrets import ensure_secrets, load_secrets
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
 BASE_URL = "https://lb.school.test"
@@ -143,7 +143,7 @@ class Env:
             policy=self.policy,
             workspace_tz="Europe/Moscow",
             base_url=BASE_URL,
-            secrets=ensure_secrets(self.root),
+            secrets=load_secrets(self.root),
             clock=lambda: now,
             settings=settings,
             owner=owner,
@@ -179,6 +179,7 @@ def make_env(
     policy: Mapping[str, Any] | None = None,
 ) -> Env:
     write_templates(root)
+    ensure_secrets(root)  # once: parallel workers only read it
     return Env(
         ops,
         root,

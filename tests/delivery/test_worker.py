@@ -271,3 +271,25 @@ def test_parallel_workers_send_each_message_once(ops_store: OpsStore, tmp_path: 
         assert len(sink.message_ids()) == 120
         assert set(sink.message_ids().values()) == {1}
         assert set(env.statuses().values()) == {"sent"}
+
+
+def test_a_claim_never_handed_over_is_released_not_uncertain(
+    ops_store: OpsStore, tmp_path: Path
+) -> None:
+    with smtp_sink() as sink:
+        env = _email_env(ops_store, tmp_path, sink)
+        [key] = add_messages(ops_store, add_customers(ops_store, 1), "email")
+        with ops_store.begin() as con:  # a worker claimed it and died before starting the send
+            con.execute(
+                OUTBOX.update().values(
+                    status="sending",
+                    lease_owner="dead#claimed",
+                    lease_until=NOW - timedelta(seconds=1),
+                    attempts=1,
+                )
+            )
+        tally = env.run()
+        assert (tally["released"], tally["sent"], tally["uncertain"]) == (1, 1, 0)
+        assert env.statuses() == {key: "sent"}
+        assert env.ledger("uncertain") == []
+        assert len(sink.messages) == 1

@@ -11,7 +11,11 @@ Every state change is a short transaction, and the order is what makes a message
    backoff with jitter derived from the key) / ``failed`` / a suppression / ``uncertain``, each
    with its ledger event (``{key}:sent``, ``{key}:failed:{attempt}``, ``{key}:bounced``,
    ``{key}:uncertain``…), written with ``insert_ignore``.
-3. **recover**: a ``sending`` row whose lease expired belongs to a worker that died mid-send.
+   Between the claim and the start of the sends the lease owner carries a ``#claimed``
+   suffix; :meth:`Outbox.hand_over` drops it in one transaction right before the sends start.
+3. **recover**: a ``sending`` row whose lease expired and that was never handed over is simply
+   released (nothing can have left). One that was handed over belongs to a worker that died
+   mid-send.
    Nobody knows whether the customer got it: marketing becomes ``uncertain`` and is not resent
    (at most once); transactional goes back to ``retry`` and is resent with the same Message-ID
    and Idempotency-Key (at least once, deduplicable). Both get an ``uncertain`` ledger event.
@@ -49,7 +53,10 @@ from livebase.ops.writes import insert_ignore
 from livebase.orchestrate.send_check import address_hash, check_at_send, contact_for
 from livebase.orchestrate.settings import PolicySettings
 
-__all__ = ["Claim", "DeliverySettings", "Outbox", "Tally", "backoff"]
+__all__ = ["CLAIMED", "Claim", "DeliverySettings", "Outbox", "Tally", "backoff"]
+
+CLAIMED = "#claimed"
+"""Suffix of ``lease_owner`` between the claim and the hand-over to the channel."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,8 @@ class Outbox:
         self.renderer = renderer
         self.settings = settings or DeliverySettings()
         self._con: Connection | None = None
+        self.last_processed = 0
+        """Due rows the last :meth:`claim` looked at (sent, skipped, deferred or failed)."""
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -180,12 +189,32 @@ class Outbox:
             query = sa.select(OUTBOX).where(
                 OUTBOX.c.status == "sending",
                 OUTBOX.c.lease_until < now,
-                sa.or_(OUTBOX.c.lease_owner.is_(None), OUTBOX.c.lease_owner != self.owner),
+                sa.or_(
+                    OUTBOX.c.lease_owner.is_(None),
+                    OUTBOX.c.lease_owner.notin_([self.owner, self.owner + CLAIMED]),
+                ),
             )
             if self.ops.skip_locked:
                 query = query.with_for_update(skip_locked=True)
             rows = [dict(r) for r in con.execute(query).mappings().all()]
             for row in rows:
+                if str(row["lease_owner"] or "").endswith(CLAIMED):
+                    # claimed, never handed to the channel: nothing can have left
+                    con.execute(
+                        OUTBOX.update()
+                        .where(OUTBOX.c.key == row["key"], OUTBOX.c.attempts == row["attempts"])
+                        .values(
+                            status="retry" if row["attempts"] > 1 else "queued",
+                            attempts=row["attempts"] - 1,
+                            lease_owner=None,
+                            lease_until=None,
+                            next_attempt_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    if tally is not None:
+                        tally.add("released")
+                    continue
                 resend = (
                     self.settings.resend_uncertain_transactional
                     if row["purpose"] == "transactional"
@@ -239,7 +268,9 @@ class Outbox:
             query = query.with_for_update(skip_locked=True, of=OUTBOX)
         claims: list[Claim] = []
         with self._begin() as con:
-            for row in con.execute(query).mappings().all():
+            rows = con.execute(query).mappings().all()
+            self.last_processed = len(rows)
+            for row in rows:
                 claim = self._claim_one(con, dict(row), now, tally)
                 if claim is not None:
                     claims.append(claim)
@@ -258,7 +289,9 @@ class Outbox:
         )
         key = row["key"]
         if decision.action == "defer":
-            until = decision.not_before or now
+            until = decision.not_before
+            if until is None or until <= now:  # never spin on a row that stays due
+                until = now + timedelta(minutes=1)
             con.execute(
                 OUTBOX.update()
                 .where(OUTBOX.c.key == key)
@@ -329,7 +362,7 @@ class Outbox:
             .where(OUTBOX.c.key == key)
             .values(
                 status="sending",
-                lease_owner=self.owner,
+                lease_owner=self.owner + CLAIMED,
                 lease_until=now + self.settings.lease,
                 attempts=attempt,
                 next_attempt_at=None,
@@ -527,6 +560,25 @@ class Outbox:
         )
         tally.add("failed" if final else "retry")
 
+    # -- hand over ----------------------------------------------------------------------------
+    def hand_over(self, claims: Sequence[Claim], now: datetime) -> None:
+        """Mark claimed messages as handed to their channel (one transaction, just before the
+        sends start): from here on a crash leaves them ``uncertain``; before it, a crash only
+        releases them."""
+        if not claims:
+            return
+        with self._begin() as con:
+            for claim in claims:
+                con.execute(
+                    OUTBOX.update()
+                    .where(
+                        OUTBOX.c.key == claim.row["key"],
+                        OUTBOX.c.attempts == claim.attempt,
+                        OUTBOX.c.lease_owner == self.owner + CLAIMED,
+                    )
+                    .values(lease_owner=self.owner, updated_at=now)
+                )
+
     # -- release ------------------------------------------------------------------------------
     def release(self, claims: Sequence[Claim], now: datetime) -> int:
         """Give back claimed messages that were never handed to the channel (shutdown)."""
@@ -539,7 +591,7 @@ class Outbox:
                         OUTBOX.c.key == claim.row["key"],
                         OUTBOX.c.attempts == claim.attempt,
                         OUTBOX.c.status == "sending",
-                        OUTBOX.c.lease_owner == self.owner,
+                        OUTBOX.c.lease_owner.in_([self.owner, self.owner + CLAIMED]),
                     )
                     .values(
                         status=claim.previous_status,

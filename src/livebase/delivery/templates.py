@@ -338,12 +338,15 @@ def _problems(
 
 
 def check_templates(
-    root: Path,
+    workspace: Any,
     templates: Iterable[str],
     *,
     segment_schemes: Iterable[str] | None = None,
 ) -> list[str]:
     """Check every file of the named templates; returns the files checked.
+
+    ``workspace`` is a :class:`~livebase.workspace.Workspace` (its segment schemes are checked
+    too) or the folder holding ``templates/``.
 
     Raises :class:`TemplateError` listing every problem: a missing folder, a syntax error, an
     unknown name or field, an underscore attribute. ``playbook check`` calls it with the
@@ -358,6 +361,10 @@ def check_templates(
     livebase.errors.TemplateError: template problems:
       hello/ru.j2, line 1: customer has no field 'nmae' (fields: attributes, email, first_name, id, language, name, phone, timezone)
     """
+    root = workspace if isinstance(workspace, Path) else Path(workspace.root)
+    config = None if isinstance(workspace, Path) else getattr(workspace, "config", None)
+    if segment_schemes is None and config is not None:
+        segment_schemes = list(config.segments.schemes)
     env = _environment(root, autoescape=False)
     problems: list[str] = []
     checked: list[str] = []

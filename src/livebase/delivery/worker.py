@@ -155,7 +155,8 @@ class Worker:
                 if last_tick is None or moment - last_tick >= tick_every:
                     last_tick = moment
                     await asyncio.to_thread(tick, self.clock())
-            started = 0
+            started = processed = 0
+            batch: list[tuple[str, Channel, Claim]] = []
             room = None if limit is None else limit - claimed_total
             if not stopping and (room is None or room > 0):
                 now = self.clock()
@@ -165,7 +166,7 @@ class Worker:
                     self.outbox.recover(now, self.tally)
                 for name, channel in self.channels.items():
                     free = self.windows[name] - len(flights[name])
-                    if flights[name] and free < max(1, self.windows[name] // 4):
+                    if flights[name] and free < max(1, self.windows[name] // 2):
                         continue  # claim in batches, not one by one
                     count = min(free, self.limiters[name].available())
                     if room is not None:
@@ -173,16 +174,21 @@ class Worker:
                     if count <= 0:
                         continue
                     claims = self.outbox.claim(name, count, now, self.tally)
-                    for claim in claims:
-                        self.limiters[name].take()
-                        task = asyncio.create_task(self._send(channel, claim))
-                        flights[name].append(_Flight(claim, task))
+                    processed += self.outbox.last_processed
+                    batch.extend((name, channel, claim) for claim in claims)
                     started += len(claims)
+                self.outbox.hand_over([claim for _, _, claim in batch], self.clock())
+                for name, channel, claim in batch:
+                    self.limiters[name].take()
+                    task = asyncio.create_task(self._send(channel, claim))
+                    flights[name].append(_Flight(claim, task))
                 claimed_total += started
             in_flight = [f for fs in flights.values() for f in fs]
             if not in_flight:
                 if stopping:
                     break
+                if processed:  # rows were skipped, deferred or failed: look again at once
+                    continue
                 blocked = [
                     lim.wait_hint() for lim in self.limiters.values() if lim.available() == 0
                 ]

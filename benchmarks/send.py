@@ -1,0 +1,321 @@
+"""Sending throughput: the outbox worker against a bare client blasting the same local server.
+
+Two peers run in a separate process (so they do not share the GIL with what is measured): an
+aiosmtpd SMTP sink and a JSON webhook server on 127.0.0.1. Each repeat, interleaved:
+
+- ``smtp ceiling``: a bare aiosmtplib client, ``--pool`` connections, sending N prebuilt
+  messages of the same size as the worker's;
+- ``smtp worker``: N due outbox rows in a fresh SQLite operational store, sent by the worker
+  (claims with the send-time re-check, templates, signed links, ledger) through a pooled SMTP
+  channel of the same pool size;
+- ``webhook ceiling`` / ``webhook worker``: the same against the webhook server (httpx).
+
+The table gives messages per second (median and spread), and the worker's share of the
+ceiling (target: at least 70 % for SMTP). Take the figures on a quiet machine: a warning is
+printed when the load average is above 1 per core.
+
+    .venv/bin/python benchmarks/send.py --messages 1000 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
+TEMPLATE = """{% block subject %}{{ customer.first_name }}, мы скучаем{% endblock %}
+{% block text %}Здравствуйте, {{ customer.first_name }}! Вернитесь: https://school.test/back
+Отписаться: {{ unsubscribe_url }}{% endblock %}
+{% block html %}<html><body><p>Здравствуйте, {{ customer.first_name }}!</p>
+<p><a href="https://school.test/back">Вернуться</a></p>
+<p><a href="{{ unsubscribe_url }}">Отписаться</a></p></body></html>{% endblock %}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Sink:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+class _Hook(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"id": "1"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _peers(smtp_port: int, http_port: int, ready: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Sink(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    server = ThreadingHTTPServer(("127.0.0.1", http_port), _Hook)
+    server.daemon_threads = True
+    ready.set()
+    server.serve_forever()
+
+
+def _world(root: Path, n: int, channel: str) -> Any:
+    from livebase.ops import CONSENTS, CUSTOMER_STATUS, OUTBOX, OpsStore, outbox_key, sqlite_url
+
+    (root / "templates" / "winback").mkdir(parents=True)
+    (root / "templates" / "winback" / "ru.j2").write_text(TEMPLATE, encoding="utf-8")
+    ops = OpsStore.open(sqlite_url(root / "ops.sqlite"))
+    ids = [str(100000 + i) for i in range(n)]
+    with ops.begin() as con:
+        con.execute(
+            CUSTOMER_STATUS.insert(),
+            [
+                {
+                    "customer_id": c,
+                    "email": f"c{c}@example.ru",
+                    "name": "Анна Петрова",
+                    "timezone": "UTC",
+                    "attributes": {},
+                    "features": {},
+                    "segments": {},
+                    "since": {},
+                    "thresholds_version": "t",
+                    "as_of": NOW.date(),
+                    "updated_at": NOW,
+                    "source": "batch",
+                }
+                for c in ids
+            ],
+        )
+        con.execute(
+            CONSENTS.insert(),
+            [
+                {
+                    "customer_id": c,
+                    "channel": "any",
+                    "purpose": "marketing",
+                    "status": "granted",
+                    "source": "bench",
+                    "ts": NOW - timedelta(days=1),
+                }
+                for c in ids
+            ],
+        )
+        con.execute(
+            OUTBOX.insert(),
+            [
+                {
+                    "key": outbox_key(c, "winback", 1, channel),
+                    "customer_id": c,
+                    "playbook": "winback",
+                    "occurrence": 1,
+                    "step": channel,
+                    "channel": channel,
+                    "template": "winback",
+                    "due_at": NOW - timedelta(minutes=1),
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+                for c in ids
+            ],
+        )
+    return ops
+
+
+def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> float:
+    """Seconds for the worker to send ``n`` due messages (setup excluded)."""
+    from livebase.channels.settings import ChannelSettings
+    from livebase.delivery.run import build_worker
+    from livebase.orchestrate.settings import PolicySettings
+    from livebase.secrets import ensure_secrets
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        ops = _world(root, n, channel)
+        channels = {channel: ChannelSettings.model_validate({**settings, "pool_size": pool})}
+        worker, unavailable = build_worker(
+            ops,
+            root=root,
+            channels=channels,
+            policy=PolicySettings(),
+            workspace_tz="UTC",
+            base_url="https://lb.test",
+            secrets=ensure_secrets(root),
+            clock=lambda: NOW,
+            owner="bench",
+            window=pool,
+        )
+        assert not unavailable, unavailable
+
+        async def go() -> int:
+            try:
+                tally = await worker.run()
+                return tally["sent"]
+            finally:
+                await worker.close()
+
+        started = time.perf_counter()
+        sent = asyncio.run(go())
+        elapsed = time.perf_counter() - started
+        ops.close()
+        assert sent == n, f"sent {sent} of {n}"
+        return elapsed
+
+
+def _sample_message() -> bytes:
+    from livebase.channels.base import OutgoingMessage
+    from livebase.channels.email_message import build_email, to_bytes
+
+    message = OutgoingMessage(
+        key="100000|winback|1|email",
+        customer_id="100000",
+        channel="email",
+        purpose="marketing",
+        address="c100000@example.ru",
+        subject="Анна, мы скучаем",
+        text="Здравствуйте, Анна! Вернитесь: https://lb.test/t/c/0123456789abcdef01234567/1/abc",
+        html="<html><body><p>Здравствуйте, Анна!</p><p><a href='https://lb.test/t/c/x/1/y'>"
+        "Вернуться</a></p></body></html>",
+        name="Анна Петрова",
+        unsubscribe_url="https://lb.test/u/0123456789abcdef01234567/abc",
+        date=NOW,
+    )
+    return to_bytes(build_email(message, sender="Школа <hello@school.ru>"))
+
+
+def smtp_ceiling(n: int, port: int, pool: int) -> float:
+    """Seconds for a bare aiosmtplib client with ``pool`` connections to send ``n`` messages."""
+    import aiosmtplib
+
+    raw = _sample_message()
+
+    async def go() -> None:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+
+        async def one() -> None:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            await client.connect()
+            while not queue.empty():
+                i = queue.get_nowait()
+                await client.sendmail("hello@school.ru", [f"c{i}@example.ru"], raw)
+            await client.quit()
+
+        await asyncio.gather(*(one() for _ in range(pool)))
+
+    started = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - started
+
+
+def webhook_ceiling(n: int, port: int, pool: int) -> float:
+    """Seconds for a bare httpx client with ``pool`` connections to POST ``n`` JSON bodies."""
+    import httpx
+
+    body = json.dumps({"to": "100000", "text": "Анна, вернитесь " * 4}, ensure_ascii=False).encode()
+
+    async def go() -> None:
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        async with httpx.AsyncClient(limits=limits) as client:
+            semaphore = asyncio.Semaphore(pool)
+
+            async def one(i: int) -> None:
+                async with semaphore:
+                    response = await client.post(
+                        f"http://127.0.0.1:{port}/push",
+                        content=body,
+                        headers={"Idempotency-Key": str(i), "Content-Type": "application/json"},
+                    )
+                    response.raise_for_status()
+
+            await asyncio.gather(*(one(i) for i in range(n)))
+
+    started = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000, help="messages per run")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs (>= 5)")
+    parser.add_argument("--pool", type=int, default=4, help="connections per client/channel")
+    args = parser.parse_args()
+    n, repeats, pool = args.messages, max(5, args.repeats), args.pool
+    smtp_port, http_port = _free_port(), _free_port()
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    peers = context.Process(target=_peers, args=(smtp_port, http_port, ready), daemon=True)
+    peers.start()
+    ready.wait(30)
+    smtp = {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": smtp_port,
+        "security": "none",
+        "from": "Школа <hello@school.ru>",
+    }
+    hook = {"type": "webhook", "url": f"http://127.0.0.1:{http_port}/push"}
+    runs = {
+        "smtp ceiling": lambda: smtp_ceiling(n, smtp_port, pool),
+        "smtp worker": lambda: worker_run(n, "email", smtp, pool),
+        "webhook ceiling": lambda: webhook_ceiling(n, http_port, pool),
+        "webhook worker": lambda: worker_run(n, "push", hook, pool),
+    }
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
+    if load_before > cores:
+        print(f"warning: load average {load_before:.2f} on {cores} cores: figures are not reliable")
+    for run in runs.values():  # warm-up
+        run()
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            seconds[name].append(run())
+    load_after = os.getloadavg()[0]
+    peers.terminate()
+    print(
+        f"{n} messages, pool {pool}, {repeats} interleaved runs; load average "
+        f"{load_before:.2f} → {load_after:.2f} on {cores} cores"
+    )
+    if max(load_before, load_after) > cores:
+        print("warning: load above 1 per core: take these figures again on a quiet machine")
+    print(f"{'run':<18}{'msg/s median':>14}{'min … max':>20}{'of ceiling':>12}")
+    rates = {name: [n / s for s in values] for name, values in seconds.items()}
+    for name, values in rates.items():
+        median = statistics.median(values)
+        base = "smtp ceiling" if name.startswith("smtp") else "webhook ceiling"
+        share = median / statistics.median(rates[base])
+        spread = f"{min(values):.0f} … {max(values):.0f}"
+        print(f"{name:<18}{median:>14.0f}{spread:>20}{share:>11.0%}")
+
+
+if __name__ == "__main__":
+    main()
