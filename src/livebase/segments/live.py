@@ -106,7 +106,9 @@ def live_thresholds(
         if assignments.empty or features.empty:
             raise SegmentError("live thresholds need the run's assignments and features")
         mine = assignments[assignments["scheme"] == name]
-        m_class = mine["scores"].map(lambda s: None if s is None else json.loads(s).get("m"))
+        m_class = mine["scores"].map(
+            lambda s: json.loads(s).get("m") if isinstance(s, str) else None
+        )
         spend = features.set_index("customer_id")["monetary"]
         joined = pd.DataFrame({"m": m_class.to_numpy()}, index=mine["customer_id"].to_numpy())
         joined["monetary"] = spend.reindex(joined.index).to_numpy()
