@@ -43,6 +43,7 @@ from livebase.ops.tables import (
     STATUS_THRESHOLDS,
 )
 from livebase.ops.writes import insert_ignore
+from livebase.orchestrate._writes import insert_new
 from livebase.segments.live import LiveState, apply_payment, assign_live
 from livebase.segments.settings import SegmentsSettings
 
@@ -461,21 +462,19 @@ def accept_events(
         for event, customer_id in zip(events, customers, strict=True):
             accepted.event_ids.append(event.event_id)
             accepted.customers.append(customer_id)
-            new = insert_ignore(
+            new = insert_new(
                 con,
                 INBOX,
-                [
-                    {
-                        "event_id": event.event_id,
-                        "kind": event.kind,
-                        "customer_id": customer_id,
-                        "name": event.name,
-                        "ts": event.ts,
-                        "payload": event.payload(),
-                        "source": source,
-                        "received_at": now,
-                    }
-                ],
+                {
+                    "event_id": event.event_id,
+                    "kind": event.kind,
+                    "customer_id": customer_id,
+                    "name": event.name,
+                    "ts": event.ts,
+                    "payload": event.payload(),
+                    "source": source,
+                    "received_at": now,
+                },
             )
             if not new:
                 accepted.duplicates += 1

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection
 from livebase.channels.settings import ChannelSettings
 from livebase.errors import LivebaseError
 from livebase.ops.tables import CONSENTS, CUSTOMER_STATUS, OUTBOX, SEND_LEDGER, SUPPRESSIONS
-from livebase.ops.writes import insert_ignore, upsert
+from livebase.ops.writes import upsert
+from livebase.orchestrate._writes import insert_new
 from livebase.orchestrate.send_check import address_hash, contact_for
 
 __all__ = [
@@ -115,27 +116,22 @@ def _ledger(
     reason: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> bool:
-    return (
-        insert_ignore(
-            con,
-            SEND_LEDGER,
-            [
-                {
-                    "event_id": event_id[:512],
-                    "message_key": ref.key,
-                    "customer_id": ref.customer_id,
-                    "playbook": ref.playbook,
-                    "occurrence": ref.occurrence,
-                    "step": ref.step,
-                    "channel": ref.channel,
-                    "type": type_,
-                    "reason": None if reason is None else reason[:256],
-                    "ts": now,
-                    "detail": detail,
-                }
-            ],
-        )
-        > 0
+    return insert_new(
+        con,
+        SEND_LEDGER,
+        {
+            "event_id": event_id[:512],
+            "message_key": ref.key,
+            "customer_id": ref.customer_id,
+            "playbook": ref.playbook,
+            "occurrence": ref.occurrence,
+            "step": ref.step,
+            "channel": ref.channel,
+            "type": type_,
+            "reason": None if reason is None else reason[:256],
+            "ts": now,
+            "detail": detail,
+        },
     )
 
 
