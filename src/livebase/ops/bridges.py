@@ -1,0 +1,273 @@
+"""Bridges between the two stores, in bulk through Arrow (never row by row in Python).
+
+ops → analytics (:func:`pull_operational`): at the start of every batch job, what the
+operational store gained since the last watermark — send ledger, journeys, assignments,
+consents — is copied into the DuckDB tables ``ops_send_ledger``, ``ops_journeys``,
+``ops_assignments`` and ``ops_consents`` (migration 007), so readouts, funnels and caps stay
+SQL. Rows are chosen by ``recorded_at`` (the writer's clock) re-reading an overlap window, and
+upserted by key, so a transaction that committed late or a row updated twice is still copied
+exactly once. Timestamps become the workspace's local time, like every analytics timestamp.
+
+analytics → ops: :func:`write_arrow` upserts an Arrow table into an operational table in one
+statement from a staging table (used by ``segments.publish`` after each segmentation run).
+
+Reading goes through ADBC (``adbc_driver_sqlite`` / ``adbc_driver_postgresql``), which hands
+Arrow record batches straight to DuckDB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+
+from livebase.ops.store import OpsStore
+from livebase.ops.tables import METADATA, WATERMARKS
+from livebase.ops.writes import upsert
+from livebase.store import Store
+
+__all__ = [
+    "BRIDGED_TABLES",
+    "BridgeReport",
+    "adbc_connect",
+    "pull_operational",
+    "read_arrow",
+    "write_arrow",
+]
+
+OVERLAP = timedelta(minutes=10)
+"""How far before the watermark each pull re-reads (longer than any operational transaction)."""
+
+BRIDGED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "send_ledger": (
+        "ops_send_ledger",
+        (
+            "event_id", "message_key", "customer_id", "playbook", "occurrence", "step",
+            "channel", "type", "reason", "cost", "ts", "recorded_at",
+        ),
+    ),
+    "journeys": (
+        "ops_journeys",
+        (
+            "customer_id", "playbook", "occurrence", "entered_at", "arm", "state",
+            "current_step", "next_step", "next_due_at", "exit_reason", "exited_at", "recorded_at",
+        ),
+    ),
+    "assignments": (
+        "ops_assignments",
+        (
+            "unit", "customer_id", "occurrence", "arm", "holdout_share", "salt", "ts",
+            "recorded_at",
+        ),
+    ),
+    "consents": (
+        "ops_consents",
+        (
+            "id", "customer_id", "channel", "purpose", "status", "source", "text_version", "ts",
+            "recorded_at",
+        ),
+    ),
+}  # fmt: skip
+"""Operational table → (DuckDB copy, columns copied)."""
+
+_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass(frozen=True)
+class BridgeReport:
+    """How many rows each table brought over (new or changed since the last pull)."""
+
+    copied: dict[str, int]
+    seconds: float
+
+
+@contextlib.contextmanager
+def adbc_connect(ops: OpsStore) -> Iterator[Any]:
+    """An ADBC (Arrow-native) connection to the operational store."""
+    url = ops.engine.url
+    if url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        con = adbc_sqlite.connect(url.database or ":memory:")
+        con.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+    else:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        con = adbc_pg.connect(libpq)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def read_arrow(ops: OpsStore, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    """Run ``sql`` (``?`` placeholders on SQLite, ``$1`` on PostgreSQL) and return Arrow."""
+    with adbc_connect(ops) as con:
+        cursor = con.cursor()
+        if ops.dialect == "sqlite":
+            # infer each column's type from all rows (SQLite values are typed per row)
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
+        cursor.execute(sql, tuple(params) or None)
+        table: pa.Table = cursor.fetch_arrow_table()
+        cursor.close()
+        return table
+
+
+def _watermark(ops: OpsStore, source: str) -> datetime | None:
+    with ops.read() as con:
+        position = con.execute(
+            sa.select(WATERMARKS.c.position).where(WATERMARKS.c.source == source)
+        ).scalar_one_or_none()
+    return None if position is None else datetime.fromisoformat(position)
+
+
+def _advance(ops: OpsStore, source: str, seen: datetime, now: datetime) -> None:
+    with ops.begin() as con:
+        upsert(
+            con,
+            WATERMARKS,
+            [{"source": source, "position": seen.isoformat(), "updated_at": now}],
+            key=["source"],
+        )
+
+
+def _local(column: str, timezone: str) -> str:
+    """SQL turning a UTC timestamp column (text on SQLite) into local wall time."""
+    quoted = timezone.replace("'", "''")
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE timezone('{quoted}', "
+        f"CAST(CAST({column} AS VARCHAR) AS TIMESTAMP) AT TIME ZONE 'UTC') END"
+    )
+
+
+def pull_operational(
+    store: Store,
+    ops: OpsStore,
+    *,
+    timezone: str,
+    now: datetime,
+    tables: Sequence[str] = tuple(BRIDGED_TABLES),
+) -> BridgeReport:
+    """Copy what the operational store gained into its DuckDB copies (see the module doc).
+
+    ``now`` stamps the watermarks. The DuckDB writes commit before the watermarks move, so a
+    crash in between only means the next pull re-reads the same rows.
+    """
+    import time
+
+    started = time.perf_counter()
+    copied: dict[str, int] = {}
+    marks: dict[str, datetime] = {}
+    with store.transaction():
+        for name in tables:
+            target, columns = BRIDGED_TABLES[name]
+            source = f"bridge:{name}"
+            since = _watermark(ops, source)
+            where, params = "", []
+            if since is not None:
+                start = since - OVERLAP
+                where = " WHERE recorded_at > " + ("?" if ops.dialect == "sqlite" else "$1")
+                params = [
+                    start.replace(tzinfo=None).strftime(_SQLITE_FORMAT)
+                    if ops.dialect == "sqlite"
+                    else start.replace(tzinfo=None)
+                ]
+            batch = read_arrow(ops, f"SELECT {', '.join(columns)} FROM {name}{where}", params)
+            copied[name] = batch.num_rows
+            if batch.num_rows == 0:
+                continue
+            time_columns = {
+                c.name
+                for c in METADATA.tables[name].columns
+                if isinstance(c.type, (sa.types.TypeDecorator, sa.DateTime))
+            }
+            select = ", ".join(_local(c, timezone) if c in time_columns else c for c in columns)
+            store.con.register("lb_bridge_batch", batch)
+            try:
+                store.con.execute(
+                    f"INSERT OR REPLACE INTO {target} ({', '.join(columns)}) "
+                    f"SELECT {select} FROM lb_bridge_batch"
+                )
+                newest = store.con.execute(
+                    "SELECT max(CAST(CAST(recorded_at AS VARCHAR) AS TIMESTAMP)) FROM lb_bridge_batch"
+                ).fetchall()[0]
+            finally:
+                store.con.unregister("lb_bridge_batch")
+            if newest is not None and newest[0] is not None:
+                marks[source] = newest[0].replace(tzinfo=now.tzinfo)
+    for source, seen in marks.items():
+        _advance(ops, source, seen, now)
+    return BridgeReport(copied, time.perf_counter() - started)
+
+
+def write_arrow(
+    ops: OpsStore,
+    table: str,
+    rows: pa.Table,
+    *,
+    key: Sequence[str],
+    json_columns: Sequence[str] = (),
+    delete_missing: bool = False,
+) -> int:
+    """Upsert ``rows`` into the operational ``table`` in bulk: one staging ingest, one
+    ``INSERT … ON CONFLICT DO UPDATE``. Timestamps must already be naive UTC; JSON columns
+    are JSON text. With ``delete_missing`` rows whose key is absent from ``rows`` are removed.
+    Returns the number of rows written."""
+    stage = f"lb_stage_{table}"
+    columns = list(rows.column_names)
+    updates = [c for c in columns if c not in key]
+    with adbc_connect(ops) as con:
+        cursor = con.cursor()
+        if ops.dialect == "postgresql":
+            cursor.execute("BEGIN")
+        else:
+            cursor.execute("BEGIN IMMEDIATE")
+        try:
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.adbc_ingest(stage, rows, mode="create", temporary=ops.dialect == "postgresql")
+            casts = {
+                c: (
+                    f"CAST({c} AS JSON)" if ops.dialect == "postgresql" and c in json_columns else c
+                )
+                for c in columns
+            }
+            if ops.dialect == "postgresql":
+                table_columns = METADATA.tables[table].columns
+                for c in columns:
+                    kind = table_columns[c].type
+                    if isinstance(kind, sa.types.TypeDecorator):
+                        casts[c] = f"CAST({c} AS TIMESTAMP)"
+                    elif isinstance(kind, sa.Date):
+                        casts[c] = f"CAST({c} AS DATE)"
+            set_clause = ", ".join(f"{c} = excluded.{c}" for c in updates)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"SELECT {', '.join(casts[c] for c in columns)} FROM {stage} WHERE true "
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {set_clause}"
+            )
+            if delete_missing:
+                match = " AND ".join(f"s.{k} = {table}.{k}" for k in key)
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+                )
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+    return int(rows.num_rows)
+
+
+def duckdb_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The result of a DuckDB query as an Arrow table."""
+    result: pa.Table = con.execute(sql).to_arrow_table()
+    return result

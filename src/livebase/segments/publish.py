@@ -1,0 +1,177 @@
+"""Publish a segmentation run to the operational store: every customer's live status.
+
+After a run as of the latest date, each customer's contacts, features, segment per scheme (and
+since when) and the run's thresholds are upserted into ``customer_status`` and
+``status_thresholds`` in one bulk statement (Arrow, through :func:`livebase.ops.bridges.write_arrow`),
+so the worker, the service and live updates read them without touching DuckDB.
+
+>>> from datetime import UTC, date, datetime
+>>> import tempfile, pathlib
+>>> from livebase.ops import OpsStore, sqlite_url
+>>> from livebase.segments.run import run_segmentation
+>>> from livebase.segments.settings import FeaturesSettings, SegmentsSettings
+>>> from livebase.store import Store
+>>> store = Store.in_memory()
+>>> _ = store.con.execute(
+...     "INSERT INTO customers (customer_id, email, first_load, last_load) VALUES ('a', 'a@x.ru', 1, 1)")
+>>> _ = store.con.execute(
+...     "INSERT INTO orders (order_id, customer_id, created_at, paid_at, amount, paid_amount, "
+...     "status, first_load, last_load) VALUES ('o1', 'a', '2026-01-05', '2026-01-05', 10, 10, "
+...     "'paid', 1, 1)")
+>>> run = run_segmentation(store, FeaturesSettings(), SegmentsSettings(), date(2026, 1, 31),
+...                        ran_at=datetime(2026, 2, 1))
+>>> ops = OpsStore.open(sqlite_url(pathlib.Path(tempfile.mkdtemp()) / "ops.sqlite"))
+>>> publish_status(store, ops, FeaturesSettings(), SegmentsSettings(), run,
+...                timezone="Europe/Moscow", now=datetime(2026, 2, 1, tzinfo=UTC)).customers
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from livebase.features import FeaturesSettings, features_sql, sql_string
+from livebase.ops.bridges import write_arrow
+from livebase.ops.store import OpsStore
+from livebase.ops.tables import STATUS_THRESHOLDS
+from livebase.ops.writes import upsert
+from livebase.segments.history import segment_state_sql
+from livebase.segments.run import SegmentationRun
+from livebase.segments.settings import SegmentsSettings
+from livebase.store import Store
+
+__all__ = ["PublishedStatus", "publish_status", "thresholds_document"]
+
+_UTC_TEXT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass(frozen=True)
+class PublishedStatus:
+    """What a publish wrote: customers, the thresholds version, and the run date."""
+
+    customers: int
+    thresholds_version: str
+    as_of: date
+
+
+def thresholds_document(run: SegmentationRun) -> dict[str, Any]:
+    """The run's cut points by scheme: quantile scores per dimension with their value ranges.
+
+    Live updates score a customer's new features against these, so a purchase moves the
+    customer exactly as the next batch run with the same thresholds would.
+    """
+    document: dict[str, Any] = {"as_of": run.as_of.isoformat(), "schemes": {}}
+    frame = run.thresholds
+    if frame.empty:
+        return document
+    for scheme, rows in frame.groupby("scheme", sort=True):
+        dimensions: dict[str, Any] = {}
+        for dimension, part in rows.groupby("dimension", sort=True):
+            dimensions[str(dimension)] = {
+                "feature": str(part["feature"].iloc[0]),
+                "scores": [
+                    {
+                        "score": int(r["score"]),
+                        "customers": int(r["customers"]),
+                        "min": _number(r["min_value"]),
+                        "max": _number(r["max_value"]),
+                    }
+                    for r in part.sort_values("score").to_dict("records")
+                ],
+            }
+        document["schemes"][str(scheme)] = {"kind": "quantile", "dimensions": dimensions}
+    return document
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _utc_text(column: str, timezone: str) -> str:
+    zone = sql_string(timezone)
+    return (
+        f"strftime(timezone('UTC', CAST({column} AS TIMESTAMP) AT TIME ZONE {zone}), '{_UTC_TEXT}')"
+    )
+
+
+def publish_status(
+    store: Store,
+    ops: OpsStore,
+    features: FeaturesSettings,
+    segments: SegmentsSettings,
+    run: SegmentationRun,
+    *,
+    timezone: str,
+    now: datetime,
+) -> PublishedStatus:
+    """Upsert every customer's status of ``run`` into the operational store (one bulk write)."""
+    document = thresholds_document(run)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
+    version = f"{run.as_of.isoformat()}:{digest}"
+    schemes = list(segments.schemes)
+    joins = "\n".join(
+        f"LEFT JOIN ({segment_state_sql(name, run.as_of)}) s_{i} USING (customer_id)"
+        for i, name in enumerate(schemes)
+    )
+    segment_pairs = ", ".join(f"{sql_string(n)}, s_{i}.{n}_segment" for i, n in enumerate(schemes))
+    since_pairs = ", ".join(
+        f"{sql_string(n)}, CAST(s_{i}.{n}_segment_since AS VARCHAR)" for i, n in enumerate(schemes)
+    )
+    updated = (now if now.tzinfo is None else now.astimezone(UTC)).strftime(_UTC_TEXT)
+    sql = f"""
+WITH f AS ({features_sql(features, run.as_of)})
+SELECT
+    f.customer_id,
+    c.email,
+    c.phone,
+    c.name,
+    c.timezone,
+    CAST(c.attributes AS VARCHAR) AS attributes,
+    CAST(to_json(f) AS VARCHAR) AS features,
+    CAST(json_object({segment_pairs}) AS VARCHAR) AS segments,
+    CAST(json_object({since_pairs}) AS VARCHAR) AS since,
+    {sql_string(version)} AS thresholds_version,
+    {sql_string(run.as_of.isoformat())} AS as_of,
+    CASE WHEN st.last_paid_at IS NULL THEN NULL
+         ELSE {_utc_text("st.last_paid_at", timezone)} END AS last_paid_at,
+    {sql_string(updated)} AS updated_at,
+    'batch' AS source
+FROM f
+LEFT JOIN customers c USING (customer_id)
+LEFT JOIN (
+    SELECT customer_id, max(paid_at) AS last_paid_at
+    FROM orders
+    WHERE paid_amount > 0 AND paid_at < {sql_string(run.as_of.isoformat())}::DATE + 1
+    GROUP BY customer_id
+) st USING (customer_id)
+{joins}
+"""
+    rows = store.con.sql(sql).to_arrow_table()
+    write_arrow(
+        ops,
+        "customer_status",
+        rows,
+        key=["customer_id"],
+        json_columns=["attributes", "features", "segments", "since"],
+    )
+    with ops.begin() as con:
+        upsert(
+            con,
+            STATUS_THRESHOLDS,
+            [
+                {
+                    "version": version,
+                    "as_of": run.as_of,
+                    "thresholds": document,
+                    "created_at": now,
+                }
+            ],
+            key=["version"],
+        )
+    return PublishedStatus(int(rows.num_rows), version, run.as_of)
