@@ -197,3 +197,22 @@ def test_resending_any_batch_stores_each_event_once(
         r = service.client.post("/v1/events", json=batch, headers=service.auth())
         assert r.status_code == 200, r.text
     assert sorted(row["event_id"] for row in _inbox(service)) == sorted(ids)
+
+
+def test_inbox_lag_follows_the_bridge_watermark(service: Any) -> None:
+    from datetime import timedelta
+
+    from livebase.ingest.inbox import SOURCE
+    from livebase.ops.tables import WATERMARKS
+    from livebase.web.metrics import INBOX_WATERMARK, store_gauges
+
+    assert INBOX_WATERMARK == SOURCE
+    service.client.post("/v1/events", json=[_event(1)], headers=service.auth())
+    now = service.client.app.state.livebase.now()
+    _, lag = store_gauges(service.ops, now + timedelta(seconds=30))
+    assert lag == 30.0
+    with service.ops.begin() as con:
+        con.execute(
+            WATERMARKS.insert().values(source=SOURCE, position=now.isoformat(), updated_at=now)
+        )
+    assert store_gauges(service.ops, now + timedelta(seconds=30))[1] == 0.0

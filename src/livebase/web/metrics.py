@@ -18,8 +18,9 @@ from livebase.ops.tables import INBOX, OUTBOX, WATERMARKS
 
 __all__ = ["INBOX_WATERMARK", "ServiceMetrics", "store_gauges"]
 
-INBOX_WATERMARK = "inbox"
-"""The ``watermarks.source`` the analytics bridge advances when it copies the inbox."""
+INBOX_WATERMARK = "bridge:inbox"
+"""The ``watermarks.source`` the analytics bridge advances when it copies the inbox
+(:data:`livebase.ingest.inbox.SOURCE`; its position is the newest ``received_at`` copied)."""
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 
@@ -111,11 +112,12 @@ def store_gauges(ops: OpsStore, now: datetime) -> tuple[dict[str, int], float]:
                 .group_by(OUTBOX.c.status)
             ).all()
         }
-        mark = con.execute(
-            sa.select(WATERMARKS.c.source_ts).where(WATERMARKS.c.source == INBOX_WATERMARK)
+        position = con.execute(
+            sa.select(WATERMARKS.c.position).where(WATERMARKS.c.source == INBOX_WATERMARK)
         ).scalar()
         query = sa.select(sa.func.min(INBOX.c.received_at))
-        if mark is not None:
+        if position is not None:
+            mark = datetime.fromisoformat(str(position))
             query = query.where(INBOX.c.received_at > mark)
         oldest = con.execute(query).scalar()
     if isinstance(oldest, str):
