@@ -175,16 +175,33 @@ def _status_row(con: Connection, customer_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+_DOCUMENTS: dict[str, dict[str, Any]] = {}
+"""Thresholds documents by version (a version names one run's cut points and never changes)."""
+
+
 def _thresholds(con: Connection, version: str | None) -> tuple[str, dict[str, Any]] | None:
-    query = sa.select(STATUS_THRESHOLDS.c.version, STATUS_THRESHOLDS.c.thresholds)
+    if version is not None and version in _DOCUMENTS:
+        return version, _DOCUMENTS[version]
+    versions = sa.select(STATUS_THRESHOLDS.c.version)
+    found = None
     if version is not None:
-        row = con.execute(query.where(STATUS_THRESHOLDS.c.version == version)).first()
-        if row is not None:
-            return str(row[0]), dict(row[1])
-    row = con.execute(
-        query.order_by(STATUS_THRESHOLDS.c.as_of.desc(), STATUS_THRESHOLDS.c.created_at.desc())
-    ).first()
-    return None if row is None else (str(row[0]), dict(row[1]))
+        found = con.execute(versions.where(STATUS_THRESHOLDS.c.version == version)).scalar()
+    if found is None:
+        found = con.execute(
+            versions.order_by(
+                STATUS_THRESHOLDS.c.as_of.desc(), STATUS_THRESHOLDS.c.created_at.desc()
+            ).limit(1)
+        ).scalar()
+    if found is None:
+        return None
+    if found not in _DOCUMENTS:
+        document = con.execute(
+            sa.select(STATUS_THRESHOLDS.c.thresholds).where(STATUS_THRESHOLDS.c.version == found)
+        ).scalar_one()
+        if len(_DOCUMENTS) > 64:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[str(found)] = dict(document)
+    return str(found), _DOCUMENTS[str(found)]
 
 
 def _local_day(ts: datetime, timezone: str) -> date:

@@ -142,6 +142,34 @@ def quantile_score(value: float, scores: Sequence[Mapping[str, Any]], *, descend
     return best
 
 
+_NAMED_MAPS: dict[str, dict[str, str]] = {}
+
+
+def _named_map(scheme: NamedScheme) -> dict[str, str]:
+    """``expand_named_map`` of a scheme's cells, computed once per distinct map."""
+    key = json.dumps(scheme.cells, sort_keys=True)
+    found = _NAMED_MAPS.get(key)
+    if found is None:
+        found = _NAMED_MAPS[key] = expand_named_map(scheme.cells, 5)
+    return found
+
+
+_CHECKED: dict[tuple[str, str], dict[str, list[CheckedRule]]] = {}
+
+
+def _checked_rules(
+    features: FeaturesSettings, segments: SegmentsSettings
+) -> dict[str, list[CheckedRule]]:
+    """The checked rules of every rules scheme, parsed once per distinct configuration."""
+    from livebase.segments.run import check_segment_rules
+
+    key = (features.model_dump_json(), segments.model_dump_json())
+    found = _CHECKED.get(key)
+    if found is None:
+        found = _CHECKED[key] = check_segment_rules(features, segments)
+    return found
+
+
 def _quantile(
     features: Mapping[str, Any], doc: Mapping[str, Any], scheme: QuantileScheme
 ) -> dict[str, int] | None:
@@ -263,12 +291,10 @@ def assign_live(
             if base is None:
                 segment = scheme.no_purchase
             else:
-                segment = expand_named_map(scheme.cells, 5)[f"{base['r']}{base['f']}"]
+                segment = _named_map(scheme)[f"{base['r']}{base['f']}"]
         else:
             assert isinstance(scheme, RulesScheme | JobsScheme)
-            from livebase.segments.run import check_segment_rules
-
-            checked = check_segment_rules(
+            checked = _checked_rules(
                 features_settings or FeaturesSettings.model_validate({}), segments
             )[name]
             segment = _rules(features, checked, scheme.otherwise, states, as_of or date.today())
