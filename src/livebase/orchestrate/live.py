@@ -243,6 +243,17 @@ def _moved_features(
     return (out, as_of) if moved else None
 
 
+def _counted_payment(event: InboundEvent) -> bool:
+    """A paid or partly paid order with money received: what a purchase means for exits."""
+    order = event.order
+    return (
+        event.kind == "order"
+        and order is not None
+        and order.get("status") in ("paid", "partially_paid")
+        and float(order.get("paid_amount") or 0) > 0
+    )
+
+
 def _empty_features(day: date) -> dict[str, Any]:
     return {
         "first_seen_date": day.isoformat(),
@@ -500,7 +511,7 @@ def accept_events(
             changes = _update_status(con, event, customer_id, rules, now, accepted)
             accepted.changes += changes
             names = {event.name}
-            if event.kind == "order" and customer_id in accepted.statuses[-1:]:
+            if _counted_payment(event):
                 names |= PAYMENT_EVENTS
             accepted.cancelled += _exits(con, customer_id, names, changes, rules, now)
             if changes:
