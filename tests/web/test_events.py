@@ -216,3 +216,21 @@ def test_inbox_lag_follows_the_bridge_watermark(service: Any) -> None:
             WATERMARKS.insert().values(source=SOURCE, position=now.isoformat(), updated_at=now)
         )
     assert store_gauges(service.ops, now + timedelta(seconds=30))[1] == 0.0
+
+
+def test_streamed_body_without_length_is_cut_at_the_limit(service: Any) -> None:
+    limit = service.workspace.config.service.max_body_bytes
+
+    def chunks() -> Any:
+        yield b'[{"event_id": "s1", "customer_id": "c", "name": "x", "ts": 1, "properties": {"p": "'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}}]'
+
+    r = service.client.post(
+        "/v1/events",
+        content=chunks(),
+        headers={**service.auth(), "content-type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    assert _inbox(service) == []

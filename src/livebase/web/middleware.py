@@ -184,28 +184,24 @@ class ServiceMiddleware:
                 )
                 return
             received = 0
-            too_large = False
 
             async def limited_receive() -> Message:
-                nonlocal received, too_large
+                nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
-                        too_large = True
-                        raise _BodyTooLarge
+                        # raised inside the handler that reads the body: the one error
+                        # handler turns it into the JSON 413
+                        from starlette.exceptions import HTTPException
+
+                        raise HTTPException(
+                            413,
+                            f"request body over {self.max_body_bytes} bytes: send smaller batches",
+                        )
                 return message
 
-            try:
-                await self.app(scope, limited_receive, logged_send)
-            except _BodyTooLarge:
-                status_holder["status"] = 413
-                await self._refuse(
-                    send,
-                    413,
-                    "too_large",
-                    f"request body over {self.max_body_bytes} bytes: send smaller batches",
-                )
+            await self.app(scope, limited_receive, logged_send)
         finally:
             route = scope.get("route")
             route_label = getattr(route, "path", None) or route_label
@@ -224,7 +220,3 @@ class ServiceMiddleware:
                         }
                     )
                 )
-
-
-class _BodyTooLarge(Exception):
-    pass
