@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from livebase.ops.tables import CONSENTS, OUTBOX, SEND_LEDGER, SUPPRESSIONS
 
@@ -159,3 +161,24 @@ def test_html_in_stored_values_is_escaped_on_the_page(service: Any) -> None:
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;" in page.text
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sig=st.text(alphabet="0123456789abcdefABCDEF%./-_", min_size=1, max_size=40))
+def test_no_forged_signature_ever_redirects(service: Any, sig: str) -> None:
+    paths = _send_once(service)
+    head, real = paths["click"].rsplit("/", 1)
+    if sig == real:
+        return
+    r = service.client.get(f"{head}/{sig}", follow_redirects=False)
+    assert r.status_code in (404, 405) and "location" not in r.headers
+
+
+def _send_once(service: Any) -> dict[str, str]:
+    cached = getattr(service, "_paths", None)
+    if cached is None:
+        cached = _send(service)
+        service._paths = cached
+    return cached

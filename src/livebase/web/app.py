@@ -64,7 +64,7 @@ def live_rules(workspace: Workspace) -> LiveRules:
     exits: dict[str, Any] = {}
     hooks: list[Any] = []
     try:  # the playbook planner's live triggers, when installed
-        from livebase.orchestrate import playbook_live  # type: ignore[attr-defined]
+        from livebase.orchestrate import playbook_live  # type: ignore[attr-defined,unused-ignore]
 
         exits = dict(playbook_live.exit_rules(workspace))
         hooks = list(playbook_live.entry_hooks(workspace))
