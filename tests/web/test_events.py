@@ -234,3 +234,8 @@ def test_streamed_body_without_length_is_cut_at_the_limit(service: Any) -> None:
     )
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
     assert _inbox(service) == []
+
+
+def test_undecodable_path_is_a_404_not_a_500(service: Any) -> None:
+    r = service.client.get("/v1/customers/%80%FF", headers=service.auth("customers:read"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

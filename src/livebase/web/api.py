@@ -123,6 +123,10 @@ def get_customer(
 ) -> dict[str, Any]:
     """A customer's live status: segments with since, features, thresholds, journeys."""
     require_key(state, request, "customers:read")
+    try:
+        customer_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ServiceError(404, "not_found", "no such customer") from None
     if len(customer_id) > 128:
         raise ServiceError(404, "not_found", "no such customer")
     view = customer_view(state.ops, customer_id)

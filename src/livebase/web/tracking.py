@@ -53,8 +53,12 @@ def _ref(con: Any, message: Any) -> MessageRef:
         )
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def _checked(*parts: str) -> None:
-    if any(not p or len(p) > _MAX_PART for p in parts):
+    """Tokens and signatures are lower-case hex: anything else is an unknown link."""
+    if any(not p or len(p) > _MAX_PART or not set(p) <= _HEX for p in parts):
         raise ServiceError(404, "not_found", "unknown link")
 
 
