@@ -130,6 +130,7 @@ def create_app(
     app.add_middleware(
         ServiceMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,
         trust_forwarded=settings.trust_forwarded_for,

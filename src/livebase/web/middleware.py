@@ -1,6 +1,7 @@
 """ASGI middleware of the service: limits, rate limiting, security headers, access log.
 
-- request bodies over ``service.max_body_bytes`` get 413 (by Content-Length before reading,
+- request heads over ``service.max_header_bytes`` get 431, bodies over
+  ``service.max_body_bytes`` 413 (by Content-Length before reading,
   and while streaming when the length is not announced);
 - public endpoints (tracking, unsubscribe, webhooks) allow ``rate_limit_per_minute`` requests
   per client IP (token bucket), then 429 with Retry-After;
@@ -98,11 +99,13 @@ class ServiceMiddleware:
         *,
         max_body_bytes: int,
         limiter: RateLimiter,
+        max_header_bytes: int = 16_384,
         metrics: ServiceMetrics,
         trust_forwarded: bool = False,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.limiter = limiter
         self.metrics = metrics
         self.trust_forwarded = trust_forwarded
@@ -165,6 +168,17 @@ class ServiceMiddleware:
                     "rate_limited",
                     "too many requests from this address; slow down",
                     [(b"retry-after", str(self.limiter.retry_after()).encode())],
+                )
+                return
+            head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            head += sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))
+            if head > self.max_header_bytes:
+                status_holder["status"] = 431
+                await self._refuse(
+                    send,
+                    431,
+                    "too_large",
+                    f"request line and headers over {self.max_header_bytes} bytes",
                 )
                 return
             length = None
