@@ -35,5 +35,3 @@ class ServiceSettings(BaseModel):
     unsubscribe, webhooks); more get 429 with Retry-After."""
     trust_forwarded_for: bool = False
     """Take the client address from X-Forwarded-For (only behind your own reverse proxy)."""
-    workers: Annotated[int, Field(ge=1, le=64)] = 1
-    """uvicorn worker processes."""
