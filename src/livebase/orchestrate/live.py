@@ -487,9 +487,12 @@ def accept_events(
     now = now.astimezone(UTC)
     with ops.begin() as con:
         customers = _resolve(con, events)
-        for event, customer_id in zip(events, customers, strict=True):
-            accepted.event_ids.append(event.event_id)
-            accepted.customers.append(customer_id)
+        accepted.event_ids = [e.event_id for e in events]
+        accepted.customers = list(customers)
+        # Customers in ascending order (a customer's events keep theirs): concurrent batches
+        # lock status rows in the same order, so they wait for each other, never deadlock.
+        order = sorted(range(len(events)), key=lambda i: customers[i])
+        for event, customer_id in ((events[i], customers[i]) for i in order):
             new = insert_new(
                 con,
                 INBOX,
