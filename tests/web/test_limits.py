@@ -62,3 +62,26 @@ def test_a_payment_ends_the_journey_even_without_published_thresholds(service: A
     assert r.json()["cancelled_messages"] == 1
     with service.ops.read() as con:
         assert con.execute(sa.select(OUTBOX.c.status)).scalar_one() == "cancelled"
+
+
+def test_a_plugged_router_is_served_and_keeps_its_own_csp(
+    workspace: Workspace, ops_store: Any
+) -> None:
+    from fastapi import APIRouter, Depends, Response
+    from fastapi.testclient import TestClient
+
+    from livebase.web.app import ServiceState, create_app
+    from livebase.web.deps import service_state
+
+    router = APIRouter()
+
+    @router.get("/dashboard/ping")
+    def ping(state: ServiceState = Depends(service_state)) -> Response:
+        return Response(state.ops.dialect, headers={"Content-Security-Policy": "script-src 'self'"})
+
+    app = create_app(workspace, ops=ops_store, routers=[router])
+    with TestClient(app) as client:
+        r = client.get("/dashboard/ping")
+    assert r.status_code == 200 and r.text == ops_store.dialect
+    assert r.headers["content-security-policy"] == "script-src 'self'"
+    assert r.headers["x-frame-options"] == "DENY"

@@ -5,7 +5,8 @@
   and while streaming when the length is not announced);
 - public endpoints (tracking, unsubscribe, webhooks) allow ``rate_limit_per_minute`` requests
   per client IP (token bucket), then 429 with Retry-After;
-- every answer carries security headers (no sniffing, no framing, no referrer, a strict CSP);
+- every answer carries security headers (no sniffing, no framing, no referrer, a strict CSP
+  unless the router set its own, as the dashboard does for its scripts);
   no CORS headers are ever sent, so browsers keep other sites out;
 - one JSON log line per request: method, route *template* (never the path, which holds tokens
   and webhook secrets), status, duration.
@@ -145,12 +146,8 @@ class ServiceMiddleware:
         async def logged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = int(message["status"])
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in {h for h, _ in SECURITY_HEADERS}
-                    or k.lower() == b"cache-control"
-                ]
+                # a router that sets its own header (the dashboard's CSP) keeps it
+                headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 message["headers"] = headers
