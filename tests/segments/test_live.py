@@ -121,3 +121,29 @@ def test_rules_read_the_same_conditions() -> None:
     doc: dict[str, object] = {"schemes": {}}
     assert assign_live({"monetary": 150}, doc, settings) == {"r": "big"}
     assert assign_live({"monetary": 50}, doc, settings) == {"r": "Other"}
+
+
+def test_a_scheme_without_published_cut_points_keeps_its_segment() -> None:
+    from livebase.segments.live import LiveState
+
+    settings = SegmentsSettings.model_validate(
+        {
+            "schemes": {
+                "rfm": {"kind": "quantile"},
+                "abc": {"kind": "abc"},
+                "named": {"kind": "named"},
+            }
+        }
+    )
+    previous = {
+        "rfm": LiveState("111", None, None),
+        "abc": LiveState("CCC", None, None),
+        "named": LiveState("Lost", None, None),
+    }
+    features = {"recency_days": 0, "frequency": 3, "monetary": 9000.0, "orders_total": 3}
+    assert assign_live(features, {"schemes": {}}, settings, previous=previous) == {
+        "rfm": "111",
+        "abc": "CCC",
+        "named": "Lost",
+    }
+    assert assign_live(features, {"schemes": {}}, settings) == {}

@@ -232,7 +232,7 @@ def _rules(
     checked: Sequence[CheckedRule],
     otherwise: str,
     states: Mapping[str, tuple[str | None, str | None, date | None]],
-    as_of: date,
+    as_of: date | None,
 ) -> str:
     import duckdb
 
@@ -243,7 +243,9 @@ def _rules(
         row[f"{scheme}_segment"] = segment
         row[f"{scheme}_segment_previous"] = previous
         row[f"{scheme}_segment_since"] = since
-        row[f"{scheme}_segment_days"] = None if since is None else (as_of - since).days
+        row[f"{scheme}_segment_days"] = (
+            None if since is None or as_of is None else (as_of - since).days
+        )
     frame = pd.DataFrame([row])
     for column in frame.columns:
         if column.endswith("_date") or column.endswith("_since"):
@@ -271,24 +273,41 @@ def assign_live(
     """Every scheme's segment of one customer's ``features`` with a run's ``thresholds``.
 
     ``previous`` (scheme → state before) and ``as_of`` feed rules that read earlier schemes'
-    states; ``features_settings`` is needed only for rules and jobs schemes.
+    states; ``features_settings`` is needed only for rules and jobs schemes. A scheme the
+    thresholds have no cut points for (added after the last run) keeps its previous segment.
     """
     docs = thresholds.get("schemes", {})
     result: dict[str, str] = {}
     quantile_scores: dict[str, dict[str, int] | None] = {}
     states: dict[str, tuple[str | None, str | None, date | None]] = {}
+    missing: set[str] = set()
     for name, scheme in segments.schemes.items():
+        before = (previous or {}).get(name)
+        segment: str | None
         if isinstance(scheme, QuantileScheme):
-            scores = _quantile(features, docs.get(name, {}), scheme)
-            quantile_scores[name] = scores
-            segment = (
-                scheme.no_purchase if scores is None else f"{scores['r']}{scores['f']}{scores['m']}"
-            )
+            if name not in docs:
+                missing.add(name)
+                segment = None
+            else:
+                scores = _quantile(features, docs[name], scheme)
+                quantile_scores[name] = scores
+                segment = (
+                    scheme.no_purchase
+                    if scores is None
+                    else f"{scores['r']}{scores['f']}{scores['m']}"
+                )
         elif isinstance(scheme, AbcScheme):
-            segment = _abc(features, docs.get(name, {}), scheme)
+            if docs.get(name, {}).get("kind") != "abc":
+                missing.add(name)
+                segment = None
+            else:
+                segment = _abc(features, docs[name], scheme)
         elif isinstance(scheme, NamedScheme):
             base = quantile_scores.get(scheme.based_on)
-            if base is None:
+            if scheme.based_on in missing:
+                missing.add(name)
+                segment = None
+            elif base is None:
                 segment = scheme.no_purchase
             else:
                 segment = _named_map(scheme)[f"{base['r']}{base['f']}"]
@@ -297,9 +316,13 @@ def assign_live(
             checked = _checked_rules(
                 features_settings or FeaturesSettings.model_validate({}), segments
             )[name]
-            segment = _rules(features, checked, scheme.otherwise, states, as_of or date.today())
+            segment = _rules(features, checked, scheme.otherwise, states, as_of)
+        if segment is None:
+            # the last run published no cut points for this scheme: keep what the customer had
+            if before is None or before.segment is None:
+                continue
+            segment = before.segment
         result[name] = segment
-        before = (previous or {}).get(name)
         if before is not None and before.segment == segment:
             states[name] = (segment, before.previous, before.since)
         else:
