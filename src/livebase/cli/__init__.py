@@ -27,6 +27,7 @@ from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
 from livebase.cli.runs import register as register_runs
 from livebase.cli.segments import register as register_segments
+from livebase.cli.service import register as register_service
 from livebase.cli.sql import register as register_sql
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
@@ -99,6 +100,7 @@ register_experiment(app)
 register_uplift(app)
 register_playbooks(app)
 register_delivery(app)
+register_service(app)
 register_learn(app)  # last: adds 'readout' to the 'playbook' group
 
 

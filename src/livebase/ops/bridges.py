@@ -96,6 +96,10 @@ def adbc_connect(ops: OpsStore) -> Iterator[Any]:
 
         con = adbc_sqlite.connect(url.database or ":memory:")
         con.adbc_connection.set_options(**{"adbc.connection.autocommit": "true"})
+        # wait for the service's short transactions instead of failing with "database is locked"
+        pragma = con.cursor()
+        pragma.execute("PRAGMA busy_timeout = 30000")
+        pragma.close()
     else:
         import adbc_driver_postgresql.dbapi as adbc_pg
 

@@ -1,0 +1,336 @@
+"""Load generator for ``livebase serve``: sustained events per second with live status ≤ 1 s.
+
+Local only and bounded: it starts a real ``livebase serve`` on 127.0.0.1 over a workspace with
+the CDNOW base segmented and published to the operational store, then sends a fixed number of
+batches of payments (every event a paid order of a known customer, so every one moves a live
+status) at increasing target rates. For each rate it reports the rate reached, p50/p99 of the
+request latency (from sending to the committed status: the answer comes after the commit) and
+errors. The sustained rate is the highest whose p99 ≤ 1 s, errors 0 and reached ≥ 95 % of the
+target. The reference in the same run is ``accept_events`` called in-process on the same
+store (no HTTP): the ratio says what the HTTP layer costs.
+
+    .venv/bin/python benchmarks/service.py                       # SQLite and PostgreSQL
+    .venv/bin/python benchmarks/service.py --stores sqlite --rates 50,100,200
+
+The machine's load average is recorded; with more than one runnable process per core the
+figures are not worth keeping (a warning says so): run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CDNOW = ROOT.parent / "shared" / "data" / "CDNOW_master.txt"
+LIVEBASE = str(Path(sys.executable).parent / "livebase")
+AS_OF = date(1998, 6, 30)
+CUSTOMERS = 23_570
+
+
+@dataclass(frozen=True)
+class Step:
+    store: str
+    target: float
+    events: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def sustained(self) -> bool:
+        return self.errors == 0 and self.p99_ms <= 1000 and self.rate >= 0.95 * self.target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Postgres:
+    """A throw-away PostgreSQL (Debian's package) on loopback, fsync on."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not found:
+            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = found[-1].parent
+        self.folder = Path(tempfile.mkdtemp(prefix="livebase-bench-pg-"))
+        self.port = _free_port()
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True)
+
+    def start(self) -> str:
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = str(self.folder / "data")
+        self._run(str(self.bin / "initdb"), "-D", data, "-A", "trust", "-U", "postgres")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", data, "-l", str(self.folder / "log"), "-w", "start",
+            "-o", f"-p {self.port} -k {self.folder} -h 127.0.0.1 -c max_connections=100",
+        )  # fmt: skip
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as con:
+            con.execute("CREATE DATABASE livebase_bench")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/livebase_bench"
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(
+                str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "stop"
+            )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def prepare(folder: Path, ops_url: str | None) -> tuple[Path, str]:
+    """A workspace with CDNOW ingested, segmented and published; returns it and an API key."""
+    from livebase.ops.keys import create_key
+    from livebase.ops.tables import STATUS_THRESHOLDS
+    from livebase.segments.live import live_thresholds
+    from livebase.segments.publish import publish_status
+    from livebase.segments.run import run_segmentation
+    from livebase.workspace import Workspace, init_workspace
+
+    ws = init_workspace(folder / "shop")
+    if ops_url is not None:
+        with open(ws.config_path, "a", encoding="utf-8") as handle:
+            handle.write(f"\nops:\n  url: {ops_url}\n")
+        ws = Workspace.load(ws.root)
+    subprocess.run(
+        [
+            LIVEBASE,
+            "--workspace",
+            str(ws.root),
+            "ingest",
+            "orders",
+            str(CDNOW),
+            "--preset",
+            "cdnow",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    now = datetime.now(UTC)
+    config = ws.config
+    store = ws.open_store()
+    try:
+        with ws.open_ops() as ops:
+            run = run_segmentation(store, config.features, config.segments, AS_OF, ran_at=now)
+            published = publish_status(
+                store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
+            )
+            document = live_thresholds(
+                run.thresholds, run.assignments, run.features, config.segments, AS_OF
+            )
+            with ops.begin() as con:
+                con.execute(
+                    STATUS_THRESHOLDS.update()
+                    .where(STATUS_THRESHOLDS.c.version == published.thresholds_version)
+                    .values(thresholds=document)
+                )
+            token = create_key(ops, "bench", ["events:write"], now=now).token
+    finally:
+        store.close()
+    return ws.root, token
+
+
+def _batch(seq: int, size: int, rng: random.Random) -> list[dict[str, Any]]:
+    ts = datetime(1998, 7, 1, 12, tzinfo=UTC) + timedelta(seconds=seq)
+    return [
+        {
+            "event_id": f"bench-{seq}-{i}",
+            "customer_id": str(rng.randint(1, CUSTOMERS)),
+            "ts": ts.isoformat(),
+            "order": {"order_id": f"bo-{seq}-{i}", "amount": 25.0, "status": "paid"},
+        }
+        for i in range(size)
+    ]
+
+
+async def _step(
+    base: str, token: str, target: float, batches: int, size: int, start: int
+) -> tuple[float, list[float], int]:
+    rng = random.Random(start)
+    latencies: list[float] = []
+    errors = 0
+    interval = size / target
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+
+        async def one(seq: int) -> None:
+            nonlocal errors
+            sent = time.perf_counter()
+            try:
+                r = await client.post("/v1/events", json=_batch(seq, size, rng), headers=headers)
+                if r.status_code != 200:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            latencies.append(time.perf_counter() - sent)
+
+        began = time.perf_counter()
+        tasks = []
+        for k in range(batches):
+            delay = began + k * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(start + k)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+    return elapsed, latencies, errors
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def run_http(
+    root: Path, token: str, store: str, rates: list[float], batches: int, size: int
+) -> list[Step]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            LIVEBASE,
+            "--workspace",
+            str(root),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    steps: list[Step] = []
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        # warm up (key check, compiled statements, connections) before measuring
+        asyncio.run(_step(base, token, 10.0, 3, size, 50_000_000))
+        seq = 0
+        for rate in rates:
+            elapsed, latencies, errors = asyncio.run(_step(base, token, rate, batches, size, seq))
+            seq += batches
+            step = Step(store, rate, batches * size, elapsed, _percentile(latencies, 0.5) * 1000,
+                        _percentile(latencies, 0.99) * 1000, errors)  # fmt: skip
+            steps.append(step)
+            print(
+                f"{store:10} target {rate:7.0f}/s  reached {step.rate:7.0f}/s  "
+                f"p50 {step.p50_ms:6.1f} ms  p99 {step.p99_ms:7.1f} ms  errors {errors}",
+                flush=True,
+            )
+            if step.rate < 0.5 * step.target:
+                break  # far past saturation: stop adding load
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return steps
+
+
+def run_direct(root: Path, batches: int, size: int) -> float:
+    """Events per second of accept_events in-process on the same store (the reference)."""
+    from livebase.ingest.inbound import parse_batch
+    from livebase.orchestrate.live import accept_events
+    from livebase.web.app import live_rules
+    from livebase.workspace import Workspace
+
+    ws = Workspace.load(root)
+    rules = live_rules(ws)
+    rng = random.Random(1)
+    with ws.open_ops() as ops:
+        began = time.perf_counter()
+        for k in range(batches):
+            events = parse_batch(
+                _batch(10_000_000 + k, size, rng), max_batch=10_000, timezone="UTC"
+            )
+            accept_events(ops, events, rules, source="bench", now=datetime.now(UTC))
+        return batches * size / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--rates", default="50,100,200,400,800,1600", help="events/s, ascending")
+    parser.add_argument("--batches", type=int, default=60, help="batches per rate (fixed count)")
+    parser.add_argument("--batch-size", type=int, default=10)
+    args = parser.parse_args()
+    if not CDNOW.exists():
+        raise SystemExit(f"needs {CDNOW} (../shared/data beside the project)")
+    rates = [float(r) for r in args.rates.split(",")]
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before[0]:.2f} on {cores} cores")
+    results: list[Step] = []
+    references: dict[str, float] = {}
+    for store in args.stores.split(","):
+        folder = Path(tempfile.mkdtemp(prefix="livebase-bench-service-"))
+        postgres = Postgres() if store == "postgresql" else None
+        try:
+            url = postgres.start() if postgres is not None else None
+            root, token = prepare(folder, url)
+            results += run_http(root, token, store, rates, args.batches, args.batch_size)
+            references[store] = run_direct(root, args.batches, args.batch_size)
+        finally:
+            if postgres is not None:
+                postgres.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+    load_after = os.getloadavg()
+    print()
+    print(
+        "| store | sustained events/s (p99 ≤ 1 s, 0 errors) | p50 ms | p99 ms | in-process events/s | HTTP / in-process |"
+    )
+    print("|---|---|---|---|---|---|")
+    for store, direct in references.items():
+        ok = [s for s in results if s.store == store and s.sustained]
+        best = max(ok, key=lambda s: s.rate) if ok else None
+        if best is None:
+            print(f"| {store} | none of the rates | | | {direct:.0f} | |")
+        else:
+            print(
+                f"| {store} | {best.rate:.0f} | {best.p50_ms:.1f} | {best.p99_ms:.1f} | {direct:.0f} | {best.rate / direct:.2f} |"
+            )
+    print(f"\nload average after: {load_after[0]:.2f} on {cores} cores")
+    if max(load_before[0], load_after[0]) > cores:
+        print(
+            f"WARNING: load average above 1 per core ({max(load_before[0], load_after[0]):.1f} on "
+            f"{cores} cores): other work shared the machine; rerun on a quiet machine",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()
