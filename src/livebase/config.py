@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.channels.settings import ChannelSettings
+from livebase.connectors.settings import SyncSettings
 from livebase.errors import ConfigError, did_you_mean
 from livebase.models.scenarios import ScenarioList
 from livebase.ops.settings import OpsSettings
@@ -141,6 +142,8 @@ class LivebaseConfig(_Section):
     """How each channel sends and what one message costs (secrets only by *_env names)."""
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     """``livebase serve``: address and the public URL of tracking and unsubscribe links."""
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """CRM connectors (GetCourse): account, the key's secret name, objects, request budget."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""

@@ -12,7 +12,9 @@ The tree::
     ├── SegmentError                   segmentation cannot run (no history for a date, …)
     ├── ModelError                     a model cannot be fitted or is missing
     │   └── ConvergenceError           the optimiser stopped without converging
-    └── ExperimentError                an experiment is unknown or its data cannot be read out
+    ├── ExperimentError                an experiment is unknown or its data cannot be read out
+    └── SyncError                      a CRM sync or push failed; store and watermark unchanged
+        └── QuotaError                 the CRM's request quota is spent: says when to retry
 
 Messages say what is wrong, where, and what to do about it.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "ConfigError",
@@ -31,10 +34,12 @@ __all__ = [
     "InputValidationError",
     "LivebaseError",
     "ModelError",
+    "QuotaError",
     "RowProblem",
     "RuleError",
     "SegmentError",
     "StoreError",
+    "SyncError",
     "WorkspaceError",
     "did_you_mean",
 ]
@@ -160,3 +165,26 @@ class ConvergenceError(ModelError):
 
 class ExperimentError(LivebaseError):
     """An experiment is unknown, or its data cannot give a readout."""
+
+
+class SyncError(LivebaseError):
+    """A sync with a CRM (GetCourse) or a push to it failed.
+
+    ``reason`` is a stable code: ``wrong_key``, ``no_api_access``, ``quota``, ``not_ready``,
+    ``busy``, ``malformed``, ``timeout``, ``network``, ``http``, ``api``. The analytics store
+    and the object's watermark are as they were before the failing step.
+    """
+
+    def __init__(self, message: str, *, reason: str = "api", source: str = "") -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(message)
+
+
+class QuotaError(SyncError):
+    """The CRM's export quota (or livebase's request budget) is spent; ``retry_at`` says when
+    the next sync can run."""
+
+    def __init__(self, message: str, *, retry_at: datetime, source: str = "") -> None:
+        self.retry_at = retry_at
+        super().__init__(message, reason="quota", source=source)
