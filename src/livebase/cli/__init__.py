@@ -23,6 +23,7 @@ from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
 from livebase.cli.segments import register as register_segments
 from livebase.cli.sql import register as register_sql
+from livebase.cli.sync import register as register_sync
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
 
@@ -65,6 +66,7 @@ register_clv(app)
 register_priorities(app)
 register_experiment(app)
 register_uplift(app)
+register_sync(app)
 
 
 def main(argv: list[str] | None = None) -> int:
