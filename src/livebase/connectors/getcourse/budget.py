@@ -90,26 +90,30 @@ class RequestBudget:
             key=["source"],
         )
 
-    def _state(self, times: list[datetime], blocked: datetime | None, now: datetime) -> BudgetState:
+    def _state(
+        self, times: list[datetime], blocked: datetime | None, now: datetime, needed: int = 1
+    ) -> BudgetState:
         live = sorted(t for t in times if t > now - self.window)
         remaining = max(self.limit - len(live), 0)
         if blocked is not None and blocked <= now:
             blocked = None
-        next_at = now if remaining else live[len(live) - self.limit] + self.window
+        # the time ``needed`` requests are free: enough of the oldest have left the window
+        leave = len(live) - self.limit + needed
+        next_at = now if leave <= 0 else live[min(leave, len(live)) - 1] + self.window
         if blocked is not None:
             next_at = max(next_at, blocked)
             remaining = 0
         return BudgetState(len(live), remaining, next_at, blocked)
 
-    def state(self, ops: OpsStore, now: datetime) -> BudgetState:
-        """The budget as of ``now``."""
+    def state(self, ops: OpsStore, now: datetime, needed: int = 1) -> BudgetState:
+        """The budget as of ``now``; ``next_at`` is when ``needed`` requests are free."""
         with ops.read() as con:
             times, blocked = self._read(con)
-        return self._state(times, blocked, now)
+        return self._state(times, blocked, now, needed)
 
     def require(self, ops: OpsStore, now: datetime, needed: int, *, what: str) -> None:
         """Raise :class:`QuotaError` unless ``needed`` requests are left."""
-        state = self.state(ops, now)
+        state = self.state(ops, now, needed)
         if state.remaining >= needed:
             return
         raise QuotaError(_spent_message(state, self, needed, what), retry_at=state.next_at)

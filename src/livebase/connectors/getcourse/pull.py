@@ -154,7 +154,7 @@ def _request(
         if waited >= settings.max_wait_seconds:
             raise SyncError(
                 f"export of {obj}: another export of this account kept running for "
-                f"{waited:g} s (GetCourse builds one export at a time); nothing was loaded — "
+                f"{waited:.0f} s (GetCourse builds one export at a time); nothing was loaded — "
                 "run the sync again later",
                 reason="busy",
                 source=watermark_source(obj),
@@ -197,7 +197,7 @@ def _wait(
             )
         if waited >= settings.max_wait_seconds:
             raise SyncError(
-                f"export {export_id} of {obj} was still not ready after {waited:g} s "
+                f"export {export_id} of {obj} was still not ready after {waited:.0f} s "
                 f"({polls} polls): GetCourse is slow to build it. Nothing was loaded and the "
                 "watermark did not move; run the sync again later, or raise "
                 "sync.getcourse.max_wait_seconds",
@@ -267,6 +267,12 @@ def pull(
             "or payments, not both",
             reason="config",
         )
+    if len(chosen) > settings.request_budget:
+        raise SyncError(
+            f"sync.getcourse.request_budget ({settings.request_budget}) is smaller than the "
+            f"{len(chosen)} export requests one sync of {', '.join(chosen)} needs",
+            reason="config",
+        )
     tz = ZoneInfo(config.timezone)
     budget = RequestBudget(
         settings.request_budget, timedelta(minutes=settings.budget_window_minutes)
@@ -305,9 +311,12 @@ def pull(
                     clock=lambda: loaded_at,
                 )
             except IngestError as exc:
+                said = str(exc)
+                if exc.file and said.startswith(f"{exc.file}: "):
+                    said = said[len(exc.file) + 2 :]
                 raise SyncError(
                     f"export {table.export_id} of {obj}: the getcourse preset rejects its "
-                    f"items (rows numbered as in a CSV export, header = row 1): {exc}",
+                    f"items (rows numbered as in a CSV export, header = row 1): {said}",
                     reason="malformed",
                     source=source,
                 ) from None
