@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ QUOTA = "Слишком много запросов на экспорт. Поп�
 BUSY = "В данный момент уже выполняется экспорт, дождитесь его завершения"
 NOT_READY = "Файл еще не создан"
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DATE_FIELDS = ("Дата создания", "Создан", "Дата регистрации")
 
 
@@ -187,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         email = str(user.get("email") or "").strip().lower()
         with state.lock:
             state.imported.append(decoded)
-            if "@" not in email:
+            if not _EMAIL.fullmatch(email):
                 result = {"success": False, "error": True, "error_message": "Неверный email"}
             else:
                 existed = email in state.user_ids
