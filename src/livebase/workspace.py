@@ -65,9 +65,30 @@ class Workspace:
             migrate=migrate,
         )
 
-    def open_store(self, *, read_only: bool = False) -> Store:
-        """Open the workspace's store (creating it if the folder has a config but no store)."""
-        return Store.open(self.store_path, create=not read_only, read_only=read_only)
+    def open_store(
+        self,
+        *,
+        read_only: bool = False,
+        command: str | None = None,
+        wait_timeout: float | None = None,
+    ) -> Store:
+        """Open the workspace's store (creating it if the folder has a config but no store).
+
+        Takes the workspace job lock first (exclusive to write, shared to read): a second
+        command waits for the first, saying for whom, instead of failing (see livebase.locks).
+        """
+        from livebase.locks import acquire
+
+        release = acquire(
+            self.root, exclusive=not read_only, command=command, wait_timeout=wait_timeout
+        )
+        try:
+            store = Store.open(self.store_path, create=not read_only, read_only=read_only)
+        except BaseException:
+            release()
+            raise
+        store.on_close.append(release)
+        return store
 
     @classmethod
     def load(cls, root: Path) -> Workspace:

@@ -6,6 +6,7 @@ traceback shows only with ``--debug``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,9 +52,21 @@ def _options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-timeout",
+            help="Seconds to wait for another livebase command on the same workspace "
+            "(default 3600).",
+            envvar="LIVEBASE_WAIT_TIMEOUT",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
+    if wait_timeout is not None:  # read by livebase.locks when a command opens the store
+        os.environ["LIVEBASE_WAIT_TIMEOUT"] = str(wait_timeout)
 
 
 register_admin(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -13,6 +13,15 @@ from typing import Any
 import duckdb
 
 from livebase.errors import StoreError
+
+OFFLINE: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+"""Nothing reaches the network at run time: no extension is downloaded or loaded implicitly.
+DuckDB's own progress bar is off too: it writes to stdout, into JSON meant for machines
+(livebase draws its own progress on stderr)."""
+_LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -47,6 +56,8 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
         self.con = con
         self.path = path
+        self.on_close: list[Callable[[], None]] = []
+        """Called after the connection closes (the workspace lock's release)."""
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, read_only: bool = False) -> Store:
@@ -56,15 +67,18 @@ class Store:
                 f"no store at {path}: run 'livebase init' to create the workspace's store"
             )
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=OFFLINE)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
+                holder = _LOCK_HOLDER.search(str(exc))
+                who = f" ({holder.group(1)}, pid {holder.group(2)})" if holder else ""
                 raise StoreError(
-                    f"the store {path} is in use by another livebase process that writes to it "
-                    "(for example a running import or 'livebase serve'); wait for it to finish "
-                    "and try again"
+                    f"the store {path} is open in another program{who} that does not take "
+                    "livebase's workspace lock (a DuckDB shell, a notebook, a BI tool): close "
+                    "it there, or open it read-only, and try again"
                 ) from exc
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        con.execute("SET enable_progress_bar = false")
         store = cls(con, path)
         if not read_only:
             store.migrate()
@@ -73,7 +87,9 @@ class Store:
     @classmethod
     def in_memory(cls) -> Store:
         """A migrated store in memory, for tests and one-off computations."""
-        store = cls(duckdb.connect(":memory:"), None)
+        con = duckdb.connect(":memory:", config=OFFLINE)
+        con.execute("SET enable_progress_bar = false")
+        store = cls(con, None)
         store.migrate()
         return store
 
@@ -123,11 +139,16 @@ class Store:
             self.con.execute("COMMIT")
 
     def fetch_value(self, sql: str, params: list[Any] | None = None) -> Any:
-        row = self.con.execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        rows = self.con.execute(sql, params or []).fetchall()  # fetched whole: no open result
+        return rows[0][0] if rows else None
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            callbacks, self.on_close = self.on_close, []
+            for callback in callbacks:
+                callback()
 
     def __enter__(self) -> Store:
         return self
