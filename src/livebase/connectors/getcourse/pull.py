@@ -37,7 +37,7 @@ from livebase.ops.tables import WATERMARKS
 from livebase.ops.writes import upsert
 from livebase.store import Store
 
-__all__ = ["ObjectSync", "SyncReport", "pull", "watermark_source"]
+__all__ = ["Fetched", "ObjectSync", "SyncReport", "fetch", "load", "pull", "watermark_source"]
 
 SleepFn = Callable[[float], None]
 
@@ -219,8 +219,17 @@ def _newest(store: Store, obj: str, load_id: int, tz: ZoneInfo) -> datetime | No
     return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
 
-def pull(
-    store: Store,
+@dataclass(frozen=True)
+class Fetched:
+    """Finished exports, checked, not yet loaded (the network part of a sync)."""
+
+    exports: tuple[tuple[GetCourseObject, date, ExportTable, int], ...]
+    """(object, window start, table, polls) per object."""
+    export_requests: int
+    http_requests: int
+
+
+def fetch(
     ops: OpsStore,
     client: GetCourseClient,
     config: LivebaseConfig,
@@ -229,27 +238,11 @@ def pull(
     sleep: SleepFn,
     objects: Sequence[GetCourseObject] | None = None,
     since: date | None = None,
-) -> SyncReport:
-    """Pull ``objects`` (default ``sync.getcourse.objects``) into ``store``; see the module doc.
+) -> Fetched:
+    """Steps 1–3 of the module docstring: request, poll and check every object's export.
 
-    ``now`` must be timezone-aware; ``sleep`` waits between polls (tests pass a recorder).
-
-    >>> import tempfile, pathlib, datetime as dt
-    >>> from livebase.config import parse_config
-    >>> from livebase.connectors.getcourse.replay import ReplayServer
-    >>> from livebase.ops.store import OpsStore, sqlite_url
-    >>> with ReplayServer(api_key="k") as server:
-    ...     server.add_export("deals", ["ID заказа", "ID пользователя", "Дата создания",
-    ...         "Дата оплаты", "Статус", "Стоимость, RUB"],
-    ...         [["1", "7", "2026-11-01 10:00", "2026-11-01 10:05", "Завершен", "1000"]])
-    ...     config = parse_config("sync:\\n  getcourse:\\n    base_url: " + server.url
-    ...                           + "\\n    objects: [deals]\\n")
-    ...     ops = OpsStore.open(sqlite_url(pathlib.Path(tempfile.mkdtemp()) / "ops.sqlite"))
-    ...     with GetCourseClient(server.url, "k") as client:
-    ...         report = pull(Store.in_memory(), ops, client, config, sleep=lambda s: None,
-    ...                       now=dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
-    >>> report.objects[0].inserted, report.export_requests
-    (1, 1)
+    Writes only the request budget; the analytics store is not touched (and not locked while
+    GetCourse builds the exports).
     """
     settings = config.sync.getcourse
     if settings is None:
@@ -273,14 +266,11 @@ def pull(
             f"{len(chosen)} export requests one sync of {', '.join(chosen)} needs",
             reason="config",
         )
-    tz = ZoneInfo(config.timezone)
     budget = RequestBudget(
         settings.request_budget, timedelta(minutes=settings.budget_window_minutes)
     )
     budget.require(ops, now, len(chosen), what=f"a sync of {', '.join(chosen)}")
-    today = now.astimezone(tz).date()
-
-    # network first: every export is fetched and checked before anything is written
+    # every export is fetched and checked before anything is written
     fetched: list[tuple[GetCourseObject, date, ExportTable, int]] = []
     export_requests = 0
     for obj in chosen:
@@ -291,10 +281,28 @@ def pull(
         export_requests += spent
         table, polls = _wait(client, obj, export_id, settings, sleep)
         fetched.append((obj, start, table, polls))
+    return Fetched(tuple(fetched), export_requests, client.requests)
 
+
+def load(
+    store: Store,
+    ops: OpsStore,
+    fetched: Fetched,
+    config: LivebaseConfig,
+    *,
+    now: datetime,
+) -> SyncReport:
+    """Step 4: load each export and advance its watermark after the load committed."""
+    settings = config.sync.getcourse
+    assert settings is not None
+    tz = ZoneInfo(config.timezone)
+    today = now.astimezone(tz).date()
+    budget = RequestBudget(
+        settings.request_budget, timedelta(minutes=settings.budget_window_minutes)
+    )
     loaded_at = now.astimezone(tz).replace(tzinfo=None)
     results: list[ObjectSync] = []
-    for obj, start, table, polls in fetched:
+    for obj, start, table, polls in fetched.exports:
         source = watermark_source(obj)
         _, previous_ts = _watermark(ops, source)
         load_id: int | None = None
@@ -368,4 +376,40 @@ def pull(
             )
         )
     remaining = budget.state(ops, now).remaining
-    return SyncReport(tuple(results), export_requests, client.requests, remaining)
+    return SyncReport(tuple(results), fetched.export_requests, fetched.http_requests, remaining)
+
+
+def pull(
+    store: Store,
+    ops: OpsStore,
+    client: GetCourseClient,
+    config: LivebaseConfig,
+    *,
+    now: datetime,
+    sleep: SleepFn,
+    objects: Sequence[GetCourseObject] | None = None,
+    since: date | None = None,
+) -> SyncReport:
+    """Pull ``objects`` (default ``sync.getcourse.objects``) into ``store``; see the module doc.
+
+    ``now`` must be timezone-aware; ``sleep`` waits between polls (tests pass a recorder).
+
+    >>> import tempfile, pathlib, datetime as dt
+    >>> from livebase.config import parse_config
+    >>> from livebase.connectors.getcourse.replay import ReplayServer
+    >>> from livebase.ops.store import OpsStore, sqlite_url
+    >>> with ReplayServer(api_key="k") as server:
+    ...     server.add_export("deals", ["ID заказа", "ID пользователя", "Дата создания",
+    ...         "Дата оплаты", "Статус", "Стоимость, RUB"],
+    ...         [["1", "7", "2026-11-01 10:00", "2026-11-01 10:05", "Завершен", "1000"]])
+    ...     config = parse_config("sync:\\n  getcourse:\\n    base_url: " + server.url
+    ...                           + "\\n    objects: [deals]\\n")
+    ...     ops = OpsStore.open(sqlite_url(pathlib.Path(tempfile.mkdtemp()) / "ops.sqlite"))
+    ...     with GetCourseClient(server.url, "k") as client:
+    ...         report = pull(Store.in_memory(), ops, client, config, sleep=lambda s: None,
+    ...                       now=dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    >>> report.objects[0].inserted, report.export_requests
+    (1, 1)
+    """
+    fetched = fetch(ops, client, config, now=now, sleep=sleep, objects=objects, since=since)
+    return load(store, ops, fetched, config, now=now)

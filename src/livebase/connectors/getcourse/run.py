@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from livebase.connectors.getcourse.client import GetCourseClient
-from livebase.connectors.getcourse.pull import SyncReport, pull
+from livebase.connectors.getcourse.pull import SyncReport, fetch, load
 from livebase.connectors.getcourse.push import PushReport, push_members, segment_members
 from livebase.connectors.settings import GetCourseObject, GetCourseSyncSettings
 from livebase.errors import SyncError
+from livebase.jobs import batch_job
 from livebase.workspace import Workspace
 
 __all__ = ["getcourse_settings", "open_client", "push_segment", "sync_getcourse"]
@@ -53,14 +54,12 @@ def sync_getcourse(
 ) -> SyncReport:
     """Pull the workspace's GetCourse objects into its store (see :func:`pull`)."""
     getcourse_settings(ws)
+    # GetCourse may take minutes to build the exports: the analytics store is not locked
+    # while it does; the loads then run as one batch job (the workspace job lock)
     with open_client(ws, transport=transport) as client, ws.open_ops() as ops:
-        store = ws.open_store()
-        try:
-            return pull(
-                store, ops, client, ws.config, now=now, sleep=sleep, objects=objects, since=since
-            )
-        finally:
-            store.close()
+        fetched = fetch(ops, client, ws.config, now=now, sleep=sleep, objects=objects, since=since)
+    with batch_job(ws, command="livebase sync getcourse", now=now) as job:
+        return load(job.store, job.ops, fetched, ws.config, now=now)
 
 
 def push_segment(
