@@ -26,7 +26,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from livebase.channels.settings import ChannelSettings
 from livebase.connectors.settings import SyncSettings
 from livebase.errors import ConfigError, did_you_mean
-from livebase.models.scenarios import ScenarioList
+from livebase.models.settings import ScenarioList
 from livebase.ops.settings import OpsSettings
 from livebase.orchestrate.settings import PolicySettings
 from livebase.segments.settings import FeaturesSettings, SegmentsSettings
@@ -243,7 +243,7 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
         joined = "\n  ".join(messages)
         raise ConfigError(f"{len(messages)} problems:\n  {joined}", line=None, file=file) from None
     # segment rules depend on the signals declared beside them: checked once both are valid
-    from livebase.segments.run import check_segment_rules
+    from livebase.segments.names import check_segment_rules
     from livebase.segments.settings import yaml_lines
 
     check_segment_rules(config.features, config.segments, yaml_lines(text))

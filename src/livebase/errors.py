@@ -6,6 +6,7 @@ The tree::
     ├── ConfigError                    livebase.yaml is wrong: key path, YAML line, suggestion
     ├── WorkspaceError                 no workspace found, or init over an existing one
     ├── StoreError                     the DuckDB store is missing, locked or from a newer version
+    │   └── EmptyStoreError            no paid orders yet: nothing to default a date to
     ├── IngestError                    a file cannot be loaded; nothing was written
     │   └── InputValidationError       rows that break a rule: file, row, column, value
     ├── RuleError                      a segment rule or signal expression is invalid
@@ -29,6 +30,7 @@ from datetime import datetime
 __all__ = [
     "ConfigError",
     "ConvergenceError",
+    "EmptyStoreError",
     "ExperimentError",
     "IngestError",
     "InputValidationError",
@@ -86,6 +88,10 @@ class WorkspaceError(LivebaseError):
 
 class StoreError(LivebaseError):
     """The store cannot be opened or migrated."""
+
+
+class EmptyStoreError(StoreError):
+    """The store has no paid orders, so there is no date to default to and nothing to compute."""
 
 
 class IngestError(LivebaseError):

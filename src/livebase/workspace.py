@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Literal
 from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
 from livebase.errors import WorkspaceError, did_you_mean
 from livebase.secrets import Secrets, ensure_secrets, load_secrets
-from livebase.store import Store
 
 if TYPE_CHECKING:
     from livebase.ops.store import OpsStore
+    from livebase.store import Store
 
 __all__ = ["STORE_FILE", "TEMPLATES", "Workspace", "find_workspace", "init_workspace"]
 
@@ -78,6 +78,7 @@ class Workspace:
         command waits for the first, saying for whom, instead of failing (see livebase.locks).
         """
         from livebase.locks import acquire
+        from livebase.store import Store  # DuckDB loads here, not when the CLI starts
 
         release = acquire(
             self.root, exclusive=not read_only, command=command, wait_timeout=wait_timeout

@@ -109,9 +109,9 @@ def test_report_rejects_an_unknown_language_and_a_non_html_file(
 
 
 def test_report_on_an_empty_store_says_to_load_orders(app: typer.Typer, tmp_path: Path) -> None:
-    from livebase.errors import SegmentError
+    from livebase.errors import EmptyStoreError
 
     root = tmp_path / "empty"
     init_workspace(root, template="ecommerce")
-    with pytest.raises(SegmentError, match="no paid orders in the store yet"):
+    with pytest.raises(EmptyStoreError, match="the store has no paid orders yet"):
         invoke(app, root, "report", "--out", str(tmp_path / "x.html"))

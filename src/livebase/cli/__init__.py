@@ -22,6 +22,7 @@ from livebase.cli.experiment import register as register_experiment
 from livebase.cli.ingest import register as register_ingest
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
+from livebase.cli.runs import register as register_runs
 from livebase.cli.segments import register as register_segments
 from livebase.cli.sql import register as register_sql
 from livebase.cli.sync import register as register_sync
@@ -38,6 +39,14 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"livebase {version('livebase')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -62,6 +71,12 @@ def _options(
             min=0,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
@@ -73,6 +88,7 @@ register_admin(app)
 register_ingest(app)
 register_segments(app)
 register_report(app)
+register_runs(app)
 register_sql(app)
 register_demo(app)
 register_clv(app)

@@ -9,15 +9,38 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import typer
 from rich.console import Console
 
 from livebase.workspace import Workspace, find_workspace
 
-__all__ = ["OutputFormat", "State", "console", "err_console", "print_json", "state", "workspace"]
+__all__ = [
+    "DATE_FORMATS",
+    "OutputFormat",
+    "State",
+    "config_lines",
+    "console",
+    "date_option",
+    "err_console",
+    "json_default",
+    "language",
+    "print_json",
+    "state",
+    "workspace",
+]
 
 console = Console()
 err_console = Console(stderr=True)
 OutputFormat = Literal["table", "json"]
+DATE_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]
+"""Dates on the command line: ISO (2026-06-30) or the Russian way (30.06.2026)."""
+
+
+def date_option(name: str, help: str) -> Any:
+    """A date option that reads ISO or dd.mm.yyyy dates and shows DATE as its placeholder."""
+    return typer.Option(
+        name, formats=DATE_FORMATS, metavar="DATE", help=f"{help} YYYY-MM-DD or DD.MM.YYYY."
+    )
 
 
 @dataclass
@@ -34,7 +57,24 @@ def workspace() -> Workspace:
     return find_workspace(Path.cwd(), state.workspace)
 
 
-def _default(value: Any) -> Any:
+def language(ws: Workspace) -> Literal["en", "ru"]:
+    """The language the workspace speaks: its segments' language, else livebase.yaml's."""
+    segments = getattr(ws.config, "segments", None)
+    chosen = getattr(segments, "language", None) or ws.config.language
+    return "ru" if chosen == "ru" else "en"
+
+
+def config_lines(ws: Workspace) -> dict[str, int]:
+    """The line of each key of livebase.yaml, for errors that name it (empty when unreadable)."""
+    from livebase.segments import yaml_lines
+
+    try:
+        return yaml_lines(ws.config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value != value.to_integral_value() else int(value)
     if isinstance(value, datetime | date):
@@ -46,4 +86,4 @@ def _default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     """JSON on stdout, unformatted by Rich so that machines can read it."""
-    print(json.dumps(data, default=_default, ensure_ascii=False, indent=2))
+    print(json.dumps(data, default=json_default, ensure_ascii=False, indent=2))

@@ -1,16 +1,19 @@
 """Workspace commands: init, config, status."""
 
+from __future__ import annotations
+
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from livebase.cli._common import OutputFormat, console, print_json, workspace
 from livebase.cli.sync import freshness_rows, render_freshness
-from livebase.config import config_schema, load_config
-from livebase.store import StoreSummary, summarize
-from livebase.workspace import TEMPLATES, init_workspace
+from livebase.workspace import TEMPLATES
+
+if TYPE_CHECKING:
+    from livebase.store import StoreSummary
 
 __all__ = ["register", "render_summary"]
 
@@ -96,6 +99,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase init myschool --template school
         """
+        from livebase.workspace import init_workspace
+
         ws = init_workspace(directory, template=template, force=force)
         console.print(f"Created workspace [bold]{ws.root}[/] from the '{template}' template:")
         console.print(f"  config  {ws.config_path}\n  store   {ws.store_path}")
@@ -107,6 +112,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase config schema > livebase.schema.json
         """
+        from livebase.config import config_schema
+
         print(config_schema())
 
     @config_app.command("check")
@@ -119,6 +126,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase config check
         """
+        from livebase.config import load_config
+
         path = file if file is not None else workspace().config_path
         load_config(path)
         console.print(f"{path}: valid")
@@ -135,6 +144,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase status --format json
         """
+        from livebase.store import summarize
+
         ws = workspace()
         with ws.open_store(read_only=ws.store_path.exists()) as store:
             summary = summarize(store, last_loads=loads)

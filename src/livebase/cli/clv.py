@@ -4,40 +4,46 @@ The calibration end defaults to the day of the store's latest paid order (never 
 clock); the wall clock only stamps when a fit was saved.
 """
 
+from __future__ import annotations
+
 import warnings
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
 from livebase.errors import ModelError
-from livebase.models import (
-    ClvFit,
-    CustomerSummary,
-    FrequencyValueCorrelationWarning,
-    PurchaseModelName,
-    Unit,
-    fit_clv,
-    plot_holdout_validation,
-    predict_clv,
-    summarise,
-    validate_holdout,
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from livebase.models import (
+        ClvFit,
+        CustomerSummary,
+        PurchaseModelName,
+        Unit,
+    )
+    from livebase.models.store_io import (
+        StoredFit,
+    )
+    from livebase.store import Store
+    from livebase.workspace import Workspace
+
+until_help = "Calibration end, inclusive (default: the day of the latest paid order)."
+unit_opt = typer.Option("--unit", help="Time unit of the model: days or weeks.")
+model_opt = typer.Option("--model", help="Purchase model: bgnbd or mbgnbd.")
+currency_opt = typer.Option(
+    "--currency", help="Use the orders in this currency (needed when there are several)."
 )
-from livebase.models.store_io import (
-    StoredFit,
-    last_paid_date,
-    load_fit,
-    load_predictions,
-    read_transactions,
-    save_fit,
-    stored_fits,
+free_opt = typer.Option(
+    "--skip-free-orders",
+    help="Count only orders with a positive paid amount, as the segment features do "
+    "(by default a paid order worth 0 is a purchase of value 0, as in the literature).",
 )
-from livebase.store import Store
-from livebase.workspace import Workspace
+fmt_opt = typer.Option("--format", "-f", help="table or json")
 
 __all__ = ["register"]
 
@@ -53,6 +59,8 @@ def _open_for_reading(ws: Workspace) -> Store:
 
 def _calibration_end(store: Store, until: datetime | None, free_orders: bool) -> date:
     """``--until``, or the day of the latest paid order; ModelError in a store without any."""
+    from livebase.models.store_io import last_paid_date
+
     if until is not None:
         return until.date()
     last = last_paid_date(store, count_free_orders=free_orders)
@@ -67,6 +75,8 @@ def _calibration_end(store: Store, until: datetime | None, free_orders: bool) ->
 def _transactions(
     store: Store, until: date | None, currency: str | None, free_orders: bool
 ) -> pd.DataFrame:
+    from livebase.models.store_io import read_transactions
+
     transactions = read_transactions(
         store, until=until, currency=currency, count_free_orders=free_orders
     )
@@ -90,6 +100,8 @@ def _require_repeat_buyers(summary: CustomerSummary) -> None:
 
 def _fit(summary: CustomerSummary, model: PurchaseModelName) -> tuple[ClvFit, list[str]]:
     """Fit, returning the Gamma-Gamma correlation warnings as messages (not printed twice)."""
+    from livebase.models import FrequencyValueCorrelationWarning, fit_clv
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FrequencyValueCorrelationWarning)
         fit = fit_clv(summary, model=model)
@@ -171,19 +183,6 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(clv_app, name="clv")
 
-    until_help = "Calibration end, inclusive (default: the day of the latest paid order)."
-    unit_opt = typer.Option("--unit", help="Time unit of the model: days or weeks.")
-    model_opt = typer.Option("--model", help="Purchase model: bgnbd or mbgnbd.")
-    currency_opt = typer.Option(
-        "--currency", help="Use the orders in this currency (needed when there are several)."
-    )
-    free_opt = typer.Option(
-        "--skip-free-orders",
-        help="Count only orders with a positive paid amount, as the segment features do "
-        "(by default a paid order worth 0 is a purchase of value 0, as in the literature).",
-    )
-    fmt_opt = typer.Option("--format", "-f", help="table or json")
-
     @clv_app.command("fit")
     def fit_command(
         until: Annotated[
@@ -210,6 +209,9 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase clv fit --until 1997-09-30 --unit weeks --format json
         """
+        from livebase.models import predict_clv, summarise
+        from livebase.models.store_io import save_fit
+
         horizons = tuple(horizon) if horizon else DEFAULT_HORIZONS
         ws = workspace()
         with _open_for_reading(ws) as store:
@@ -309,6 +311,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase clv validate --holdout-from 1997-10-01
         """
+        from livebase.models import plot_holdout_validation, validate_holdout
+
         ws = workspace()
         with _open_for_reading(ws) as store:
             end = _calibration_end(store, until, not skip_free_orders)
@@ -398,6 +402,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase clv show --customer 00042
         """
+        from livebase.models.store_io import load_fit, load_predictions, stored_fits
+
         ws = workspace()
         with _open_for_reading(ws) as store:
             stored = load_fit(store)

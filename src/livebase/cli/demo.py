@@ -1,35 +1,24 @@
 """``livebase demo``: a synthetic online school, exported, ingested, segmented, reported."""
 
+from __future__ import annotations
+
 import shutil
+import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from livebase.cli._common import console
-from livebase.cli.admin import render_summary
-from livebase.cli.report import write_report
-from livebase.cli.segments import kpi_table
+from livebase.cli._common import console, date_option
 from livebase.errors import WorkspaceError
-from livebase.ingest import PRESETS, LoadOptions, load_file
-from livebase.segments import (
-    GONE,
-    NEW,
-    SegmentationRun,
-    Transitions,
-    label,
-    run_segmentation,
-    segment_order,
-    transitions,
-)
-from livebase.segments.labels import Language
-from livebase.store import Store, summarize
-from livebase.workspace import Workspace, init_workspace
+
+if TYPE_CHECKING:
+    from livebase.segments import SegmentationRun, Transitions
+    from livebase.segments.labels import Language
+    from livebase.store import Store
+    from livebase.workspace import Workspace
 
 __all__ = ["month_ends", "register"]
 
@@ -55,6 +44,10 @@ def month_ends(as_of: date, count: int) -> list[date]:
 
 def _segment_history(workspace: Workspace, store: Store, days: list[date]) -> SegmentationRun:
     """Run every scheme as of each day (a progress bar); the last run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from livebase.segments import run_segmentation
+
     cfg = workspace.config
     run: SegmentationRun | None = None
     with Progress(
@@ -80,6 +73,11 @@ def _print_matrix(t: Transitions, lang: Language) -> None:
 
     ``livebase transitions`` prints the full view (row shares, entries and exits).
     """
+    from rich import box
+    from rich.table import Table
+
+    from livebase.segments import GONE, NEW, label
+
     body = [str(s) for s in t.counts.columns if s not in (NEW, GONE)]
     number = {s: str(i + 1) for i, s in enumerate(body)}
     number[NEW], number[GONE] = "+", "−"
@@ -131,6 +129,9 @@ def _show_segments(
     workspace: Workspace, store: Store, days: list[date], run: SegmentationRun
 ) -> None:
     """The KPI table of the named map on the last day and its transitions from the day before."""
+    from livebase.cli.segments import kpi_table
+    from livebase.segments import segment_order, transitions
+
     cfg = workspace.config
     lang: Language = cfg.segments.language or cfg.language
     named = next((n for n, s in cfg.segments.schemes.items() if s.kind == "named"), None)
@@ -152,6 +153,34 @@ def _show_segments(
         _print_matrix(moves, lang)
 
 
+_DEMO_FILES = {
+    _MARKER,
+    "livebase.yaml",
+    "livebase.duckdb",
+    "livebase.duckdb.wal",
+    "exports",
+    REPORT_FILE,
+    "clv_validation.png",
+}
+"""What ``livebase demo`` writes; anything else in the folder is the user's."""
+
+
+def _confirm_replace(out: Path, force: bool) -> None:
+    """Replace a demo folder only when it holds nothing of the user's, or when asked to."""
+    theirs = sorted(p.name for p in out.iterdir() if p.name not in _DEMO_FILES)
+    if not theirs or force:
+        return
+    shown = ", ".join(theirs[:8]) + (f" and {len(theirs) - 8} more" if len(theirs) > 8 else "")
+    if sys.stdin.isatty() and typer.confirm(
+        f"{out} holds files the demo did not write ({shown}); delete them with the demo?"
+    ):
+        return
+    raise WorkspaceError(
+        f"{out} holds files the demo did not write ({shown}): move them, choose another "
+        "--out folder, or add --force to delete them with the old demo"
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -163,9 +192,7 @@ def register(app: typer.Typer) -> None:
         customers: Annotated[int, typer.Option(help="Registered customers.")] = 5000,
         as_of: Annotated[
             datetime | None,
-            typer.Option(
-                formats=["%Y-%m-%d"], help="Day the export is taken (default 2026-06-30)."
-            ),
+            date_option("--as-of", "Day the export is taken (default 2026-06-30)."),
         ] = None,
         months: Annotated[
             int,
@@ -177,12 +204,21 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="interface (UTF-8, as downloaded) or excel_ru (cp1251, re-saved)."),
         ] = "excel_ru",
+        force: Annotated[
+            bool,
+            typer.Option("--force", help="Replace the demo folder even if it holds other files."),
+        ] = False,
     ) -> None:
         """A synthetic school: exported GetCourse-style, loaded, segmented over months, reported.
 
         Example: livebase demo --out demo-school --seed 7
         """
+        from livebase.cli.admin import render_summary
         from livebase.demo import DEFAULT_AS_OF, generate, write_demo_files
+        from livebase.ingest import PRESETS, LoadOptions, load_file
+        from livebase.report import write_report
+        from livebase.store import summarize
+        from livebase.workspace import init_workspace
 
         if kind not in ("school", "shop"):
             raise WorkspaceError(f"--kind: '{kind}' is not one of: school, shop")
@@ -193,6 +229,7 @@ def register(app: typer.Typer) -> None:
                 raise WorkspaceError(
                     f"{out} exists and is not a livebase demo: choose another --out folder"
                 )
+            _confirm_replace(out, force)
             shutil.rmtree(out)
         started = time.perf_counter()
         day: date = as_of.date() if as_of else DEFAULT_AS_OF
@@ -234,7 +271,13 @@ def register(app: typer.Typer) -> None:
             _show_segments(workspace, store, days, run)
             with console.status("writing the report…"):
                 report, _ = write_report(
-                    workspace, store, days[-1], workspace.root / REPORT_FILE, cfg.language
+                    store,
+                    cfg.features,
+                    cfg.segments,
+                    days[-1],
+                    workspace.root / REPORT_FILE,
+                    lang=cfg.language,
+                    currency=cfg.currency,
                 )
         console.print(
             f"\n[bold]Demo workspace:[/] {workspace.root}  "
@@ -242,7 +285,7 @@ def register(app: typer.Typer) -> None:
             f"  exports  {files.orders.parent}\n  config   {workspace.config_path}\n"
             f"  store    {workspace.store_path}  (segment history: {len(days)} runs)\n"
             f"  report   {report}  (open it in a browser: {report.as_uri()})\n"
-            f"Try: cd {out} && livebase segment && livebase transitions "
+            f"Try: cd {out} && livebase segment --as-of {days[-1]} && livebase transitions "
             f"--from {days[-2] if len(days) > 1 else days[0]} --to {days[-1]} && "
             f"livebase report --out base.html --as-of {days[-1]} --lang en",
             highlight=False,

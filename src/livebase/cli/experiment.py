@@ -1,13 +1,14 @@
 """``livebase experiment import | list | readout | plan``."""
 
+from __future__ import annotations
+
 import math
 import re
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pandas as pd
 import typer
 from rich import box
 from rich.markup import escape
@@ -16,22 +17,14 @@ from rich.table import Table
 
 from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
 from livebase.errors import ExperimentError
-from livebase.measure import (
-    Comparison,
-    Costs,
-    Readout,
-    ReadoutSettings,
-    lift_chart_png,
-    plan_sample_size,
-    read_experiment_csv,
-    validate_shares,
-)
-from livebase.measure.store_io import (
-    get_experiment,
-    list_experiments,
-    read_out,
-    save_experiment,
-)
+
+if TYPE_CHECKING:
+    from livebase.measure import (
+        Comparison,
+        Readout,
+    )
+
+fmt_opt = typer.Option("--format", "-f", help="table or json")
 
 __all__ = ["chart_path", "parse_shares", "register", "render_readout"]
 
@@ -52,6 +45,8 @@ def parse_shares(value: str, arms: list[str] | None = None) -> dict[str, float] 
     >>> parse_shares("treatment=90,holdout=10")
     {'treatment': 0.9, 'holdout': 0.1}
     """
+    from livebase.measure import validate_shares
+
     if value.strip().lower() == "equal":
         return None if arms is None else {a: 1.0 / len(arms) for a in arms}
     shares: dict[str, float] = {}
@@ -289,7 +284,6 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(exp_app, name="experiment")
-    fmt_opt = typer.Option("--format", "-f", help="table or json")
 
     @exp_app.command("import")
     def import_(
@@ -326,6 +320,11 @@ def register(app: typer.Typer) -> None:
         Example: livebase experiment import hillstrom.csv --name hillstrom --arm-column segment
         --control "No E-Mail" --outcomes visit,conversion,spend
         """
+        import pandas as pd
+
+        from livebase.measure import read_experiment_csv
+        from livebase.measure.store_io import save_experiment
+
         outs = _split(outcomes)
         planned = parse_shares(planned_shares) if planned_shares is not None else None
         header: list[str] = []
@@ -392,6 +391,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase experiment list
         """
+        from livebase.measure.store_io import list_experiments
+
         ws = workspace()
         with ws.open_store(read_only=ws.store_path.exists()) as store:
             frame = list_experiments(store)
@@ -473,6 +474,9 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase experiment readout hillstrom --cost-per-message 0.1
         """
+        from livebase.measure import Costs, ReadoutSettings, lift_chart_png
+        from livebase.measure.store_io import get_experiment, read_out
+
         if not 0.0 < alpha < 0.5:
             raise ExperimentError(f"--alpha must be between 0 and 0.5, got {alpha}")
         costs = (
@@ -532,6 +536,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase experiment plan --baseline 0.12 --mde 0.02 --base-size 50000
         """
+        from livebase.measure import plan_sample_size
+
         p = plan_sample_size(
             baseline,
             mde,

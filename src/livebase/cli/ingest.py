@@ -1,20 +1,38 @@
 """``livebase ingest orders|customers|events FILES…``."""
 
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
 from livebase.errors import IngestError, did_you_mean
-from livebase.ingest import PRESETS, LoadOptions, LoadResult, expand_inputs, load_file
-from livebase.ingest.load import StageFn
-from livebase.ingest.mapping import parse_map_option
-from livebase.ingest.source import ProgressFn
+
+if TYPE_CHECKING:
+    from livebase.ingest import LoadResult
+    from livebase.ingest.load import StageFn
+    from livebase.ingest.source import ProgressFn
+
+preset_opt = typer.Option("--preset", "-p", help="Source preset (default: from livebase.yaml).")
+map_opt = typer.Option(
+    "--map", "-m", help="Map a source column to a field: --map 'Order No=order_id' (repeat)."
+)
+skip_opt = typer.Option(
+    "--skip-bad-rows",
+    help="Load the valid rows; write the rejected ones beside the input as FILE.rejected.csv.",
+)
+enc_opt = typer.Option(help="Force the encoding (utf-8, cp1251); sniffed by default.")
+delim_opt = typer.Option(help="Force the CSV delimiter; sniffed by default.")
+fmt_opt = typer.Option("--format", "-f", help="table or json")
+files_arg = typer.Argument(
+    help="Files, folders or globs ('exports/*.csv'); '-' reads standard input."
+)
 
 __all__ = ["register"]
 
@@ -78,6 +96,9 @@ def _ingest(
     delimiter: str | None,
     format: OutputFormat,
 ) -> None:
+    from livebase.ingest import PRESETS, LoadOptions, expand_inputs, load_file
+    from livebase.ingest.mapping import parse_map_option
+
     ws = workspace()
     cfg = ws.config
     name = preset or getattr(cfg.ingest, kind).preset
@@ -93,7 +114,10 @@ def _ingest(
     if encoding and encoding.lower().replace("_", "-") in {"windows-1251", "cp-1251"}:
         encoding = "cp1251"
     results = []
-    with ws.open_store() as store:
+    from livebase.jobs import batch_job
+
+    with batch_job(ws, command=f"livebase ingest {kind}", now=datetime.now(UTC)) as job:
+        store = job.store
         for item in items:
             options = LoadOptions(
                 preset=chosen,
@@ -123,21 +147,6 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(ingest_app, name="ingest")
-
-    files_arg = typer.Argument(
-        help="Files, folders or globs ('exports/*.csv'); '-' reads standard input."
-    )
-    preset_opt = typer.Option("--preset", "-p", help="Source preset (default: from livebase.yaml).")
-    map_opt = typer.Option(
-        "--map", "-m", help="Map a source column to a field: --map 'Order No=order_id' (repeat)."
-    )
-    skip_opt = typer.Option(
-        "--skip-bad-rows",
-        help="Load the valid rows; write the rejected ones beside the input as FILE.rejected.csv.",
-    )
-    enc_opt = typer.Option(help="Force the encoding (utf-8, cp1251); sniffed by default.")
-    delim_opt = typer.Option(help="Force the CSV delimiter; sniffed by default.")
-    fmt_opt = typer.Option("--format", "-f", help="table or json")
 
     @ingest_app.command()
     def orders(
@@ -193,6 +202,8 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase presets
         """
+        from livebase.ingest import PRESETS
+
         for preset in PRESETS.values():
             console.print(f"[bold]{preset.name}[/] ({preset.kind}): {preset.description}")
             if preset.example:

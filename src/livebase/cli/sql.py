@@ -8,30 +8,29 @@ from typing import Annotated
 
 import typer
 
-from livebase.cli._common import err_console, workspace
+from livebase.cli._common import date_option, err_console, workspace
 from livebase.errors import StoreError
-from livebase.features import FeaturesSettings
-from livebase.segments import SegmentsSettings
-from livebase.segments.pipeline import pipeline_script
-from livebase.store.engine import DIALECTS
 
 __all__ = ["register"]
 
 
 def _as_of(given: datetime | None) -> date:
-    """``--as-of``, else the latest paid day in the workspace store (no store: today)."""
+    """``--as-of``, else the latest paid day in the workspace store (none: say so)."""
+    from livebase.errors import EmptyStoreError
+    from livebase.features.paid_days import latest_paid_day
+
     if given is not None:
         return given.date()
     ws = workspace()
     try:
-        with ws.open_store() as store:
-            value = store.fetch_value(
-                "SELECT CAST(MAX(paid_at) AS DATE) FROM orders WHERE paid_amount > 0"
-            )
-    except StoreError:
-        value = None
-    day = value if isinstance(value, date) else date.today()
-    err_console.print(f"as of {day} (--as-of to change)")
+        with ws.open_store(read_only=ws.store_path.exists()) as store:
+            day = latest_paid_day(store)
+    except EmptyStoreError as exc:
+        raise StoreError(
+            "the store has no paid orders to take the date from: give --as-of DATE "
+            "(the SQL computes the features as of that day)"
+        ) from exc
+    err_console.print(f"as of {day} (the latest paid order; --as-of to change)")
     return day
 
 
@@ -45,16 +44,12 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--dialect",
                 "-d",
-                help=f"SQL dialect to print: {', '.join(DIALECTS)}.",
+                help="SQL dialect to print: duckdb, spark, postgres, clickhouse, bigquery, snowflake.",
             ),
         ] = "duckdb",
         as_of: Annotated[
             datetime | None,
-            typer.Option(
-                "--as-of",
-                formats=["%Y-%m-%d"],
-                help="Date of the features (default: the latest paid order in the store).",
-            ),
+            date_option("--as-of", "Date of the features (default: the latest paid order)."),
         ] = None,
         out: Annotated[Path | None, typer.Option(help="Write the SQL to this file.")] = None,
     ) -> None:
@@ -65,6 +60,11 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase sql --dialect clickhouse --as-of 2026-06-30 --out segments.sql
         """
+        from livebase.features import FeaturesSettings
+        from livebase.segments import SegmentsSettings
+        from livebase.segments.pipeline import pipeline_script
+        from livebase.store.engine import DIALECTS
+
         if dialect not in DIALECTS:
             raise StoreError(f"--dialect: '{dialect}' is not one of {', '.join(DIALECTS)}")
         ws = workspace()

@@ -1,9 +1,11 @@
 """``livebase uplift fit | score``: whom does a campaign actually move?"""
 
+from __future__ import annotations
+
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich import box
@@ -13,22 +15,13 @@ from rich.table import Table
 from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
 from livebase.cli.experiment import chart_path
 from livebase.errors import ModelError
-from livebase.measure import (
-    ArmEvaluation,
-    evaluate_uplift,
-    fit_uplift,
-    qini_chart_png,
-    score_customers,
-    split_train_test,
-)
-from livebase.measure.store_io import (
-    get_experiment,
-    load_units,
-    load_uplift_model,
-    save_uplift_model,
-    save_uplift_scores,
-    uplift_features,
-)
+
+if TYPE_CHECKING:
+    from livebase.measure import (
+        ArmEvaluation,
+    )
+
+fmt_opt = typer.Option("--format", "-f", help="table or json")
 
 __all__ = ["register"]
 
@@ -101,7 +94,6 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(up_app, name="uplift")
-    fmt_opt = typer.Option("--format", "-f", help="table or json")
 
     @up_app.command("fit")
     def fit(
@@ -129,6 +121,14 @@ def register(app: typer.Typer) -> None:
 
         Example: livebase uplift fit --experiment hillstrom --outcome visit
         """
+        from livebase.measure import evaluate_uplift, fit_uplift, qini_chart_png, split_train_test
+        from livebase.measure.store_io import (
+            get_experiment,
+            load_units,
+            save_uplift_model,
+            uplift_features,
+        )
+
         ws = workspace()
         with ws.open_store() as store:
             exp = get_experiment(store, experiment)
@@ -229,6 +229,9 @@ def register(app: typer.Typer) -> None:
         Writes uplift_scores (per customer: best arm or none, its uplift, uplift per arm).
         Example: livebase uplift score --experiment hillstrom --out hillstrom_uplift.csv
         """
+        from livebase.measure import score_customers
+        from livebase.measure.store_io import load_units, load_uplift_model, save_uplift_scores
+
         ws = workspace()
         with ws.open_store() as store:
             stored = load_uplift_model(store, experiment, outcome)

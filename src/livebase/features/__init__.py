@@ -1,42 +1,37 @@
 """Per-customer features as of a date, generated as SQL over the store (RFM+).
 
->>> from datetime import date
->>> from livebase.store import Store
->>> store = Store.in_memory()
->>> _ = store.con.execute("INSERT INTO customers (customer_id, first_load, last_load) "
-...                       "VALUES ('c1', 1, 1)")
->>> compute_features(store.con, FeaturesSettings(), date(2026, 6, 30))[
-...     ["customer_id", "frequency", "ltv"]].to_dict("records")
-[{'customer_id': 'c1', 'frequency': 0, 'ltv': 0.0}]
+``compute_features(con, settings, as_of)`` returns them as a frame (``livebase.features.compute``);
+``features_sql(settings, as_of)`` is the SQL itself.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from typing import TYPE_CHECKING
 
-import duckdb
-import pandas as pd
+from livebase._lazy import lazy_exports
 
-from livebase.features._columns import BASE_FEATURES, clv_columns
-from livebase.features._sql import (
-    FeatureSource,
-    feature_columns,
-    features_sql,
-    sql_string,
-    window_days,
-)
-from livebase.features.settings import (
-    FeaturesSettings,
-    SignalMeasure,
-    SignalSettings,
-    SignalSource,
-)
-from livebase.features.state import (
-    STATE_COLUMNS,
-    customer_state_sql,
-    refresh_customer_state,
-    state_ready,
-)
+if TYPE_CHECKING:
+    from livebase.features._columns import BASE_FEATURES, clv_columns
+    from livebase.features._sql import (
+        FeatureSource,
+        feature_columns,
+        features_sql,
+        sql_string,
+        window_days,
+    )
+    from livebase.features.compute import compute_features, materialize_features
+    from livebase.features.settings import (
+        FeaturesSettings,
+        SignalMeasure,
+        SignalSettings,
+        SignalSource,
+    )
+    from livebase.features.state import (
+        STATE_COLUMNS,
+        customer_state_sql,
+        refresh_customer_state,
+        state_ready,
+    )
 
 __all__ = [
     "BASE_FEATURES",
@@ -58,30 +53,30 @@ __all__ = [
     "window_days",
 ]
 
-
-def materialize_features(
-    con: duckdb.DuckDBPyConnection, settings: FeaturesSettings, as_of: date, table: str
-) -> int:
-    """Compute the features as of ``as_of`` into the temporary ``table``; returns its rows."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{features_sql(settings, as_of)}")
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-    return int(row[0]) if row else 0
-
-
-def compute_features(
-    con: duckdb.DuckDBPyConnection,
-    settings: FeaturesSettings,
-    as_of: date,
-    *,
-    source: FeatureSource = "log",
-) -> pd.DataFrame:
-    """The features of every customer in the base on ``as_of``, sorted by customer_id.
-
-    ``source``: the whole order log, or ``customer_state`` and the recent orders
-    (``features_sql``; check ``livebase.features.state.state_ready`` first).
-    """
-    sql = (
-        f"SELECT * FROM (\n{features_sql(settings, as_of, source=source)}\n) f ORDER BY customer_id"
-    )
-    frame: pd.DataFrame = con.execute(sql).df()
-    return frame
+# imported on first use, so that importing a settings module stays cheap (livebase._lazy)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "livebase.features.compute": ["compute_features", "materialize_features"],
+        "livebase.features._columns": ["BASE_FEATURES", "clv_columns"],
+        "livebase.features._sql": [
+            "FeatureSource",
+            "feature_columns",
+            "features_sql",
+            "sql_string",
+            "window_days",
+        ],
+        "livebase.features.settings": [
+            "FeaturesSettings",
+            "SignalMeasure",
+            "SignalSettings",
+            "SignalSource",
+        ],
+        "livebase.features.state": [
+            "STATE_COLUMNS",
+            "customer_state_sql",
+            "refresh_customer_state",
+            "state_ready",
+        ],
+    },
+)

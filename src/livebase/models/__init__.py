@@ -9,41 +9,46 @@ Typical use (the CLI does this)::
     predict_clv(summary, fit.purchases, fit.spend, horizons_days=(90, 365))
 """
 
-from livebase.models._base import UNIT_DAYS, FittedModel, PurchaseModel, Unit
-from livebase.models.bgnbd import BGNBD, bgnbd_log_likelihood, simulate_bgnbd
-from livebase.models.clv import (
-    DAYS_PER_MONTH,
-    ClvFit,
-    PurchaseModelName,
-    fit_clv,
-    model_from_dict,
-    predict_clv,
-)
-from livebase.models.gamma_gamma import (
-    CORRELATION_WARNING_THRESHOLD,
-    FrequencyValueCorrelationWarning,
-    GammaGamma,
-    gamma_gamma_log_likelihood,
-)
-from livebase.models.mbgnbd import MBGNBD, mbgnbd_log_likelihood, simulate_mbgnbd
-from livebase.models.priorities import (
-    PRIORITY_COLUMNS,
-    PRIORITY_FORMULA,
-    Scenario,
-    prioritise,
-    segment_value,
-)
-from livebase.models.summary import (
-    SUMMARY_COLUMNS,
-    CustomerSummary,
-    daily_transactions,
-    summarise,
-)
-from livebase.models.validation import (
-    HoldoutValidation,
-    plot_holdout_validation,
-    validate_holdout,
-)
+from typing import TYPE_CHECKING
+
+from livebase._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from livebase.models._base import UNIT_DAYS, FittedModel, PurchaseModel, Unit
+    from livebase.models.bgnbd import BGNBD, bgnbd_log_likelihood, simulate_bgnbd
+    from livebase.models.clv import (
+        DAYS_PER_MONTH,
+        ClvFit,
+        PurchaseModelName,
+        fit_clv,
+        model_from_dict,
+        predict_clv,
+    )
+    from livebase.models.gamma_gamma import (
+        CORRELATION_WARNING_THRESHOLD,
+        FrequencyValueCorrelationWarning,
+        GammaGamma,
+        gamma_gamma_log_likelihood,
+    )
+    from livebase.models.mbgnbd import MBGNBD, mbgnbd_log_likelihood, simulate_mbgnbd
+    from livebase.models.priorities import (
+        PRIORITY_COLUMNS,
+        PRIORITY_FORMULA,
+        Scenario,
+        prioritise,
+        segment_value,
+    )
+    from livebase.models.summary import (
+        SUMMARY_COLUMNS,
+        CustomerSummary,
+        daily_transactions,
+        summarise,
+    )
+    from livebase.models.validation import (
+        HoldoutValidation,
+        plot_holdout_validation,
+        validate_holdout,
+    )
 
 __all__ = [
     "BGNBD",
@@ -79,3 +84,45 @@ __all__ = [
     "summarise",
     "validate_holdout",
 ]
+
+# imported on first use, so that importing a settings module stays cheap (livebase._lazy)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "livebase.models._base": ["FittedModel", "PurchaseModel", "UNIT_DAYS", "Unit"],
+        "livebase.models.bgnbd": ["BGNBD", "bgnbd_log_likelihood", "simulate_bgnbd"],
+        "livebase.models.clv": [
+            "ClvFit",
+            "DAYS_PER_MONTH",
+            "PurchaseModelName",
+            "fit_clv",
+            "model_from_dict",
+            "predict_clv",
+        ],
+        "livebase.models.gamma_gamma": [
+            "CORRELATION_WARNING_THRESHOLD",
+            "FrequencyValueCorrelationWarning",
+            "GammaGamma",
+            "gamma_gamma_log_likelihood",
+        ],
+        "livebase.models.mbgnbd": ["MBGNBD", "mbgnbd_log_likelihood", "simulate_mbgnbd"],
+        "livebase.models.priorities": [
+            "PRIORITY_COLUMNS",
+            "PRIORITY_FORMULA",
+            "Scenario",
+            "prioritise",
+            "segment_value",
+        ],
+        "livebase.models.summary": [
+            "CustomerSummary",
+            "SUMMARY_COLUMNS",
+            "daily_transactions",
+            "summarise",
+        ],
+        "livebase.models.validation": [
+            "HoldoutValidation",
+            "plot_holdout_validation",
+            "validate_holdout",
+        ],
+    },
+)

@@ -37,6 +37,7 @@ from livebase.report._data import (
 from livebase.report._render import Numbers, render_html
 from livebase.report._texts import texts
 from livebase.report._treemap import Tile, squarify
+from livebase.report._write import ensure_runs, missing_runs, write_report
 
 __all__ = [
     "GRID_CELLS",
@@ -47,7 +48,10 @@ __all__ = [
     "Tile",
     "abc_group",
     "build_report",
+    "ensure_runs",
+    "missing_runs",
     "render_html",
     "squarify",
     "texts",
+    "write_report",
 ]

@@ -27,6 +27,7 @@ from sqlglot import exp
 from livebase.errors import RuleError
 from livebase.features import FeatureSource, FeaturesSettings, features_sql
 from livebase.segments.kpis import KPI_INPUTS, kpi_sql
+from livebase.segments.names import FEATURES_TABLE, STATE_SUFFIXES, rule_columns
 from livebase.segments.rules import CheckedRule, check_rules
 from livebase.segments.schemes import abc_sql, named_sql, quantile_sql, rules_sql, scores_sql
 from livebase.segments.settings import (
@@ -52,9 +53,6 @@ __all__ = [
     "scheme_results_sql",
     "scheme_step_sql",
 ]
-
-FEATURES_TABLE = "lb_features"
-STATE_SUFFIXES = ("_segment", "_segment_previous", "_segment_since", "_segment_days")
 
 
 @dataclass(frozen=True)
@@ -165,8 +163,6 @@ def pipeline_steps(
     for name, scheme in segments.schemes.items():
         checked: list[CheckedRule] = []
         if isinstance(scheme, RulesScheme | JobsScheme):
-            from livebase.segments.run import rule_columns
-
             checked = check_rules(scheme.rules, rule_columns(features, segments, name), scheme=name)
             needs = _state_schemes(checked, list(tables))
             if needs:

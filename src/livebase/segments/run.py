@@ -33,12 +33,17 @@ from livebase.features import (
     FeatureSource,
     FeaturesSettings,
     clv_columns,
-    feature_columns,
     features_sql,
 )
 from livebase.features.state import state_ready
 from livebase.segments.history import segment_state_sql, write_history
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
+from livebase.segments.names import (
+    FEATURES_TABLE,
+    STATE_SUFFIXES,
+    check_segment_rules,
+    rule_columns,
+)
 from livebase.segments.pipeline import (
     assignments_sql,
     carried_columns,
@@ -46,12 +51,11 @@ from livebase.segments.pipeline import (
     rule_columns_used,
     scheme_step_sql,
 )
-from livebase.segments.rules import CheckedRule, check_rules
+from livebase.segments.rules import CheckedRule
 from livebase.segments.schemes import quantile_thresholds_sql, scores_sql, segment_order
 from livebase.segments.settings import (
     JobsScheme,
     QuantileScheme,
-    RulesScheme,
     SegmentsSettings,
 )
 from livebase.store import Store
@@ -71,8 +75,7 @@ __all__ = [
 
 Every = Literal["day", "week", "month"]
 SourceChoice = Literal["auto", "log", "state"]
-_FEATURES = "lb_features"
-_STATE_SUFFIXES = ("_segment", "_segment_previous", "_segment_since", "_segment_days")
+_FEATURES = FEATURES_TABLE
 
 
 @dataclass(frozen=True)
@@ -96,33 +99,6 @@ class SegmentationRun:
     source: FeatureSource = "log"
     """Where the features came from: the whole order log, or customer_state and the recent
     orders (incremental)."""
-
-
-def rule_columns(features: FeaturesSettings, segments: SegmentsSettings, scheme: str) -> list[str]:
-    """The columns rules of ``scheme`` may use: features, signals, earlier schemes' states."""
-    columns = list(feature_columns(features))
-    for name in segments.schemes:
-        if name == scheme:
-            break
-        columns += [name + suffix for suffix in _STATE_SUFFIXES]
-    return columns
-
-
-def check_segment_rules(
-    features: FeaturesSettings,
-    segments: SegmentsSettings,
-    lines: Mapping[str, int] | None = None,
-) -> dict[str, list[CheckedRule]]:
-    """Check the rules of every rules and jobs scheme; RuleError names the rule and line.
-
-    ``lines`` is ``yaml_lines(text of livebase.yaml)`` when the config came from a file.
-    """
-    checked: dict[str, list[CheckedRule]] = {}
-    for name, scheme in segments.schemes.items():
-        if isinstance(scheme, RulesScheme | JobsScheme):
-            columns = rule_columns(features, segments, name)
-            checked[name] = check_rules(scheme.rules, columns, scheme=name, lines=lines)
-    return checked
 
 
 def _config_hash(features: FeaturesSettings, scheme: object) -> str:
@@ -342,7 +318,7 @@ def _rule_inputs(checked: list[CheckedRule], tables: Mapping[str, str], as_of: d
         f"LEFT JOIN ({segment_state_sql(n, as_of)}) st_{n} ON st_{n}.customer_id = f.customer_id"
         for n in used
     )
-    cols = ", ".join(f"st_{n}.{n}{suffix}" for n in used for suffix in _STATE_SUFFIXES)
+    cols = ", ".join(f"st_{n}.{n}{suffix}" for n in used for suffix in STATE_SUFFIXES)
     return f"(SELECT f.*, {cols}\nFROM {_FEATURES} f\n{joins}) inputs"
 
 

@@ -117,8 +117,12 @@ def transitions(
     counts.index.name, counts.columns.name = "from", "to"
     shares = counts.div(counts.sum(axis=1).where(lambda s: s > 0), axis=0).fillna(0.0)
     moves = pairs[pairs["from_segment"] != pairs["to_segment"]].copy()
-    totals = pairs.groupby("from_segment")["customers"].sum()
-    moves["share_of_from"] = moves["customers"] / moves["from_segment"].map(totals)
+    totals = pairs.groupby("from_segment")["customers"].sum().astype("float64")
+    # typed columns: with no move at all the frame is empty and its object columns cannot divide
+    moves["customers"] = moves["customers"].astype("int64")
+    moves["share_of_from"] = moves["customers"].astype("float64") / moves["from_segment"].map(
+        totals
+    ).astype("float64")
     flows = (
         moves.sort_values(
             ["customers", "from_segment", "to_segment"], ascending=[False, True, True]

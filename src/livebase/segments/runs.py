@@ -1,0 +1,133 @@
+"""Segmentation runs: list them, and delete one so that the history is as if it never ran.
+
+Deleting the run of a scheme as of ``D`` removes its row in ``segment_runs``, its KPI
+snapshot, and rebuilds the scheme's SCD2 history from the change points of the other runs:
+the rows opened at ``D`` go, and a customer whose row opened at ``D`` and still held at the
+next run gets a row from that run on (that run found that segment). Consecutive equal
+segments merge, so a run written and deleted leaves the history as it was.
+
+>>> from datetime import date, datetime
+>>> from livebase.store import Store
+>>> store = Store.in_memory()
+>>> _ = store.con.execute("INSERT INTO segment_runs VALUES ('named', '2026-06-30', 3, 'h', ?)",
+...                       [datetime(2026, 7, 1)])
+>>> list_runs(store.con)[["scheme", "as_of", "customers"]].to_dict("records")
+[{'scheme': 'named', 'as_of': Timestamp('2026-06-30 00:00:00'), 'customers': 3}]
+>>> delete_run(store.con, date(2026, 6, 30))
+['named']
+>>> len(list_runs(store.con))
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from livebase.errors import SegmentError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = ["delete_run", "list_runs"]
+
+
+def list_runs(con: duckdb.DuckDBPyConnection, scheme: str | None = None) -> pd.DataFrame:
+    """Every run, latest first: scheme, as_of, customers, ran_at, config_hash."""
+    where = "" if scheme is None else "WHERE scheme = ?"
+    frame: pd.DataFrame = con.execute(
+        f"""SELECT scheme, as_of, customers, ran_at, config_hash FROM segment_runs {where}
+        ORDER BY as_of DESC, scheme""",
+        [] if scheme is None else [scheme],
+    ).df()
+    return frame
+
+
+def _rebuild_without(con: duckdb.DuckDBPyConnection, scheme: str, day: date) -> None:
+    row = con.execute(
+        "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of > ?", [scheme, day]
+    ).fetchone()
+    following = row[0] if row else None
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE lb_old AS
+        SELECT customer_id, segment, CAST(scores AS VARCHAR) AS scores, valid_from, valid_to
+        FROM segment_history
+        WHERE scheme = ? AND (valid_to IS NULL OR valid_to >= ?)""",
+        [scheme, day],
+    )
+    resume = ""
+    params: list[object] = [day]
+    if following is not None:
+        resume = """
+        UNION ALL
+        SELECT customer_id, segment, scores, CAST(? AS DATE) FROM lb_old
+        WHERE valid_from = ? AND (valid_to IS NULL OR valid_to > ?)"""
+        params += [following, day, following]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_points AS
+        SELECT customer_id, segment, scores, valid_from AS day FROM lb_old
+        WHERE valid_from <> ?{resume}""",
+        params,
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE lb_rows AS
+        SELECT customer_id, segment, scores, day AS valid_from,
+               LEAD(day) OVER (PARTITION BY customer_id ORDER BY day) AS valid_to
+        FROM (
+            SELECT *, LAG(segment) OVER (PARTITION BY customer_id ORDER BY day) AS before
+            FROM lb_points
+        ) p
+        WHERE before IS NULL OR before <> segment"""
+    )
+    con.execute(
+        """DELETE FROM segment_history h
+        USING (SELECT * FROM lb_old EXCEPT SELECT * FROM lb_rows) gone
+        WHERE h.scheme = ? AND h.customer_id = gone.customer_id
+          AND h.valid_from = gone.valid_from""",
+        [scheme],
+    )
+    con.execute(
+        """INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
+        SELECT customer_id, ?, segment, CAST(scores AS JSON), valid_from, valid_to
+        FROM (SELECT * FROM lb_rows EXCEPT SELECT * FROM lb_old) added""",
+        [scheme],
+    )
+    for table in ("lb_old", "lb_points", "lb_rows"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def delete_run(
+    con: duckdb.DuckDBPyConnection, day: date, schemes: Sequence[str] | None = None
+) -> list[str]:
+    """Delete the runs as of ``day`` (of ``schemes``, default every scheme run that day) in one
+    transaction; returns the schemes whose run was deleted. SegmentError when there is none."""
+    rows = con.execute(
+        "SELECT scheme FROM segment_runs WHERE as_of = ? ORDER BY scheme", [day]
+    ).fetchall()
+    found = [str(r[0]) for r in rows]
+    chosen = found if schemes is None else [s for s in found if s in schemes]
+    if not chosen:
+        all_days = con.execute(
+            "SELECT DISTINCT as_of FROM segment_runs ORDER BY as_of DESC LIMIT 5"
+        ).fetchall()
+        latest = ", ".join(str(r[0]) for r in all_days) or "none yet"
+        which = "" if schemes is None else f" of {', '.join(schemes)}"
+        raise SegmentError(
+            f"no segmentation run{which} as of {day.isoformat()}; latest runs: {latest} "
+            "('livebase runs' lists them all)"
+        )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for scheme in chosen:
+            _rebuild_without(con, scheme, day)
+            con.execute("DELETE FROM segment_runs WHERE scheme = ? AND as_of = ?", [scheme, day])
+            con.execute(
+                "DELETE FROM segment_snapshots WHERE scheme = ? AND as_of = ?", [scheme, day]
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return chosen
