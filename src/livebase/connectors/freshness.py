@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from livebase.connectors.getcourse.budget import QUOTA_SOURCE
+from livebase.connectors.getcourse.pending import PENDING_SOURCE
 from livebase.ops.store import OpsStore
 from livebase.ops.tables import WATERMARKS
 
@@ -61,7 +62,7 @@ def sync_freshness(ops: OpsStore, now: datetime) -> list[Freshness]:
     with ops.read() as con:
         rows = con.execute(
             sa.select(WATERMARKS.c.source, WATERMARKS.c.updated_at, WATERMARKS.c.source_ts)
-            .where(WATERMARKS.c.source != QUOTA_SOURCE)
+            .where(WATERMARKS.c.source.not_in([QUOTA_SOURCE, PENDING_SOURCE]))
             .order_by(WATERMARKS.c.source)
         ).all()
     return [

@@ -103,7 +103,13 @@ def test_sync_loads_deals_and_users_with_revenue_of_the_csv_export(
         )
 
     marks = _watermarks(workspace)
-    assert set(marks) == {"getcourse:deals", "getcourse:users", "getcourse:quota"}
+    assert set(marks) == {
+        "getcourse:deals",
+        "getcourse:users",
+        "getcourse:quota",
+        "getcourse:pending",
+    }
+    assert marks["getcourse:pending"][2] == {}  # both exports loaded: nothing left to resume
     position, source_ts, detail = marks["getcourse:deals"]
     assert position == "2026-11-30"  # the window's end, in the shop's time zone
     assert str(source_ts) == "2026-11-25 06:10:00+00:00"  # 09:10 Moscow, the newest deal

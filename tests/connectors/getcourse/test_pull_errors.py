@@ -35,7 +35,9 @@ def _snapshot(ws: Workspace) -> tuple[Any, ...]:
         orders = store.con.execute("SELECT * FROM orders ORDER BY order_id").fetchall()
     with ws.open_ops() as ops, ops.read() as con:
         marks = con.execute(
-            sa.select(WATERMARKS).where(WATERMARKS.c.source != "getcourse:quota")
+            sa.select(WATERMARKS).where(
+                WATERMARKS.c.source.not_in(["getcourse:quota", "getcourse:pending"])
+            )
         ).all()
     return tables, orders, sorted(marks)
 
@@ -191,3 +193,25 @@ def test_the_cli_exits_non_zero_with_the_message(
     assert code == 1
     assert "no API access" in err and "paid GetCourse plan" in err
     assert KEY not in err
+
+
+def test_an_export_never_ready_is_resumed_without_a_new_request(
+    workspace: Workspace, server: ReplayServer, sleeps: Sleeps
+) -> None:
+    server.state.never_ready = True
+    with pytest.raises(SyncError, match="still not ready"):
+        sync_getcourse(workspace, now=NOW, sleep=sleeps, objects=["deals"])
+    asked = [p for _, p, _ in server.state.requests if p == "/pl/api/account/deals"]
+    assert len(asked) == 1
+    server.state.never_ready = False
+    report = sync_getcourse(
+        workspace, now=NOW + timedelta(minutes=20), sleep=sleeps, objects=["deals"]
+    )
+    assert report.export_requests == 0 and report.objects[0].export_id == "1"
+    assert report.objects[0].inserted == 6
+    asked = [p for _, p, _ in server.state.requests if p == "/pl/api/account/deals"]
+    assert len(asked) == 1
+    # loaded: the next sync asks for a new export (with the overlap window)
+    sync_getcourse(workspace, now=NOW + timedelta(minutes=40), sleep=sleeps, objects=["deals"])
+    asked = [p for _, p, _ in server.state.requests if p == "/pl/api/account/deals"]
+    assert len(asked) == 2

@@ -5,7 +5,8 @@ For each object (``deals`` → orders, ``users`` → customers, ``payments`` →
 1. the window starts at ``--since``, else ``overlap_days`` before the object's watermark
    (so recent deals whose status changed are re-read), else ``start_date``;
 2. one export request (step 1, counted against the request budget), then polls of the export
-   id (step 2) with growing waits until the items are ready or ``max_wait_seconds`` passed;
+   id (step 2) with growing waits until the items are ready or ``max_wait_seconds`` passed
+   (an export a previous sync gave up on is polled again instead: :mod:`.pending`);
 3. the items are checked (every row as wide as the header) for every object before anything
    is loaded; then each export loads through the same atomic, idempotent ingest as a file;
 4. the object's watermark (``getcourse:deals`` …) advances only after its load committed:
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from livebase.config import LivebaseConfig
+from livebase.connectors.getcourse import pending
 from livebase.connectors.getcourse.budget import RequestBudget
 from livebase.connectors.getcourse.client import ExportTable, GetCourseClient, _refusal
 from livebase.connectors.getcourse.load import load_export
@@ -277,9 +279,18 @@ def fetch(
         position, _ = _watermark(ops, watermark_source(obj))
         start = _window_start(settings, position, since)
         filters = {"created_at[from]": start.isoformat()}
-        export_id, spent = _request(client, ops, budget, obj, filters, settings, now, sleep)
-        export_requests += spent
-        table, polls = _wait(client, obj, export_id, settings, sleep)
+        # an export a previous sync gave up waiting for is polled again, not asked for again
+        export_id = pending.resume(ops, obj, filters, now, max_age=budget.window)
+        if export_id is None:
+            export_id, spent = _request(client, ops, budget, obj, filters, settings, now, sleep)
+            export_requests += spent
+            pending.remember(ops, obj, filters, export_id, now)
+        try:
+            table, polls = _wait(client, obj, export_id, settings, sleep)
+        except SyncError as exc:
+            if exc.reason not in ("not_ready", "timeout", "network"):
+                pending.forget(ops, obj, now)
+            raise
         fetched.append((obj, start, table, polls))
     return Fetched(tuple(fetched), export_requests, client.requests)
 
@@ -361,6 +372,7 @@ def load(
                 ],
                 key=["source"],
             )
+        pending.forget(ops, obj, now)
         results.append(
             ObjectSync(
                 obj,
