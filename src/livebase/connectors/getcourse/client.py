@@ -171,8 +171,7 @@ class GetCourseClient:
         except httpx.TimeoutException:
             raise SyncError(
                 f"{what}: GetCourse ({self.base_url}) did not answer within {self._timeout:g} s "
-                "(network timeout). Nothing was loaded; run the sync again, or raise "
-                "sync.getcourse.timeout_seconds",
+                "(network timeout); run it again, or raise sync.getcourse.timeout_seconds",
                 reason="timeout",
             ) from None
         except httpx.HTTPError as exc:
