@@ -95,6 +95,8 @@ def register(app: typer.Typer) -> None:
         from livebase.connectors.settings import GETCOURSE_OBJECTS
         from livebase.errors import ConfigError, did_you_mean
 
+        if group is not None and push_segment is None:
+            raise ConfigError("--group names the group of --push-segment: give both", key="--group")
         ws = workspace()
         now = datetime.now(UTC)
         if push_segment is not None:

@@ -48,6 +48,8 @@ def _break(server: ReplayServer, how: str) -> None:
         state.api_access = False
     elif how == "quota":
         state.quota = 0
+    elif how == "quota_on_poll":
+        state.quota_on_poll = True
     elif how == "never_ready":
         state.never_ready = True
     elif how == "busy":
@@ -71,6 +73,7 @@ def _break(server: ReplayServer, how: str) -> None:
 CASES: list[tuple[str, str, str]] = [
     ("no_api_access", "no_api_access", "no API access"),
     ("quota", "quota", "next sync possible at 2026-12-01 11:00 UTC"),
+    ("quota_on_poll", "quota", "GetCourse says its export quota is spent"),
     ("never_ready", "not_ready", "still not ready after 66 s (5 polls)"),
     ("busy", "busy", "one export at a time"),
     ("short_row", "malformed", "item 5 has 13 values where the header has 15 fields"),

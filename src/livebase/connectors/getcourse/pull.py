@@ -110,6 +110,26 @@ def _window_start(
     return max(last - timedelta(days=settings.overlap_days), settings.start_date)
 
 
+def _quota_spent(
+    ops: OpsStore,
+    budget: RequestBudget,
+    what: str,
+    message: str,
+    now: datetime,
+    waited: float,
+    obj: str,
+) -> QuotaError:
+    """GetCourse answered that its quota is spent: block the budget for a window."""
+    until = budget.block(ops, now + timedelta(seconds=waited))
+    return QuotaError(
+        f"{what}: GetCourse says its export quota is spent"
+        f"{f' («{message}»)' if message else ''}; next sync possible at "
+        f"{until.strftime('%Y-%m-%d %H:%M %Z').strip()}. Nothing was loaded",
+        retry_at=until,
+        source=watermark_source(obj),
+    )
+
+
 def _request(
     client: GetCourseClient,
     ops: OpsStore,
@@ -132,14 +152,7 @@ def _request(
         if export_id is not None:
             return export_id, spent
         if reason == "quota":
-            until = budget.block(ops, now + timedelta(seconds=waited))
-            raise QuotaError(
-                f"export of {obj}: GetCourse says its export quota is spent"
-                f"{f' («{message}»)' if message else ''}; next sync possible at "
-                f"{until.strftime('%Y-%m-%d %H:%M %Z').strip()}. Nothing was loaded",
-                retry_at=until,
-                source=watermark_source(obj),
-            )
+            raise _quota_spent(ops, budget, f"export of {obj}", message, now, waited, obj)
         if reason in ("wrong_key", "no_api_access"):
             raise SyncError(
                 _refusal(reason, message, f"export of {obj}"),
@@ -168,9 +181,12 @@ def _request(
 
 def _wait(
     client: GetCourseClient,
+    ops: OpsStore,
+    budget: RequestBudget,
     obj: str,
     export_id: str,
     settings: GetCourseSyncSettings,
+    now: datetime,
     sleep: SleepFn,
 ) -> tuple[ExportTable, int]:
     """Step 2: poll until the export is ready; returns (table, polls)."""
@@ -184,7 +200,10 @@ def _wait(
         table, reason, message = client.fetch_export(obj, export_id)
         if table is not None:
             return table, polls
-        if reason in ("wrong_key", "no_api_access", "quota"):
+        if reason == "quota":
+            what = f"export {export_id} of {obj}"
+            raise _quota_spent(ops, budget, what, message, now, waited, obj)
+        if reason in ("wrong_key", "no_api_access"):
             raise SyncError(
                 _refusal(reason, message, f"export {export_id} of {obj}"),
                 reason=reason,
@@ -286,9 +305,9 @@ def fetch(
             export_requests += spent
             pending.remember(ops, obj, filters, export_id, now)
         try:
-            table, polls = _wait(client, obj, export_id, settings, sleep)
+            table, polls = _wait(client, ops, budget, obj, export_id, settings, now, sleep)
         except SyncError as exc:
-            if exc.reason not in ("not_ready", "timeout", "network"):
+            if exc.reason not in ("not_ready", "timeout", "network", "quota"):
                 pending.forget(ops, obj, now)
             raise
         fetched.append((obj, start, table, polls))

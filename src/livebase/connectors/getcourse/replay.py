@@ -59,6 +59,8 @@ class ReplayState:
     not_ready_polls: int = 1
     """Polls answered 'not ready yet' (error 909) before an export is ready."""
     never_ready: bool = False
+    quota_on_poll: bool = False
+    """Answer 'too many requests' to polls as well."""
     busy_requests: int = 0
     """Export requests answered 'another export is running' before one is accepted."""
     malformed: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +168,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer({"success": False, "error_message": "Экспорт не найден"})
                 return
             export.polls += 1
+            if state.quota_on_poll:
+                self._answer({"success": False, "error_message": QUOTA})
+                return
             if state.never_ready or export.polls <= state.not_ready_polls:
                 self._answer({"success": False, "error_code": 909, "error_message": NOT_READY})
                 return
