@@ -117,8 +117,11 @@ class GetCourseClient:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        key_name: str = "LIVEBASE_GETCOURSE_KEY",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.key_name = key_name
+        """The secret's name, for messages (never the key)."""
         self._key = api_key
         self._timeout = timeout
         self._http = httpx.Client(
@@ -281,7 +284,9 @@ class GetCourseClient:
         if failure is not None:
             reason, message, _code = failure
             if reason in ("wrong_key", "no_api_access", "quota"):
-                raise SyncError(_refusal(reason, message, "user import"), reason=reason)
+                raise SyncError(
+                    _refusal(reason, message, "user import", self.key_name), reason=reason
+                )
             raise SyncError(
                 f"user import: GetCourse refused the call ({message or 'no message'})",
                 reason=reason,
@@ -299,14 +304,14 @@ class GetCourseClient:
         )
 
 
-def _refusal(reason: str, message: str, what: str) -> str:
+def _refusal(reason: str, message: str, what: str, key_name: str) -> str:
     """The message of a refusal that no retry fixes."""
     said = f" (GetCourse: «{message}»)" if message else ""
     if reason == "wrong_key":
         return (
             f"{what}: GetCourse refused the API key{said}. Generate a key in GetCourse "
-            "(account settings → API) and store it under the name sync.getcourse.api_key_env "
-            "gives, in livebase.secrets or the environment"
+            f'(account settings → API) and put it in livebase.secrets as {key_name} = "…" '
+            f"(or export {key_name}=…); its name is sync.getcourse.api_key_env"
         )
     if reason == "no_api_access":
         return (

@@ -155,7 +155,7 @@ def _request(
             raise _quota_spent(ops, budget, f"export of {obj}", message, now, waited, obj)
         if reason in ("wrong_key", "no_api_access"):
             raise SyncError(
-                _refusal(reason, message, f"export of {obj}"),
+                _refusal(reason, message, f"export of {obj}", client.key_name),
                 reason=reason,
                 source=watermark_source(obj),
             )
@@ -205,7 +205,7 @@ def _wait(
             raise _quota_spent(ops, budget, what, message, now, waited, obj)
         if reason in ("wrong_key", "no_api_access"):
             raise SyncError(
-                _refusal(reason, message, f"export {export_id} of {obj}"),
+                _refusal(reason, message, f"export {export_id} of {obj}", client.key_name),
                 reason=reason,
                 source=watermark_source(obj),
             )

@@ -17,6 +17,7 @@ key, an account without API access, malformed items, slow answers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
@@ -100,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
+            self.wfile.write(body)
 
     def do_GET(self) -> None:
         self._route()
