@@ -35,6 +35,14 @@ def test_sync_then_status_shows_the_lag(tmp_path: Path, capsys: pytest.CaptureFi
         result = json.loads(captured.out)
         assert result["objects"][0]["inserted"] == 1 and result["export_requests"] == 1
 
+        code = main(["--workspace", str(ws.root), "sync", "getcourse"])
+        out = capsys.readouterr().out
+        assert code == 0 and "GetCourse sync" in out and "unchanged" in out
+        assert "export requests left in the budget window" in out
+
+        code = main(["--workspace", str(ws.root), "sync", "getcourse", "--group", "G"])
+        assert code == 1 and "--group" in capsys.readouterr().err
+
         code = main(["--workspace", str(ws.root), "sync", "getcourse", "--objects", "dels"])
         assert code == 1 and "did you mean 'deals'" in capsys.readouterr().err
 
