@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from livebase.channels.settings import ChannelSettings
+from livebase.connectors.settings import SyncSettings
 from livebase.errors import ConfigError, did_you_mean
 from livebase.measure.settings import LearnSettings
 from livebase.models.settings import ScenarioList
@@ -145,6 +146,8 @@ class LivebaseConfig(_Section):
     learn: LearnSettings = Field(default_factory=LearnSettings)
     """Playbook readouts: the margin a paid step must earn back, the smallest arm read out,
     the interval level."""
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """CRM connectors (GetCourse): account, the key's secret name, objects, request budget."""
     scenarios: ScenarioList = Field(default_factory=list)
     """Scenarios ranked by `livebase priorities`: name, target (segment or rule),
     expected_uplift, trigger_strength, effort, optional experiment."""

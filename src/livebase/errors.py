@@ -16,8 +16,10 @@ The tree::
     ├── ExperimentError                an experiment is unknown or its data cannot be read out
     ├── PlaybookError                  a playbook file is wrong (file, line, key) or cannot run
     ├── ChannelError                   a channel cannot be opened or reached: names channels.NAME.key
-    └── DeliveryError                  sending cannot run: a template, consent file or erasure problem
-        └── TemplateError              a message template is missing, unsafe or uses an unknown name
+    ├── DeliveryError                  sending cannot run: a template, consent file or erasure problem
+    │   └── TemplateError              a message template is missing, unsafe or uses an unknown name
+    └── SyncError                      a CRM sync or push failed; store and watermark unchanged
+        └── QuotaError                 the CRM's request quota is spent: says when to retry
 
 Messages say what is wrong, where, and what to do about it.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "ChannelError",
@@ -40,10 +43,12 @@ __all__ = [
     "LivebaseError",
     "ModelError",
     "PlaybookError",
+    "QuotaError",
     "RowProblem",
     "RuleError",
     "SegmentError",
     "StoreError",
+    "SyncError",
     "TemplateError",
     "WorkspaceError",
     "did_you_mean",
@@ -218,3 +223,26 @@ class TemplateError(DeliveryError):
         if line is not None:
             where += f", line {line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class SyncError(LivebaseError):
+    """A sync with a CRM (GetCourse) or a push to it failed.
+
+    ``reason`` is a stable code: ``wrong_key``, ``no_api_access``, ``quota``, ``not_ready``,
+    ``busy``, ``malformed``, ``timeout``, ``network``, ``http``, ``api``. The analytics store
+    and the object's watermark are as they were before the failing step.
+    """
+
+    def __init__(self, message: str, *, reason: str = "api", source: str = "") -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(message)
+
+
+class QuotaError(SyncError):
+    """The CRM's export quota (or livebase's request budget) is spent; ``retry_at`` says when
+    the next sync can run."""
+
+    def __init__(self, message: str, *, retry_at: datetime, source: str = "") -> None:
+        self.retry_at = retry_at
+        super().__init__(message, reason="quota", source=source)

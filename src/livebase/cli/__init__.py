@@ -29,6 +29,7 @@ from livebase.cli.runs import register as register_runs
 from livebase.cli.segments import register as register_segments
 from livebase.cli.service import register as register_service
 from livebase.cli.sql import register as register_sql
+from livebase.cli.sync import register as register_sync
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
 
@@ -102,6 +103,7 @@ register_playbooks(app)
 register_delivery(app)
 register_service(app)
 register_learn(app)  # last: adds 'readout' to the 'playbook' group
+register_sync(app)
 
 
 def main(argv: list[str] | None = None) -> int:

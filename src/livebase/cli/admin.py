@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from livebase.cli._common import OutputFormat, console, print_json, workspace
+from livebase.cli.sync import freshness_rows, render_freshness
 from livebase.workspace import TEMPLATES
 
 if TYPE_CHECKING:
     from livebase.store import StoreSummary
-
 
 __all__ = ["register", "render_summary"]
 
@@ -139,7 +139,8 @@ def register(app: typer.Typer) -> None:
         ] = "table",
         loads: Annotated[int, typer.Option(help="How many of the latest loads to list.")] = 10,
     ) -> None:
-        """What the store holds: customers, orders by status, date range, revenue, loads.
+        """What the store holds: customers, orders by status, date range, revenue, loads, and
+        per synced source the last sync, the newest source time and the lag.
 
         Example: livebase status --format json
         """
@@ -148,8 +149,11 @@ def register(app: typer.Typer) -> None:
         ws = workspace()
         with ws.open_store(read_only=ws.store_path.exists()) as store:
             summary = summarize(store, last_loads=loads)
+        sync = freshness_rows(ws)
         if format == "json":
-            print_json({"workspace": str(ws.root), **summary.as_dict()})
+            sync_rows = [row.as_dict() for row in sync]
+            print_json({"workspace": str(ws.root), **summary.as_dict(), "sync": sync_rows})
         else:
             console.print(f"Workspace [bold]{ws.root}[/] ({ws.config.name})")
             render_summary(summary)
+            render_freshness(sync)
