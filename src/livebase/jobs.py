@@ -29,7 +29,7 @@ from livebase.ops.store import OpsStore
 from livebase.store import Store
 from livebase.workspace import Workspace
 
-__all__ = ["BatchJob", "batch_job"]
+__all__ = ["BatchJob", "batch_job", "worker_tick"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,12 @@ def batch_job(
             ops.close()
     finally:
         store.close()
+
+
+def worker_tick(workspace: Workspace, now: datetime) -> object:
+    """One planner tick as of ``now`` inside a batch job: what ``livebase worker`` runs every
+    few minutes between sends (the same as ``livebase run --as-of NOW``)."""
+    from livebase.orchestrate.workflows import run_workspace
+
+    with batch_job(workspace, command="livebase worker (planner tick)", now=now) as job:
+        return run_workspace(workspace, job.store, job.ops, now, now=now)

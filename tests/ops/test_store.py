@@ -135,3 +135,12 @@ def test_concurrent_writers_on_sqlite_all_commit(tmp_path: Path) -> None:
         assert process.exitcode == 0
     with OpsStore.open(url).read() as con:
         assert con.execute(sa.select(sa.func.count()).select_from(SEND_LEDGER)).scalar_one() == 600
+
+
+def test_insert_ignore_counts_only_new_rows_on_both_engines(ops: OpsStore) -> None:
+    from livebase.ops.writes import insert_ignore
+
+    row = {"source": "x", "position": "1", "updated_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    with ops.begin() as con:
+        assert insert_ignore(con, WATERMARKS, [row, row]) == 1
+        assert insert_ignore(con, WATERMARKS, [row, {**row, "source": "y"}]) == 1

@@ -15,5 +15,7 @@ def test_all_is_sorted_complete_and_private_modules_stay_private() -> None:
     assert report.__all__ == sorted(report.__all__, key=_isort_key)
     for name in report.__all__:
         assert hasattr(report, name), name
-    public = {n for n in dir(report) if not n.startswith("_")}
+    # the published dashboards' snapshot and the playbooks section are modules of their own
+    modules = {"playbooks", "snapshot"}
+    public = {n for n in dir(report) if not n.startswith("_")} - modules
     assert public == set(report.__all__)

@@ -91,10 +91,12 @@ def register(app: typer.Typer) -> None:
 
         ws = workspace()
         now = datetime.now(UTC)
+        from livebase.report.snapshot import refresh_snapshot
+
+        moment = _moment(as_of, ws.config.timezone)
         with batch_job(ws, command="livebase run", now=now) as job:
-            result = run_workspace(
-                ws, job.store, job.ops, _moment(as_of, ws.config.timezone), now=now
-            )
+            result = run_workspace(ws, job.store, job.ops, moment, now=now)
+            refresh_snapshot(ws, job.store, moment)  # what the dashboards read
         if output == "json":
             print_json(
                 {

@@ -43,7 +43,7 @@ __all__ = [
     "send_due",
 ]
 
-PLANNER_TICK = ("livebase.orchestrate.planner", "worker_tick")
+PLANNER_TICK = ("livebase.jobs", "worker_tick")
 """Where ``livebase worker`` finds the planner: ``worker_tick(workspace, now)`` plans one tick
 (journeys, assignments, outbox rows) as of ``now``."""
 
@@ -143,6 +143,9 @@ def build_worker(
 ) -> tuple[Worker, dict[str, str]]:
     """A worker over the sendable channels (``only`` those, when given); returns it and the
     channels that could not be opened, with the reason."""
+    from livebase.connectors.getcourse.channel import register as register_getcourse_groups
+
+    register_getcourse_groups()  # the getcourse_group channel type of playbook steps
     opened: dict[str, Channel] = {}
     unavailable: dict[str, str] = {}
     names = [n for n, s in channels.items() if s.type is not None]

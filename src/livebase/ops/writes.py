@@ -37,10 +37,12 @@ def insert_ignore(con: Connection, table: sa.Table, rows: Sequence[Mapping[str, 
     were new. Retried webhooks, replayed events and re-run plans add nothing twice."""
     if not rows:
         return 0
+    key = list(table.primary_key.columns)
     new = 0
     for row in _unique_by_key(table, rows):
-        statement = _insert(con, table).values(**row).on_conflict_do_nothing()
-        new += con.execute(statement).rowcount or 0
+        # RETURNING counts what was inserted on both engines (psycopg's rowcount is -1 here)
+        statement = _insert(con, table).values(**row).on_conflict_do_nothing().returning(*key)
+        new += len(con.execute(statement).all())
     return new
 
 

@@ -8,6 +8,7 @@ transitions, CLV, experiments and data freshness for the analyst — and writes 
 ``<workspace>/.livebase/dashboard.json``. The service reads it (:func:`read_snapshot`).
 
 >>> from livebase.store import Store
+from livebase.workspace import Workspace
 >>> from datetime import datetime
 >>> with Store.in_memory() as store:
 ...     snap = build_snapshot(store, as_of=datetime(2026, 3, 1), playbooks=[])
@@ -33,8 +34,16 @@ from livebase.measure.playbook_store import (
 from livebase.measure.results import _jsonable
 from livebase.measure.settings import LearnSettings
 from livebase.store import Store
+from livebase.workspace import Workspace
 
-__all__ = ["SNAPSHOT_FILE", "build_snapshot", "publish_snapshot", "read_snapshot", "snapshot_path"]
+__all__ = [
+    "SNAPSHOT_FILE",
+    "build_snapshot",
+    "publish_snapshot",
+    "read_snapshot",
+    "refresh_snapshot",
+    "snapshot_path",
+]
 
 SNAPSHOT_FILE = Path(".livebase") / "dashboard.json"
 PAID = "('paid', 'partially_paid')"
@@ -276,3 +285,23 @@ def read_snapshot(root: Path) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def refresh_snapshot(workspace: Workspace, store: Store, as_of: datetime) -> dict[str, Any]:
+    """Build and publish the dashboards' snapshot of ``workspace`` as of ``as_of`` (called by
+    the batch jobs that change what the dashboards show: ``livebase run`` and ``segment``)."""
+    from livebase.measure.playbook_workflow import load_specs
+
+    specs, titles = load_specs(workspace.root)
+    config = workspace.config
+    snap = build_snapshot(
+        store,
+        as_of=as_of,
+        playbooks=specs,
+        titles=titles,
+        global_holdout=float(config.policy.global_holdout or 0.0),
+        settings=config.learn,
+        currency=config.currency,
+    )
+    publish_snapshot(workspace.root, snap)
+    return snap

@@ -42,7 +42,9 @@ def serve(
     errors = logging.getLogger("livebase.web")
     plain = logging.StreamHandler(sys.stderr)
     errors.addHandler(plain)
-    app = create_app(workspace)
+    from livebase.web.dashboard import router as dashboard
+
+    app = create_app(workspace, routers=[dashboard])  # the role dashboards at /dashboard
     uvicorn.run(
         app,
         host=host or settings.host,
