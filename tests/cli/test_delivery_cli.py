@@ -29,14 +29,25 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
+def _without_channels(text: str) -> str:
+    """The template's livebase.yaml without its ``channels:`` and ``policy:`` sections: a test
+    declares its own channels, and sends whatever the hour (no quiet hours, no caps)."""
+    import re
+
+    return re.sub(r"(?m)^(channels|policy):\n(?:(?:[ ]{2}.*)?\n)*?(?=\S)", "", text)
+
+
 def _school(tmp_path: Path, port: int, customers: int = 3) -> Workspace:
     ws = init_workspace(tmp_path / "school", template="school")
-    config = ws.config_path.read_text(encoding="utf-8")
+    config = _without_channels(ws.config_path.read_text(encoding="utf-8"))
     config += (
         "\nchannels:\n"
         f"  email: {{type: smtp, host: 127.0.0.1, port: {port}, security: none, "
         'from: "Школа <hello@school.ru>", cost: 0.05}\n'
         "  calls: {type: export, path: tasks/calls.csv}\n"
+        "  tasks: {type: export, path: tasks/mentor_calls.csv}\n"
+        "  push: {cost: 0}\n"
+        "  sms: {cost: 4.5}\n"
         "service:\n  base_url: https://crm.school.test\n"
     )
     ws.config_path.write_text(config, encoding="utf-8")
@@ -144,8 +155,13 @@ def test_channels_check_names_the_key_of_a_missing_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ws = init_workspace(tmp_path / "shop")
-    with ws.config_path.open("a", encoding="utf-8") as handle:
-        handle.write("\nchannels:\n  tg: {type: telegram, token_env: LB_NO_SUCH_TOKEN}\n")
+    config = ws.config_path.read_text(encoding="utf-8")  # the template's channels, plus one
+    ws.config_path.write_text(
+        config.replace(
+            "\nchannels:\n", "\nchannels:\n  tg: {type: telegram, token_env: LB_NO_SUCH_TOKEN}\n", 1
+        ),
+        encoding="utf-8",
+    )
     code, out, _ = _run(capsys, "--workspace", str(ws.root), "channels", "check")
     assert code == 1
     assert "channels.tg.token_env" in out and "LB_NO_SUCH_TOKEN" in out

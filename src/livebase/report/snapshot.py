@@ -294,6 +294,10 @@ def refresh_snapshot(workspace: Workspace, store: Store, as_of: datetime) -> dic
 
     specs, titles = load_specs(workspace.root)
     config = workspace.config
+    if as_of.tzinfo is not None:  # the analytics store's times are the workspace's local time
+        from zoneinfo import ZoneInfo
+
+        as_of = as_of.astimezone(ZoneInfo(config.timezone)).replace(tzinfo=None)
     snap = build_snapshot(
         store,
         as_of=as_of,

@@ -117,6 +117,7 @@ def create_app(
         now=now,
     )
     app = FastAPI(
+        redirect_slashes=False,  # a trailing slash is a 404, never a redirect
         title="livebase",
         version="1",
         docs_url=None,
