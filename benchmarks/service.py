@@ -111,8 +111,6 @@ class Postgres:
 def prepare(folder: Path, ops_url: str | None) -> tuple[Path, str]:
     """A workspace with CDNOW ingested, segmented and published; returns it and an API key."""
     from livebase.ops.keys import create_key
-    from livebase.ops.tables import STATUS_THRESHOLDS
-    from livebase.segments.live import live_thresholds
     from livebase.segments.publish import publish_status
     from livebase.segments.run import run_segmentation
     from livebase.workspace import Workspace, init_workspace
@@ -142,18 +140,9 @@ def prepare(folder: Path, ops_url: str | None) -> tuple[Path, str]:
     try:
         with ws.open_ops() as ops:
             run = run_segmentation(store, config.features, config.segments, AS_OF, ran_at=now)
-            published = publish_status(
+            publish_status(
                 store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
             )
-            document = live_thresholds(
-                run.thresholds, run.assignments, run.features, config.segments, AS_OF
-            )
-            with ops.begin() as con:
-                con.execute(
-                    STATUS_THRESHOLDS.update()
-                    .where(STATUS_THRESHOLDS.c.version == published.thresholds_version)
-                    .values(thresholds=document)
-                )
             token = create_key(ops, "bench", ["events:write"], now=now).token
     finally:
         store.close()

@@ -163,7 +163,13 @@ def test_publish_writes_every_customers_segments_features_and_thresholds(
     assert a["features"]["frequency"] == 3
     assert a["last_paid_at"] == datetime(2026, 6, 20, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
     assert a["thresholds_version"] == thresholds["version"] == published.thresholds_version
-    assert set(thresholds["thresholds"]["schemes"]) == {"rfm"}
+    assert set(thresholds["thresholds"]["schemes"]) == {"rfm", "abc"}
+    # a spent 300 and b 100 of 400: both are within the first 80 % of revenue, class A
+    assert thresholds["thresholds"]["schemes"]["abc"] == {
+        "kind": "abc",
+        "monetary_a_min": 100.0,
+        "monetary_b_min": None,
+    }
     assert json.dumps(thresholds["thresholds"])  # plain JSON, readable by the service
 
     # a later run replaces the rows (upsert), it does not add any

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import random
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from livebase.features import FeaturesSettings
-from livebase.segments.live import apply_payment, assign_live, live_thresholds
+from livebase.ops import STATUS_THRESHOLDS, OpsStore, sqlite_url
+from livebase.segments.live import apply_payment, assign_live
+from livebase.segments.publish import publish_status
 from livebase.segments.run import run_segmentation
 from livebase.segments.settings import RuleSpec, RulesScheme, SegmentsSettings
 from livebase.store import Store
@@ -67,11 +71,24 @@ def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
     return out
 
 
-def test_live_assignment_equals_the_batch_run_for_every_customer() -> None:
+def test_live_assignment_equals_the_batch_run_for_every_customer(tmp_path: Path) -> None:
+    """The thresholds the publish stores recompute every scheme as the batch run did."""
     store = _store()
     features = FeaturesSettings.model_validate({})
-    run = run_segmentation(store, features, SETTINGS, AS_OF, ran_at=datetime(2026, 7, 1))
-    doc = live_thresholds(run.thresholds, run.assignments, run.features, SETTINGS, AS_OF)
+    run = run_segmentation(
+        store, features, SETTINGS, AS_OF, ran_at=datetime(2026, 7, 1), collect=True
+    )
+    ops = OpsStore.open(sqlite_url(tmp_path / "ops.sqlite"))
+    published = publish_status(
+        store, ops, features, SETTINGS, run, timezone="Europe/Moscow", now=datetime(2026, 7, 1)
+    )
+    with ops.read() as con:
+        doc = con.execute(
+            sa.select(STATUS_THRESHOLDS.c.thresholds).where(
+                STATUS_THRESHOLDS.c.version == published.thresholds_version
+            )
+        ).scalar_one()
+    assert doc["schemes"]["abc"]["kind"] == "abc"
     batch = run.assignments.pivot(index="customer_id", columns="scheme", values="segment")
     mismatches = []
     for row in _records(run.features):

@@ -71,16 +71,21 @@ def _number(value: Any) -> float | None:
 
 def live_thresholds(
     thresholds: pd.DataFrame,
-    assignments: pd.DataFrame,
-    features: pd.DataFrame,
+    abc_bounds: Mapping[str, tuple[float | None, float | None]],
     segments: SegmentsSettings,
     as_of: date,
 ) -> dict[str, Any]:
     """The cut points of a run by scheme, as stored in ``status_thresholds.thresholds``.
 
-    ``thresholds``, ``assignments`` and ``features`` are a :class:`SegmentationRun`'s frames
-    (run with ``collect=True``). Quantile schemes: per dimension the feature and each score's
-    customers, min and max; A/B/C schemes: the smallest monetary of class A and B.
+    ``thresholds`` is a :class:`SegmentationRun`'s quantile table (per dimension the feature
+    and each score's customers, min and max); ``abc_bounds`` gives, per A/B/C scheme, the
+    smallest spend of M class A and B (:func:`livebase.segments.schemes.abc_monetary_bounds_sql`).
+
+    >>> from livebase.segments.settings import AbcScheme
+    >>> doc = live_thresholds(pd.DataFrame(), {"abc": (5.0, 2.0)},
+    ...                       SegmentsSettings(schemes={"abc": AbcScheme()}), date(2026, 6, 30))
+    >>> doc["schemes"]["abc"]
+    {'kind': 'abc', 'monetary_a_min': 5.0, 'monetary_b_min': 2.0}
     """
     document: dict[str, Any] = {"as_of": as_of.isoformat(), "schemes": {}}
     if not thresholds.empty:
@@ -100,23 +105,16 @@ def live_thresholds(
                     ],
                 }
             document["schemes"][str(scheme)] = {"kind": "quantile", "dimensions": dimensions}
-    for name, abc in segments.schemes.items():
-        if not isinstance(abc, AbcScheme):
+    for name, config in segments.schemes.items():
+        if not isinstance(config, AbcScheme):
             continue
-        if assignments.empty or features.empty:
-            raise SegmentError("live thresholds need the run's assignments and features")
-        mine = assignments[assignments["scheme"] == name]
-        m_class = mine["scores"].map(
-            lambda s: json.loads(s).get("m") if isinstance(s, str) else None
-        )
-        spend = features.set_index("customer_id")["monetary"]
-        joined = pd.DataFrame({"m": m_class.to_numpy()}, index=mine["customer_id"].to_numpy())
-        joined["monetary"] = spend.reindex(joined.index).to_numpy()
-        mins = joined.dropna(subset=["m"]).groupby("m")["monetary"].min()
+        if name not in abc_bounds:
+            raise SegmentError(f"live thresholds: no monetary bounds for the A/B/C scheme '{name}'")
+        a_min, b_min = abc_bounds[name]
         document["schemes"][name] = {
             "kind": "abc",
-            "monetary_a_min": _number(mins.get("A")),
-            "monetary_b_min": _number(mins.get("B")),
+            "monetary_a_min": _number(a_min),
+            "monetary_b_min": _number(b_min),
         }
     return document
 

@@ -32,9 +32,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 
 from livebase.features import FeaturesSettings, features_sql, sql_string
 from livebase.ops.bridges import write_arrow
@@ -42,11 +41,13 @@ from livebase.ops.store import OpsStore
 from livebase.ops.tables import STATUS_THRESHOLDS
 from livebase.ops.writes import upsert
 from livebase.segments.history import segment_state_sql
+from livebase.segments.live import live_thresholds
 from livebase.segments.run import SegmentationRun
-from livebase.segments.settings import SegmentsSettings
+from livebase.segments.schemes import abc_monetary_bounds_sql
+from livebase.segments.settings import AbcScheme, SegmentsSettings
 from livebase.store import Store
 
-__all__ = ["PublishedStatus", "publish_status", "thresholds_document"]
+__all__ = ["PublishedStatus", "publish_status"]
 
 _UTC_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -58,39 +59,6 @@ class PublishedStatus:
     customers: int
     thresholds_version: str
     as_of: date
-
-
-def thresholds_document(run: SegmentationRun) -> dict[str, Any]:
-    """The run's cut points by scheme: quantile scores per dimension with their value ranges.
-
-    Live updates score a customer's new features against these, so a purchase moves the
-    customer exactly as the next batch run with the same thresholds would.
-    """
-    document: dict[str, Any] = {"as_of": run.as_of.isoformat(), "schemes": {}}
-    frame = run.thresholds
-    if frame.empty:
-        return document
-    for scheme, rows in frame.groupby("scheme", sort=True):
-        dimensions: dict[str, Any] = {}
-        for dimension, part in rows.groupby("dimension", sort=True):
-            dimensions[str(dimension)] = {
-                "feature": str(part["feature"].iloc[0]),
-                "scores": [
-                    {
-                        "score": int(r["score"]),
-                        "customers": int(r["customers"]),
-                        "min": _number(r["min_value"]),
-                        "max": _number(r["max_value"]),
-                    }
-                    for r in part.sort_values("score").to_dict("records")
-                ],
-            }
-        document["schemes"][str(scheme)] = {"kind": "quantile", "dimensions": dimensions}
-    return document
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
 
 
 def _utc_text(column: str, timezone: str) -> str:
@@ -110,11 +78,19 @@ def publish_status(
     timezone: str,
     now: datetime,
 ) -> PublishedStatus:
-    """Upsert every customer's status of ``run`` into the operational store (one bulk write)."""
-    document = thresholds_document(run)
-    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
-    version = f"{run.as_of.isoformat()}:{digest}"
+    """Upsert every customer's status of ``run`` into the operational store (one bulk write),
+    with the run's cut points (:func:`livebase.segments.live.live_thresholds`) under a version
+    named by their digest, so live updates recompute every scheme as this run would."""
     schemes = list(segments.schemes)
+    abc_schemes = [(n, s) for n, s in segments.schemes.items() if isinstance(s, AbcScheme)]
+    bounds_joins = "\n".join(
+        f"CROSS JOIN ({abc_monetary_bounds_sql(scheme, 'f')}) b_{i}"
+        for i, (_, scheme) in enumerate(abc_schemes)
+    )
+    bounds_columns = "".join(
+        f",\n    b_{i}.a_min AS _abc_{i}_a_min, b_{i}.b_min AS _abc_{i}_b_min"
+        for i in range(len(abc_schemes))
+    )
     joins = "\n".join(
         f"LEFT JOIN ({segment_state_sql(name, run.as_of)}) s_{i} USING (customer_id)"
         for i, name in enumerate(schemes)
@@ -136,12 +112,12 @@ SELECT
     CAST(to_json(f) AS VARCHAR) AS features,
     CAST(json_object({segment_pairs}) AS VARCHAR) AS segments,
     CAST(json_object({since_pairs}) AS VARCHAR) AS since,
-    {sql_string(version)} AS thresholds_version,
+    '' AS thresholds_version,
     {sql_string(run.as_of.isoformat())} AS as_of,
     CASE WHEN st.last_paid_at IS NULL THEN NULL
          ELSE {_utc_text("st.last_paid_at", timezone)} END AS last_paid_at,
     {sql_string(updated)} AS updated_at,
-    'batch' AS source
+    'batch' AS source{bounds_columns}
 FROM f
 LEFT JOIN customers c USING (customer_id)
 LEFT JOIN (
@@ -151,8 +127,27 @@ LEFT JOIN (
     GROUP BY customer_id
 ) st USING (customer_id)
 {joins}
+{bounds_joins}
 """
     rows = store.con.sql(sql).to_arrow_table()
+    abc_bounds: dict[str, tuple[float | None, float | None]] = {}
+    for i, (name, _) in enumerate(abc_schemes):
+        a_min, b_min = (f"_abc_{i}_a_min", f"_abc_{i}_b_min")
+        first = (
+            (rows.column(a_min)[0].as_py(), rows.column(b_min)[0].as_py())
+            if rows.num_rows
+            else (None, None)
+        )
+        abc_bounds[name] = first
+        rows = rows.drop_columns([a_min, b_min])
+    document = live_thresholds(run.thresholds, abc_bounds, segments, run.as_of)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
+    version = f"{run.as_of.isoformat()}:{digest}"
+    rows = rows.set_column(
+        rows.schema.get_field_index("thresholds_version"),
+        "thresholds_version",
+        pa.array([version] * rows.num_rows, type=pa.string()),
+    )
     write_arrow(
         ops,
         "customer_status",

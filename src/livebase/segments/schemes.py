@@ -182,6 +182,47 @@ GROUP BY s.{dim.lower()}"""
     return "\nUNION ALL\n".join(parts) + "\nORDER BY dimension, score"
 
 
+def _pareto_ctes(features: str) -> str:
+    """CTEs ``levels`` and ``pareto``: per distinct spend, the revenue of the buyers who spent
+    strictly more (equal spend, equal class) and the window's total revenue."""
+    return f"""levels AS (  -- the buyers' revenue per distinct spend
+    SELECT monetary, SUM(monetary) AS level_revenue
+    FROM {features}
+    WHERE orders_total > 0
+    GROUP BY monetary
+),
+pareto AS (
+    SELECT
+        monetary,
+        SUM(level_revenue) OVER (ORDER BY monetary DESC
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            - level_revenue AS revenue_above,
+        SUM(level_revenue) OVER () AS revenue_total
+    FROM levels
+)"""
+
+
+def abc_monetary_bounds_sql(scheme: AbcScheme, features: str) -> str:
+    """One row: the smallest spend of M class A and of class B (``a_min``, ``b_min``), the
+    boundaries live updates hold fixed (M is monotone in spend), by the Pareto rule of
+    :func:`abc_sql`.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE f AS SELECT i AS monetary, 1 AS orders_total "
+    ...                 "FROM range(1, 11) t(i)")
+    >>> con.sql(abc_monetary_bounds_sql(AbcScheme(), "f")).fetchall()
+    [(5.0, 2.0)]
+    """
+    ma, mb = scheme.monetary_shares
+    return f"""WITH {_pareto_ctes(features)}
+SELECT
+    CAST(MIN(monetary) FILTER (WHERE revenue_above < {ma!r} * revenue_total) AS DOUBLE) AS a_min,
+    CAST(MIN(monetary) FILTER (WHERE revenue_above >= {ma!r} * revenue_total
+                                 AND revenue_above < {mb!r} * revenue_total) AS DOUBLE) AS b_min
+FROM pareto"""
+
+
 def abc_sql(name: str, scheme: AbcScheme, features: str, *, carry: Sequence[str] = ()) -> str:
     """The A/B/C cell and strategic group of every customer in ``features`` (and ``carry``).
 
@@ -192,21 +233,7 @@ def abc_sql(name: str, scheme: AbcScheme, features: str, *, carry: Sequence[str]
     ma, mb = scheme.monetary_shares
     segment = "cell" if scheme.output == "cell" else "grp"
     return f"""-- scheme '{name}': R, F, M each A/B/C; M by Pareto of the window's revenue.
-WITH levels AS (  -- the buyers' revenue per distinct spend
-    SELECT monetary, SUM(monetary) AS level_revenue
-    FROM {features}
-    WHERE orders_total > 0
-    GROUP BY monetary
-),
-pareto AS (  -- revenue of the customers who spent strictly more (equal spend, equal class)
-    SELECT
-        monetary,
-        SUM(level_revenue) OVER (ORDER BY monetary DESC
-                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-            - level_revenue AS revenue_above,
-        SUM(level_revenue) OVER () AS revenue_total
-    FROM levels
-),
+WITH {_pareto_ctes(features)},
 graded AS (
     SELECT
         x.customer_id,
