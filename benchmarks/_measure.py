@@ -1,7 +1,9 @@
 """Shared by the benchmarks: run a step in a fresh process, report wall time and peak memory.
 
-Each measured step runs in its own Python process, so its peak resident memory (ru_maxrss)
-is its own, not the benchmark driver's.
+Each measured step runs in its own Python process and reports its peak resident memory as
+``VmHWM`` of /proc/self/status: the high-water mark of the process's own address space.
+(``ru_maxrss`` is not used: Linux carries the parent's peak into it across fork and exec, so
+every step would report at least the driver's peak.)
 """
 
 from __future__ import annotations
@@ -26,14 +28,20 @@ class Measurement:
     detail: str = ""
 
 
+PEAK_MB = (
+    "next(int(line.split()[1]) for line in open('/proc/self/status') "
+    "if line.startswith('VmHWM')) / 1024"
+)
+"""A Python expression: this process's own peak resident memory in MiB (see above)."""
+
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {bench_dir!r})
 import {module} as m
 started = time.perf_counter()
 detail = m.{function}(*{args!r})
 elapsed = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = {peak_mb}
 print(json.dumps({{"seconds": elapsed, "peak_mb": peak, "detail": detail or ""}}))
 """
 
@@ -45,6 +53,7 @@ def run_step(name: str, module: str, function: str, *args: object) -> Measuremen
         module=module,
         function=function,
         args=tuple(args),
+        peak_mb=PEAK_MB,
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
