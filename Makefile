@@ -33,8 +33,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# One worker per core; a test file stays on one worker (its module fixtures are built once).
+PYTEST_WORKERS ?= auto
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test: install system-deps lint typecheck pytest
 

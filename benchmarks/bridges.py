@@ -15,6 +15,7 @@ floor and the load average before and after. A load above 1 per core is flagged:
 figures are not recorded in BENCHMARKS.md.
 
     .venv/bin/python benchmarks/bridges.py --customers 1000000 --repeats 5
+    .venv/bin/python benchmarks/bridges.py --customers 1000000 --repeats 5 --floor-only
 """
 
 from __future__ import annotations
@@ -252,11 +253,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--floor-only",
+        action="store_true",
+        help="leave out the slow references (row by row, pandas): ours against the floor only",
+    )
     args = parser.parse_args()
     repeats = max(5, args.repeats)
     prepare(args.customers)
     cores = os.cpu_count() or 1
-    for title, steps in GROUPS.items():
+    for title, all_steps in GROUPS.items():
+        steps = all_steps[:2] if args.floor_only else all_steps
         results: dict[str, list[Measurement]] = {s: [] for s in steps}
         loads: list[float] = []
         for _ in range(repeats):
