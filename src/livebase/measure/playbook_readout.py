@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from livebase.measure.pooling import StratifiedReadout, pooled_readout
 from livebase.measure.readout import readout_from_stats
@@ -33,7 +33,6 @@ from livebase.measure.sufficient import ArmStats, ExperimentStats
 
 __all__ = [
     "PLAYBOOK_REASONS",
-    "IncrementalFields",
     "PlaybookReadout",
     "Recommendation",
     "StepReadout",
@@ -264,31 +263,19 @@ def scale_lift(lift: tuple[float, float, float] | None, n: float) -> Triple:
     return (_nan_none(lift[0] * n), _nan_none(lift[1] * n), _nan_none(lift[2] * n))
 
 
-class IncrementalFields(TypedDict):
-    """The incremental conversions and revenue (with interval ends) of a readout row."""
-
-    incremental_conversions: float | None
-    incremental_conversions_low: float | None
-    incremental_conversions_high: float | None
-    incremental_revenue: float | None
-    incremental_revenue_low: float | None
-    incremental_revenue_high: float | None
-
-
-def incremental_fields(conv: Triple, rev: Triple) -> IncrementalFields:
-    """The ``incremental_conversions*`` and ``incremental_revenue*`` fields of a readout row.
+def incremental_fields(conv: Triple, rev: Triple) -> dict[str, Any]:
+    """The ``incremental_conversions*`` and ``incremental_revenue*`` fields of a readout row
+    (``StepReadout``, ``PlaybookReadout``, ``GlobalHoldoutMonth``), as keyword arguments.
 
     >>> incremental_fields((1.0, 0.5, 1.5), (None, None, None))["incremental_conversions_low"]
     0.5
     """
-    return IncrementalFields(
-        incremental_conversions=conv[0],
-        incremental_conversions_low=conv[1],
-        incremental_conversions_high=conv[2],
-        incremental_revenue=rev[0],
-        incremental_revenue_low=rev[1],
-        incremental_revenue_high=rev[2],
-    )
+    out: dict[str, Any] = {}
+    for name, (mid, low, high) in (("conversions", conv), ("revenue", rev)):
+        out[f"incremental_{name}"] = mid
+        out[f"incremental_{name}_low"] = low
+        out[f"incremental_{name}_high"] = high
+    return out
 
 
 def _per_conversion(
