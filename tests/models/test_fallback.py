@@ -35,15 +35,15 @@ UNTIL = date(2024, 12, 31)
 
 
 def monthly_base(
-    *, every_30_days: bool = False, seed: int = 0
+    *, every_30_days: bool = False, spread_days: int = 30, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(calibration transactions up to UNTIL, the next year's transactions): 50 customers who
-    first buy on a day of January 2024 and then every month (or every 30 days), each around
-    their own order value (lognormal noise, sigma 0.2)."""
+    first buy on one of the first ``spread_days`` days of 2024 and then every month (or every
+    30 days), each around their own order value (lognormal noise, sigma 0.2)."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(50):
-        start = pd.Timestamp(2024, 1, 1) + pd.Timedelta(days=int(i * 30 / 50))
+        start = pd.Timestamp(2024, 1, 1) + pd.Timedelta(days=int(i * spread_days / 50))
         value = rng.uniform(20.0, 80.0)
         for k in range(30):
             step = pd.Timedelta(days=30 * k) if every_30_days else pd.DateOffset(months=k)
@@ -86,15 +86,18 @@ def test_the_audit_base_gives_limits_and_the_fallback_forecasts_the_truth(
     assert out["clv_365d"].sum() == pytest.approx(future["amount"].sum(), rel=0.10)
 
 
-def test_a_30_day_cycle_runs_off_to_the_limits_and_the_fallback_forecasts_the_truth() -> None:
-    calibration, future = monthly_base(every_30_days=True)
+def test_a_30_day_cycle_from_one_day_runs_off_to_the_limits_and_the_fallback_is_exact() -> None:
+    # everyone first buys on 1 January, then every 30 days: 12 more purchases each by UNTIL
+    calibration, future = monthly_base(every_30_days=True, spread_days=0)
     s = summarise(calibration, UNTIL, unit="days")
-    # before: r ~ 5e7, where the closed-form forecast overflowed ("predictions are not finite")
-    assert outside_box(BGNBD.fit(s).params, purchase_box(s))
+    # before: r ~ 5e7, a ~ 7e-7, where the closed form's 2F1 gave "predictions are not finite"
+    raw = BGNBD.fit(s)
+    assert raw.r > 1e6 and outside_box(raw.params, purchase_box(s))
     fit = quiet_fit_clv(s)
     assert [w.code for w in fit.warnings if w.part == "purchases"] == ["purchase_params_at_bound"]
     out = predict_clv(s, fit.purchases, fit.spend, horizons_days=[365])
-    assert out["expected_purchases_365d"].sum() == pytest.approx(len(future), rel=0.10)
+    assert len(future) == 600
+    assert out["expected_purchases_365d"].sum() == pytest.approx(600, rel=0.001)
 
 
 def test_the_quadrature_takes_over_where_the_hypergeometric_function_fails() -> None:
