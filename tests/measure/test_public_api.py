@@ -20,7 +20,7 @@ def test_all_is_sorted_and_complete() -> None:
                "store_io", "uplift", "annotations", "compare",
                "results", "sufficient", "store_experiments", "store_readout", "store_uplift",
                "store_assignments", "lognormal", "ratios", "pooling", "sequential", "coverage",
-               "uplift_eval", "uplift_params", "playbook_readout", "playbook_store", "playbook_sql",
+               "uplift_eval", "uplift_metrics", "uplift_params", "playbook_readout", "playbook_store", "playbook_sql",
                "playbook_workflow", "settings", "priorities"}  # fmt: skip
     assert public - modules == set(measure.__all__)
     assert callable(measure.readout)  # the function, not the module of the same name

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from livebase.measure import FeatureSpec
-from livebase.measure.uplift import qini_summary
 from livebase.measure.uplift_eval import best_single_feature, repeated_uplift_evaluation
+from livebase.measure.uplift_metrics import qini_summary
 
 
 def _persuadables(n: int = 4000, seed: int = 0) -> pd.DataFrame:

@@ -11,6 +11,7 @@ def test_every_public_name_is_exported_once_and_importable() -> None:
     submodules = {
         "bgnbd",
         "clv",
+        "fallback",
         "gamma_gamma",
         "mbgnbd",
         "priorities",

@@ -331,3 +331,27 @@ def test_a_failure_while_writing_predictions_stores_nothing(
     assert store.fetch_value("SELECT count(*) FROM clv_models") == 2
     assert latest_fit_id(store) == first
     assert store.fetch_value("SELECT count(*) FROM clv_predictions") == 2 * 2357
+
+
+def test_fit_warnings_are_stored_with_their_model_and_read_back() -> None:
+    # 12 customers, 3 of whom bought again: Gamma-Gamma falls back to the base mean
+    rows = [(f"c{i}", "2024-01-02", 20.0 + i) for i in range(12)]
+    rows += [("c0", "2024-02-02", 30.0), ("c1", "2024-03-05", 50.0), ("c2", "2024-04-01", 40.0)]
+    s = summarise(pd.DataFrame(rows, columns=["customer_id", "date", "amount"]), date(2024, 6, 1))
+    fit = fit_clv(s)
+    assert "few_repeat_buyers" in [w.code for w in fit.warnings]
+    store = Store.in_memory()
+    fit_id = save_fit(
+        store,
+        fit,
+        predict_clv(s, fit.purchases, fit.spend),
+        fitted_at=FITTED_AT,
+        monthly_discount_rate=0.01,
+        margin=1.0,
+    )
+    assert load_fit(store, fit_id=fit_id).fit.warnings == fit.warnings
+    saved = store.con.execute(
+        "SELECT model, json_array_length(saved -> 'fit_warnings') FROM clv_models ORDER BY 1"
+    ).fetchall()
+    spend_warnings = sum(w.part == "spend" for w in fit.warnings)
+    assert saved == [("bgnbd", len(fit.warnings) - spend_warnings), ("gamma_gamma", spend_warnings)]

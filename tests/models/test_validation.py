@@ -9,6 +9,8 @@ import pytest
 from livebase.errors import ModelError
 from livebase.models import HoldoutValidation, plot_holdout_validation, validate_holdout
 
+from .test_fallback import monthly_base
+
 
 @pytest.fixture(scope="module")
 def cdnow_validation(cdnow_transactions: pd.DataFrame) -> HoldoutValidation:
@@ -59,3 +61,12 @@ def test_a_holdout_after_the_data_is_an_error() -> None:
     )
     with pytest.raises(ModelError, match="earlier --holdout-from"):
         validate_holdout(t, holdout_from=date(2024, 2, 1))
+
+
+def test_a_base_nobody_leaves_is_validated_with_the_constrained_fit_and_its_warning() -> None:
+    calibration, future = monthly_base(every_30_days=True, spread_days=0)
+    v = validate_holdout(pd.concat([calibration, future]), holdout_from=date(2025, 1, 1))
+    assert [w.code for w in v.warnings] == ["purchase_params_at_bound"]
+    assert v.model.params["r"] <= 1e4
+    holdout = v.by_frequency[["actual_total", "expected_total"]].sum()
+    assert holdout["expected_total"] == pytest.approx(holdout["actual_total"], rel=0.10)

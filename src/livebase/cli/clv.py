@@ -99,16 +99,18 @@ def _require_repeat_buyers(summary: CustomerSummary) -> None:
 
 
 def _fit(summary: CustomerSummary, model: PurchaseModelName) -> tuple[ClvFit, list[str]]:
-    """Fit, returning the Gamma-Gamma correlation warnings as messages (not printed twice)."""
+    """Fit, returning the fit's fallback warnings and the Gamma-Gamma correlation warning as
+    messages (each once)."""
     from livebase.models import FrequencyValueCorrelationWarning, fit_clv
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FrequencyValueCorrelationWarning)
         fit = fit_clv(summary, model=model)
-    messages: list[str] = []
+    messages = [w.message for w in fit.warnings]
     for w in caught:
         if issubclass(w.category, FrequencyValueCorrelationWarning):
-            messages.append(str(w.message))
+            if str(w.message) not in messages:  # a constrained refit warns again
+                messages.append(str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return fit, messages
@@ -347,6 +349,7 @@ def register(app: typer.Typer) -> None:
                     "by_frequency": _records(by_freq),
                     "cumulative": _records(cum),
                     "chart": str(written),
+                    "warnings": [w.message for w in validation.warnings],
                 }
             )
             return
@@ -357,6 +360,8 @@ def register(app: typer.Typer) -> None:
             f"log-likelihood {purchases.log_likelihood:.1f}",
             highlight=False,
         )
+        for w in validation.warnings:
+            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
         console.print(
             f"Holdout {validation.holdout_from.isoformat()} .. "
             f"{validation.holdout_until.isoformat()}: actual {by_freq['actual_total'].sum():,.0f}"
@@ -430,6 +435,8 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         _print_models(stored.fit)
+        for w in stored.fit.warnings:
+            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
         if len(fits) > 1:
             console.print(
                 f"{len(fits)} fits stored; the features use the latest calibration end "

@@ -108,23 +108,25 @@ if _typing.TYPE_CHECKING:
     )
     from livebase.measure.uplift import (
         HILLSTROM_FEATURES,
-        ArmEvaluation,
         FeatureSpec,
-        QiniSummary,
         UpliftModel,
         design_matrix,
-        evaluate_uplift,
         fit_uplift,
-        qini_curve,
-        qini_summary,
         score_customers,
-        split_train_test,
-        uplift_by_decile,
     )
     from livebase.measure.uplift_eval import (
         RepeatedUplift,
         best_single_feature,
         repeated_uplift_evaluation,
+    )
+    from livebase.measure.uplift_metrics import (
+        ArmEvaluation,
+        QiniSummary,
+        evaluate_uplift,
+        qini_curve,
+        qini_summary,
+        split_train_test,
+        uplift_by_decile,
     )
 
 __all__ = [
@@ -313,16 +315,18 @@ __getattr__, __dir__ = _lazy_exports(
         ],
         "livebase.measure.uplift": [
             "HILLSTROM_FEATURES",
-            "ArmEvaluation",
             "FeatureSpec",
-            "QiniSummary",
             "UpliftModel",
             "design_matrix",
-            "evaluate_uplift",
             "fit_uplift",
+            "score_customers",
+        ],
+        "livebase.measure.uplift_metrics": [
+            "ArmEvaluation",
+            "QiniSummary",
+            "evaluate_uplift",
             "qini_curve",
             "qini_summary",
-            "score_customers",
             "split_train_test",
             "uplift_by_decile",
         ],

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from livebase.errors import ExperimentError
 from livebase.measure.readout import Readout
-from livebase.measure.uplift import ArmEvaluation
+from livebase.measure.uplift_metrics import ArmEvaluation
 
 __all__ = ["lift_chart_png", "qini_chart_png"]
 

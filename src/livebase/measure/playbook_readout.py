@@ -36,9 +36,12 @@ __all__ = [
     "PlaybookReadout",
     "Recommendation",
     "StepReadout",
+    "Triple",
     "arm_stats",
     "counts",
+    "incremental_fields",
     "playbook_readout_from_sums",
+    "scale_lift",
     "step_readout_from_sums",
 ]
 
@@ -245,10 +248,34 @@ def _pooled_lift(
     return None
 
 
-def _scale(lift: tuple[float, float, float] | None, n: int) -> tuple[float | None, ...]:
+#: (estimate, low, high); None where it cannot be computed.
+Triple = tuple[float | None, float | None, float | None]
+
+
+def scale_lift(lift: tuple[float, float, float] | None, n: float) -> Triple:
+    """A per-customer (lift, low, high) times ``n`` customers; None where not finite.
+
+    >>> scale_lift((0.01, -0.002, float("nan")), 500)
+    (5.0, -1.0, None)
+    """
     if lift is None:
         return (None, None, None)
-    return tuple(_nan_none(v * n) for v in lift)
+    return (_nan_none(lift[0] * n), _nan_none(lift[1] * n), _nan_none(lift[2] * n))
+
+
+def incremental_fields(conv: Triple, rev: Triple) -> dict[str, Any]:
+    """The ``incremental_conversions*`` and ``incremental_revenue*`` fields of a readout row
+    (``StepReadout``, ``PlaybookReadout``, ``GlobalHoldoutMonth``), as keyword arguments.
+
+    >>> incremental_fields((1.0, 0.5, 1.5), (None, None, None))["incremental_conversions_low"]
+    0.5
+    """
+    out: dict[str, Any] = {}
+    for name, (mid, low, high) in (("conversions", conv), ("revenue", rev)):
+        out[f"incremental_{name}"] = mid
+        out[f"incremental_{name}_low"] = low
+        out[f"incremental_{name}_high"] = high
+    return out
 
 
 def _per_conversion(
@@ -330,8 +357,8 @@ def playbook_readout_from_sums(
         if usable:
             stratified = pooled_readout(usable, control=HOLDOUT, settings=rsettings)
     n_t = entrants[TREATMENT]
-    conv = _scale(_pooled_lift(stratified, "conversion"), n_t)
-    rev = _scale(_pooled_lift(stratified, "revenue"), n_t)
+    conv = scale_lift(_pooled_lift(stratified, "conversion"), n_t)
+    rev = scale_lift(_pooled_lift(stratified, "revenue"), n_t)
     roi: tuple[float | None, ...] = (None, None, None)
     if cost > 0 and rev[0] is not None:
         roi = tuple(None if r is None else (settings.margin * r - cost) / cost for r in rev)
@@ -347,12 +374,7 @@ def playbook_readout_from_sums(
         message=message,
         readout=result,
         stratified=stratified,
-        incremental_conversions=conv[0],
-        incremental_conversions_low=conv[1],
-        incremental_conversions_high=conv[2],
-        incremental_revenue=rev[0],
-        incremental_revenue_low=rev[1],
-        incremental_revenue_high=rev[2],
+        **incremental_fields(conv, rev),
         cost=cost,
         messages=messages,
         roi=roi[0],
@@ -453,7 +475,7 @@ def step_readout_from_sums(
     c = comp["conversion"]
     rv = comp["revenue"]
     conv = (c.lift * n_t, c.ci_low * n_t, c.ci_high * n_t)
-    rev = (rv.lift * n_t, rv.ci_low * n_t, rv.ci_high * n_t)
+    rev = scale_lift((rv.lift, rv.ci_low, rv.ci_high), n_t)
     value = value_per_conversion
     if value is None:
         t = arm_stats(arms[TREATMENT]).converter_revenue
@@ -466,12 +488,7 @@ def step_readout_from_sums(
     per = tuple(_nan_none(x * 1000.0 / cost) for x in conv)
     return StepReadout(
         **base,
-        incremental_conversions=_nan_none(conv[0]),
-        incremental_conversions_low=_nan_none(conv[1]),
-        incremental_conversions_high=_nan_none(conv[2]),
-        incremental_revenue=_nan_none(rev[0]),
-        incremental_revenue_low=_nan_none(rev[1]),
-        incremental_revenue_high=_nan_none(rev[2]),
+        **incremental_fields(scale_lift(conv, 1), rev),
         conversions_per_1000=per[0],
         conversions_per_1000_low=per[1],
         conversions_per_1000_high=per[2],

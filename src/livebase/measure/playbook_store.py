@@ -14,7 +14,6 @@ paid day).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -27,8 +26,11 @@ from livebase.measure.playbook_readout import (
     PlaybookReadout,
     StepReadout,
     Sums,
+    Triple,
     _experiment,
+    incremental_fields,
     playbook_readout_from_sums,
+    scale_lift,
     step_readout_from_sums,
 )
 from livebase.measure.playbook_sql import (
@@ -297,16 +299,6 @@ class GlobalHoldoutReadout:
         return out
 
 
-Triple = tuple[float | None, float | None, float | None]
-
-
-def _triple(lift: float, low: float, high: float, n: int) -> Triple:
-    def f(v: float) -> float | None:
-        return v * n if math.isfinite(v) else None
-
-    return f(lift), f(low), f(high)
-
-
 def _month_row(
     label: str, partial: bool, n_p: int, n_h: int, conv: Triple, rev: Triple, reason: str | None
 ) -> GlobalHoldoutMonth:
@@ -315,12 +307,7 @@ def _month_row(
         partial=partial,
         n_programme=n_p,
         n_holdout=n_h,
-        incremental_conversions=conv[0],
-        incremental_conversions_low=conv[1],
-        incremental_conversions_high=conv[2],
-        incremental_revenue=rev[0],
-        incremental_revenue_low=rev[1],
-        incremental_revenue_high=rev[2],
+        **incremental_fields(conv, rev),
         reason=reason,
     )
 
@@ -344,7 +331,7 @@ def _month(
     )
     c = {x.outcome: x for x in r.comparisons}
 
-    conv, rev = (_triple(c[o].lift, c[o].ci_low, c[o].ci_high, n_p) for o in KINDS)
+    conv, rev = (scale_lift((c[o].lift, c[o].ci_low, c[o].ci_high), n_p) for o in KINDS)
     return _month_row(label, partial, n_p, n_h, conv, rev, None), r
 
 
@@ -382,7 +369,7 @@ def read_global_holdout(
         n_p = sum(m.n_programme for m in months)
         n_h = sum(m.n_holdout for m in months)
         # the months summed: the pooled lift per customer-month times the customer-months
-        vals = {p.outcome: _triple(p.lift, p.ci_low, p.ci_high, n_p) for p in pooled.pooled}
+        vals = {p.outcome: scale_lift((p.lift, p.ci_low, p.ci_high), n_p) for p in pooled.pooled}
         none: Triple = (None, None, None)
         conv, rev = (vals.get(o, none) for o in KINDS)
         total = _month_row("total", False, n_p, n_h, conv, rev, None)

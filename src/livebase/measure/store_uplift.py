@@ -18,7 +18,8 @@ import pandas as pd
 
 from livebase.errors import ModelError, did_you_mean
 from livebase.measure.store_experiments import get_experiment
-from livebase.measure.uplift import ArmEvaluation, FeatureSpec, UpliftModel
+from livebase.measure.uplift import FeatureSpec, UpliftModel
+from livebase.measure.uplift_metrics import ArmEvaluation
 from livebase.measure.uplift_params import FORMAT, model_from_bytes, model_to_bytes
 from livebase.store import Store
 

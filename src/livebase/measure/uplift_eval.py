@@ -25,9 +25,11 @@ from livebase.measure.uplift import (
     Estimator,
     FeatureSpec,
     Learner,
+    fit_uplift,
+)
+from livebase.measure.uplift_metrics import (
     QiniSummary,
     evaluate_uplift,
-    fit_uplift,
     qini_summary,
     split_train_test,
 )

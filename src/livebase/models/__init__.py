@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         model_from_dict,
         predict_clv,
     )
+    from livebase.models.fallback import MIN_SPEND_CUSTOMERS, ClvWarning, ClvWarningCode
     from livebase.models.gamma_gamma import (
         CORRELATION_WARNING_THRESHOLD,
         FrequencyValueCorrelationWarning,
@@ -55,11 +56,14 @@ __all__ = [
     "CORRELATION_WARNING_THRESHOLD",
     "DAYS_PER_MONTH",
     "MBGNBD",
+    "MIN_SPEND_CUSTOMERS",
     "PRIORITY_COLUMNS",
     "PRIORITY_FORMULA",
     "SUMMARY_COLUMNS",
     "UNIT_DAYS",
     "ClvFit",
+    "ClvWarning",
+    "ClvWarningCode",
     "CustomerSummary",
     "FittedModel",
     "FrequencyValueCorrelationWarning",
@@ -99,6 +103,7 @@ __getattr__, __dir__ = lazy_exports(
             "model_from_dict",
             "predict_clv",
         ],
+        "livebase.models.fallback": ["ClvWarning", "ClvWarningCode", "MIN_SPEND_CUSTOMERS"],
         "livebase.models.gamma_gamma": [
             "CORRELATION_WARNING_THRESHOLD",
             "FrequencyValueCorrelationWarning",

@@ -26,12 +26,14 @@ from scipy.special import digamma, gammaln, hyp2f1
 
 from livebase.errors import ModelError
 from livebase.models._base import (
+    Box,
     FittedModel,
     FloatArray,
     Unit,
     as_float_array,
     check_unit,
     compress_rows,
+    expected_purchases_if_alive,
     maximise_log_likelihood,
 )
 from livebase.models.summary import CustomerSummary
@@ -145,6 +147,7 @@ def fit_counting_model(
     *,
     model: str,
     label: str,
+    box: Box | None = None,
 ) -> tuple[dict[str, float], float, int]:
     """Fit a (x, t_x, T) purchase model by maximum likelihood; shared by BG/NBD and MBG/NBD.
 
@@ -169,6 +172,7 @@ def fit_counting_model(
         lambda z: neg_ll_and_grad(z, cols[0], cols[1], cols[2], w, groups),
         start,
         model=model,
+        box=box,
     )
     return params, mean_ll * customers, round(customers)
 
@@ -194,10 +198,12 @@ class BGNBD(FittedModel):
     b: float
 
     @classmethod
-    def fit(cls, summary: CustomerSummary) -> BGNBD:
-        """Fit on a calibration summary (see ``summarise``)."""
+    def fit(cls, summary: CustomerSummary, *, box: Box | None = None) -> BGNBD:
+        """Fit on a calibration summary (see ``summarise``); inside ``box`` when given."""
         t = summary.table
-        return cls.fit_arrays(t["x"], t["t_x"], t["T"], unit=summary.unit, until=summary.until)
+        return cls.fit_arrays(
+            t["x"], t["t_x"], t["T"], unit=summary.unit, until=summary.until, box=box
+        )
 
     @classmethod
     def fit_arrays(
@@ -209,15 +215,17 @@ class BGNBD(FittedModel):
         weights: object | None = None,
         unit: Unit = "weeks",
         until: date | None = None,
+        box: Box | None = None,
     ) -> BGNBD:
         """Maximum-likelihood fit on arrays of x, t_x, T (optionally weighted rows).
 
         Raises ModelError when nobody made a repeat purchase (the dropout process cannot be
         estimated) and ConvergenceError, with the optimiser's state, when the fit fails.
+        With ``box`` the parameters are held inside it (see ``livebase.models.fallback``).
         """
         unit = check_unit(unit)
         params, log_likelihood, customers = fit_counting_model(
-            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="BG/NBD"
+            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="BG/NBD", box=box
         )
         return cls(
             **params,
@@ -263,7 +271,14 @@ class BGNBD(FittedModel):
         hyp = hyp2f1(r + ux, b + ux, a + b + ux - 1.0, z)
         head = (a + b + ux - 1.0) / (a - 1.0)
         tail = 1.0 - ((alpha + uT) / (alpha + uT + t)) ** (r + ux) * hyp
-        values = head * tail * self.p_alive(ux, utx, uT)
+        alive = self.p_alive(ux, utx, uT)
+        values = head * tail * alive
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():  # the hypergeometric function failed (a + b + x - 1 near 0): integrate
+            post = (b + ux)[bad]
+            values[bad] = alive[bad] * expected_purchases_if_alive(
+                t, r, alpha, a, post, ux[bad], uT[bad]
+            )
         out: FloatArray = values[inverse]
         return out
 

@@ -26,6 +26,7 @@ import pandas as pd
 from livebase.errors import ModelError
 from livebase.models._base import UNIT_DAYS, FittedModel, FloatArray, PurchaseModel, compress_rows
 from livebase.models.bgnbd import BGNBD
+from livebase.models.fallback import ClvWarning, fit_purchases, fit_spend
 from livebase.models.gamma_gamma import GammaGamma
 from livebase.models.mbgnbd import MBGNBD
 from livebase.models.summary import CustomerSummary
@@ -66,10 +67,15 @@ def model_from_dict(data: Mapping[str, Any]) -> FittedModel:
 
 @dataclass(frozen=True)
 class ClvFit:
-    """A purchase model and a spend model fitted on the same calibration summary."""
+    """A purchase model and a spend model fitted on the same calibration summary.
+
+    ``warnings`` say where a model is not the plain maximum-likelihood fit and why
+    (``livebase.models.fallback``): a constrained refit, or the base mean order value.
+    """
 
     purchases: BGNBD | MBGNBD
     spend: GammaGamma
+    warnings: tuple[ClvWarning, ...] = ()
 
     @property
     def as_of(self) -> date | None:
@@ -78,7 +84,8 @@ class ClvFit:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints (and the store keeps): both models' parameters, customers,
-        as_of, and under ``models`` the full saved form of each model.
+        as_of, ``fit_warnings`` (code, part, message of each ``ClvWarning``), and under
+        ``models`` the full saved form of each model.
 
         >>> bg = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426, log_likelihood=-9582.4,
         ...            customers=2357, until=date(1997, 9, 30))
@@ -102,6 +109,7 @@ class ClvFit:
             "customers": self.purchases.customers,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "unit": self.purchases.unit,
+            "fit_warnings": [w.to_dict() for w in self.warnings],
             "models": {"purchases": self.purchases.to_dict(), "spend": self.spend.to_dict()},
         }
 
@@ -115,23 +123,28 @@ class ClvFit:
         spend = model_from_dict(models["spend"])
         if not isinstance(purchases, BGNBD | MBGNBD) or not isinstance(spend, GammaGamma):
             raise ModelError("a saved CLV fit holds the wrong kinds of model")
-        return cls(purchases=purchases, spend=spend)
+        saved_warnings = data.get("fit_warnings") or []
+        return cls(
+            purchases=purchases,
+            spend=spend,
+            warnings=tuple(ClvWarning.from_dict(w) for w in saved_warnings),
+        )
 
 
 def fit_clv(summary: CustomerSummary, *, model: PurchaseModelName = "bgnbd") -> ClvFit:
     """Fit the purchase model (BG/NBD or MBG/NBD) and Gamma-Gamma on one summary.
 
-    May warn ``FrequencyValueCorrelationWarning``; raises ModelError / ConvergenceError when a
-    model cannot be fitted (nobody bought twice, fewer than 10 repeat buyers, …).
+    Where the data do not identify a model the fit falls back and says so in ``warnings``
+    (``livebase.models.fallback``): parameters running to their limits give a constrained
+    refit; fewer than 10 repeat buyers give the base mean order value for the spend part. May
+    warn ``FrequencyValueCorrelationWarning``. Raises ModelError when nobody bought again (or
+    no repeat order has a value), ConvergenceError when even the constrained fit fails.
     """
-    purchases: BGNBD | MBGNBD
-    if model == "bgnbd":
-        purchases = BGNBD.fit(summary)
-    elif model == "mbgnbd":
-        purchases = MBGNBD.fit(summary)
-    else:
+    if model not in ("bgnbd", "mbgnbd"):
         raise ModelError(f"unknown purchase model {model!r}: valid values are 'bgnbd', 'mbgnbd'")
-    return ClvFit(purchases=purchases, spend=GammaGamma.fit(summary))
+    purchases, purchase_warnings = fit_purchases(summary, BGNBD if model == "bgnbd" else MBGNBD)
+    spend, spend_warnings = fit_spend(summary)
+    return ClvFit(purchases, spend, tuple(purchase_warnings + spend_warnings))
 
 
 def _month_bounds(horizon_days: float) -> FloatArray:

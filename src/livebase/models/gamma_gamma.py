@@ -27,6 +27,8 @@ from scipy.special import digamma, gammaln
 
 from livebase.errors import ModelError
 from livebase.models._base import (
+    SANE_RANGE,
+    Box,
     FittedModel,
     FloatArray,
     Unit,
@@ -134,13 +136,55 @@ class GammaGamma(FittedModel):
         return out
 
     @classmethod
-    def fit(cls, summary: CustomerSummary) -> GammaGamma:
-        """Fit on the customers of a summary with a positive repeat transaction."""
+    def fit(cls, summary: CustomerSummary, *, box: Box | None = None) -> GammaGamma:
+        """Fit on the customers of a summary with a positive repeat transaction (inside
+        ``box`` when given)."""
         t = summary.table
         keep = t["monetary_x"] > 0
         return cls.fit_arrays(
             t.loc[keep, "monetary_x"],
             t.loc[keep, "monetary_value"],
+            unit=summary.unit,
+            until=summary.until,
+            box=box,
+        )
+
+    @classmethod
+    def pooled(cls, summary: CustomerSummary) -> GammaGamma:
+        """Every customer's expected order value is the base's mean repeat order value.
+
+        The limit of Gamma-Gamma with no spread between customers: q at the top of
+        ``SANE_RANGE`` (1e4), p = 1 and v = (q - 1)·mean/p, so the population mean p·v/(q - 1)
+        is the mean value of the repeat transactions (each weighted by its count) and a
+        customer's own mean gets the weight p·x/(p·x + q - 1) (below 0.1 % up to 10 repeat
+        transactions). Used when too few customers bought again to learn the spread of spend;
+        nothing is fitted. ModelError when no repeat transaction has a positive value.
+
+        >>> s = CustomerSummary(pd.DataFrame({"customer_id": ["a", "b", "c"], "x": [2, 1, 0],
+        ...     "t_x": [3.0, 2.0, 0.0], "T": [4.0, 4.0, 4.0], "monetary_value": [10.0, 40.0, 0.0],
+        ...     "monetary_x": [2, 1, 0]}), unit="weeks", until=date(2024, 1, 31))
+        >>> m = GammaGamma.pooled(s)
+        >>> m.population_mean, m.customers
+        (20.0, 2)
+        """
+        t = summary.table
+        keep = t["monetary_x"] > 0
+        x = as_float_array(t.loc[keep, "monetary_x"], "monetary_x")
+        m = as_float_array(t.loc[keep, "monetary_value"], "monetary value")
+        if not np.any(m > 0):
+            raise ModelError(
+                "no repeat purchase has a positive value: customer value cannot be estimated; "
+                "check that the orders' amounts are loaded (or use a longer period)"
+            )
+        mean = float(x @ m / x.sum())
+        p, q = 1.0, SANE_RANGE[1]
+        v = (q - 1.0) * mean / p
+        return cls(
+            p=p,
+            q=q,
+            v=v,
+            log_likelihood=float(_ll(p, q, v, x, m).sum()),
+            customers=len(x),
             unit=summary.unit,
             until=summary.until,
         )
@@ -154,12 +198,14 @@ class GammaGamma(FittedModel):
         weights: object | None = None,
         unit: Unit = "weeks",
         until: date | None = None,
+        box: Box | None = None,
     ) -> GammaGamma:
         """Maximum-likelihood fit on x (repeat transactions, > 0) and m (their mean value, > 0).
 
         Warns ``FrequencyValueCorrelationWarning`` when |corr(x, m)| exceeds
         ``CORRELATION_WARNING_THRESHOLD``. Raises ModelError with fewer than 10 customers or
-        when all mean values are equal (no spread to learn the distribution from).
+        when all mean values are equal (no spread to learn the distribution from). With
+        ``box`` the parameters are held inside it (see ``livebase.models.fallback``).
         """
         unit = check_unit(unit)
         xs, ms = as_float_array(x, "x"), as_float_array(m, "monetary value")
@@ -190,7 +236,7 @@ class GammaGamma(FittedModel):
         mean = float(w @ cols[1] / w.sum())
         start = {"p": 1.0, "q": 2.0, "v": mean}
         params, mean_ll, _ = maximise_log_likelihood(
-            lambda z: _neg_ll_and_grad(z, cols[0], cols[1], w), start, model=cls.name
+            lambda z: _neg_ll_and_grad(z, cols[0], cols[1], w), start, model=cls.name, box=box
         )
         return cls(
             **params,

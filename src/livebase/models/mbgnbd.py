@@ -26,12 +26,14 @@ from scipy.special import digamma, gammaln, hyp2f1
 
 from livebase.errors import ModelError
 from livebase.models._base import (
+    Box,
     FittedModel,
     FloatArray,
     Unit,
     as_float_array,
     check_unit,
     compress_rows,
+    expected_purchases_if_alive,
 )
 from livebase.models.bgnbd import _x_groups, fit_counting_model
 from livebase.models.summary import CustomerSummary
@@ -120,10 +122,12 @@ class MBGNBD(FittedModel):
     b: float
 
     @classmethod
-    def fit(cls, summary: CustomerSummary) -> MBGNBD:
-        """Fit on a calibration summary (see ``summarise``)."""
+    def fit(cls, summary: CustomerSummary, *, box: Box | None = None) -> MBGNBD:
+        """Fit on a calibration summary (see ``summarise``); inside ``box`` when given."""
         t = summary.table
-        return cls.fit_arrays(t["x"], t["t_x"], t["T"], unit=summary.unit, until=summary.until)
+        return cls.fit_arrays(
+            t["x"], t["t_x"], t["T"], unit=summary.unit, until=summary.until, box=box
+        )
 
     @classmethod
     def fit_arrays(
@@ -135,11 +139,12 @@ class MBGNBD(FittedModel):
         weights: object | None = None,
         unit: Unit = "weeks",
         until: date | None = None,
+        box: Box | None = None,
     ) -> MBGNBD:
         """Maximum-likelihood fit on arrays of x, t_x, T (optionally weighted rows)."""
         unit = check_unit(unit)
         params, log_likelihood, customers = fit_counting_model(
-            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="MBG/NBD"
+            _neg_ll_and_grad, x, t_x, T, weights, model=cls.name, label="MBG/NBD", box=box
         )
         return cls(
             **params,
@@ -181,7 +186,14 @@ class MBGNBD(FittedModel):
         hyp = hyp2f1(r + ux, b + ux + 1.0, a + b + ux, t / (alpha + uT + t))
         head = (a + b + ux) / (a - 1.0)
         tail = 1.0 - ((alpha + uT) / (alpha + uT + t)) ** (r + ux) * hyp
-        values = head * tail * self.p_alive(ux, utx, uT)
+        alive = self.p_alive(ux, utx, uT)
+        values = head * tail * alive
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():  # the hypergeometric function failed (a + b + x - 1 near 0): integrate
+            post = (b + ux + 1.0)[bad]
+            values[bad] = alive[bad] * expected_purchases_if_alive(
+                t, r, alpha, a, post, ux[bad], uT[bad]
+            )
         out: FloatArray = values[inverse]
         return out
 

@@ -183,6 +183,8 @@ def save_fit(
     ``predictions`` is the output of ``predict_clv`` for the same fit; ``fitted_at`` is the
     wall-clock time of the run (the caller's clock). Earlier predictions with the same ``as_of``
     are replaced (the latest fit per as_of wins); earlier models stay. Returns the new fit id.
+    The fit's warnings (``ClvFit.warnings``) are kept in the saved JSON of the model they
+    concern, under ``fit_warnings``; ``load_fit`` gives them back.
 
     >>> from livebase.models import BGNBD, GammaGamma
     >>> bg = BGNBD(r=0.243, alpha=4.414, a=0.793, b=2.426, log_likelihood=-9582.4,
@@ -215,7 +217,12 @@ def save_fit(
     view = "lb_clv_predictions"
     with store.transaction() as con:
         fit_id = ""
-        for model in (fit.purchases, fit.spend):
+        # each model row keeps the warnings about it (livebase.models.fallback)
+        warnings = {
+            part: [w.to_dict() for w in fit.warnings if w.part == part]
+            for part in ("purchases", "spend")
+        }
+        for part, model in (("purchases", fit.purchases), ("spend", fit.spend)):
             model_id = _next_model_id(con)
             fit_id = fit_id or f"fit-{model_id}"
             con.execute(
@@ -232,7 +239,7 @@ def save_fit(
                     model.unit,
                     as_of,
                     model.customers,
-                    json.dumps(model.to_dict()),
+                    json.dumps({**model.to_dict(), "fit_warnings": warnings[part]}),
                     fitted_at,
                 ],
             )
@@ -338,7 +345,13 @@ def load_fit(store: Store, *, as_of: date | None = None, fit_id: str | None = No
         raise ModelError(
             f"the stored fit {chosen!r} is incomplete: fit again with 'livebase clv fit'"
         )
-    fit = ClvFit.from_dict({"models": {"purchases": purchase, "spend": saved["gamma_gamma"]}})
+    spend = saved["gamma_gamma"]
+    fit = ClvFit.from_dict(
+        {
+            "models": {"purchases": purchase, "spend": spend},
+            "fit_warnings": [*purchase.get("fit_warnings", []), *spend.get("fit_warnings", [])],
+        }
+    )
     settings = store.con.execute(
         """SELECT horizon_days, max(monthly_discount_rate), max(margin), count(*)
            FROM clv_predictions WHERE fit_id = ? GROUP BY horizon_days ORDER BY horizon_days""",

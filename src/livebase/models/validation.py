@@ -32,6 +32,7 @@ from livebase.errors import ModelError
 from livebase.models._base import UNIT_DAYS, PurchaseModel, Unit, check_unit
 from livebase.models.bgnbd import BGNBD
 from livebase.models.clv import PurchaseModelName
+from livebase.models.fallback import ClvWarning, fit_purchases
 from livebase.models.mbgnbd import MBGNBD
 from livebase.models.summary import CustomerSummary, daily_transactions, summarise
 
@@ -54,6 +55,8 @@ class HoldoutValidation:
     cumulative: pd.DataFrame
     holdout_from: date
     holdout_until: date
+    warnings: tuple[ClvWarning, ...] = ()
+    """Where the purchase model is a constrained refit, and why (``livebase.models.fallback``)."""
 
     @property
     def calibration_until(self) -> date:
@@ -93,9 +96,10 @@ def validate_holdout(
             "data end before it starts; choose an earlier --holdout-from"
         )
     summary = summarise(daily, until, unit=unit, date_col="day")
-    purchases: BGNBD | MBGNBD = BGNBD.fit(summary) if model == "bgnbd" else MBGNBD.fit(summary)
+    purchases, fit_warnings = fit_purchases(summary, BGNBD if model == "bgnbd" else MBGNBD)
     return HoldoutValidation(
         model=purchases,
+        warnings=tuple(fit_warnings),
         summary=summary,
         by_frequency=_by_frequency(daily, summary, purchases, holdout_from, end, max_frequency),
         cumulative=_cumulative(daily, summary, purchases, holdout_from, end, step_days),
