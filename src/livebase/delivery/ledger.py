@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 __all__ = ["insert_new", "ledger_row"]
@@ -51,10 +51,18 @@ def ledger_row(
     }
 
 
+def _insert_ignoring(table: sa.Table, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    # SQLAlchemy cannot cache the compiled form of SQLite's ON CONFLICT DO NOTHING (it compiles
+    # it again on every execution, which costs more than the insert); INSERT OR IGNORE caches
+    return sa.insert(table).prefix_with("OR IGNORE", dialect="sqlite")
+
+
 def insert_new(con: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` in one batched statement, skipping those whose primary key exists
-    (``ON CONFLICT DO NOTHING`` on both engines). Every row must have the same columns."""
+    (``ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite). Every row must
+    have the same columns, all the table's required ones among them."""
     if not rows:
         return
-    dialect = postgresql if con.dialect.name == "postgresql" else sqlite
-    con.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+    con.execute(_insert_ignoring(table, con.dialect.name), list(rows))

@@ -62,6 +62,16 @@ _RELEASE = (
         updated_at=sa.bindparam("b_now"),
     )
 )
+_HAND_OVER = (
+    OUTBOX.update()
+    .where(
+        OUTBOX.c.key.in_(sa.bindparam("b_keys", expanding=True)),
+        OUTBOX.c.status == "sending",
+        OUTBOX.c.lease_owner == sa.bindparam("b_claimed"),
+    )
+    .values(lease_owner=sa.bindparam("b_owner"), updated_at=sa.bindparam("b_now"))
+    .returning(OUTBOX.c.key)
+)
 _DOUBT = (
     OUTBOX.update()
     .where(OUTBOX.c.key == sa.bindparam("b_key"), OUTBOX.c.attempts == sa.bindparam("b_attempt"))
@@ -242,14 +252,13 @@ class Outbox:
             handed = {
                 str(key)
                 for (key,) in con.execute(
-                    OUTBOX.update()
-                    .where(
-                        OUTBOX.c.key.in_([claim.key for claim in starting]),
-                        OUTBOX.c.status == "sending",
-                        OUTBOX.c.lease_owner == self.owner + CLAIMED,
-                    )
-                    .values(lease_owner=self.owner, updated_at=now)
-                    .returning(OUTBOX.c.key)
+                    _HAND_OVER,
+                    {
+                        "b_keys": [claim.key for claim in starting],
+                        "b_claimed": self.owner + CLAIMED,
+                        "b_owner": self.owner,
+                        "b_now": now,
+                    },
                 )
             }
         return [claim for claim in starting if claim.key in handed]

@@ -24,7 +24,12 @@ from livebase.channels.settings import ChannelSettings
 from livebase.delivery.claims import DeliverySettings, Tally
 from livebase.delivery.outbox import Outbox
 from livebase.delivery.templates import Renderer
-from livebase.delivery.worker import DEFAULT_BATCH, Worker, install_signal_handlers
+from livebase.delivery.worker import (
+    DEFAULT_AHEAD,
+    DEFAULT_BATCH,
+    Worker,
+    install_signal_handlers,
+)
 from livebase.errors import ChannelError
 from livebase.ops.store import OpsStore
 from livebase.ops.tables import OUTBOX
@@ -142,10 +147,12 @@ def build_worker(
     window: int = 32,
     poll_seconds: float = 1.0,
     batch: int = DEFAULT_BATCH,
+    ahead: int = DEFAULT_AHEAD,
 ) -> tuple[Worker, dict[str, str]]:
     """A worker over the sendable channels (``only`` those, when given); returns it and the
     channels that could not be opened, with the reason. ``batch``: due rows one claim takes
-    per channel; ``window``: most sends in flight per channel (and at most its ``pool_size``)."""
+    per channel; ``window``: most sends in flight per channel (and at most its ``pool_size``);
+    ``ahead``: claims handed over to a channel in one transaction."""
     from livebase.connectors.getcourse.channel import register as register_getcourse_groups
 
     register_getcourse_groups()  # the getcourse_group channel type of playbook steps
@@ -183,6 +190,7 @@ def build_worker(
         windows={n: channels[n].pool_size for n in opened},
         window=window,
         batch=batch,
+        ahead=ahead,
         poll_seconds=poll_seconds,
         send_timeout=max(channels[n].timeout_seconds for n in opened) * 3 if opened else 120.0,
     )

@@ -32,10 +32,13 @@ from livebase.channels.base import Channel, SendOutcome
 from livebase.delivery.claims import Claim, Tally
 from livebase.delivery.outbox import Outbox
 
-__all__ = ["DEFAULT_BATCH", "RateLimiter", "Worker", "install_signal_handlers"]
+__all__ = ["DEFAULT_AHEAD", "DEFAULT_BATCH", "RateLimiter", "Worker", "install_signal_handlers"]
 
 DEFAULT_BATCH = 200
 """Due rows one claim takes per channel (one transaction re-checks them all)."""
+DEFAULT_AHEAD = 16
+"""Claims handed over to a channel in one transaction (at most this many are in doubt per
+channel when the worker dies mid-send)."""
 
 Clock = Callable[[], datetime]
 Tick = Callable[[datetime], object]
@@ -100,37 +103,50 @@ class _Flight:
 
 @dataclass
 class _Lane:
-    """One channel's state in the loop: claims waiting to start, sends in flight."""
+    """One channel's state in the loop: claims waiting for their hand-over, claims handed over
+    and waiting for a free slot of the window, sends in flight."""
 
     channel: Channel
     limiter: RateLimiter
     window: int
+    """Most sends in flight (the channel's pool: every send has a connection)."""
     batch: int
     """Most rows one claim takes."""
+    ahead: int = 0
+    """Most claims handed over at once: a hand-over is a transaction, so it goes in groups."""
     size: int = 0
     """Rows the next claim takes: two windows at first (the first sends start at once), then
     doubling up to ``batch`` while claims come back full."""
     ready: dict[str, Claim] = field(default_factory=dict)
+    handed: list[Claim] = field(default_factory=list)
     flights: list[_Flight] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.size = min(self.batch, 2 * self.window)
+        self.ahead = max(self.ahead, self.window)
 
     def claimed(self, count: int, asked: int) -> None:
         """Grow the next claim after a full one."""
         if count >= asked:
             self.size = min(self.batch, 2 * self.size)
 
-    def startable(self) -> int:
-        """How many ready claims may start now: hand-overs go in groups of half a window."""
-        free = self.window - len(self.flights)
-        if self.flights and free < max(1, self.window // 2):
-            return 0
-        return min(free, self.limiter.available(), len(self.ready))
-
-    def take(self, count: int) -> list[Claim]:
-        keys = list(self.ready)[:count]
+    def to_hand_over(self) -> list[Claim]:
+        """The next group to hand over: when fewer than a window's worth are handed over and
+        the channel is not paused by its provider; no more than the rate limit lets start
+        within about a window's time."""
+        if len(self.handed) >= self.window or not self.ready or self.limiter.paused():
+            return []
+        room = self.ahead - len(self.handed)
+        if self.limiter.rate is not None:
+            room = min(room, self.limiter.available() + self.window)
+        keys = list(self.ready)[: max(room, 0)]
         return [self.ready.pop(key) for key in keys]
+
+    def to_start(self) -> list[Claim]:
+        """Handed-over claims that may start now (free slots, rate limit)."""
+        count = min(self.window - len(self.flights), self.limiter.available(), len(self.handed))
+        starting, self.handed = self.handed[: max(count, 0)], self.handed[max(count, 0) :]
+        return starting
 
 
 class Worker:
@@ -146,6 +162,7 @@ class Worker:
         windows: Mapping[str, int] | None = None,
         window: int = 32,
         batch: int = DEFAULT_BATCH,
+        ahead: int = DEFAULT_AHEAD,
         poll_seconds: float = 1.0,
         send_timeout: float = 120.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -160,6 +177,8 @@ class Worker:
         lease = outbox.settings.lease.total_seconds()
         self.recover_every = min(5.0, lease / 3)
         rates = rates or {}
+        self.record_every = max(1, ahead // 2)
+        """Finished sends recorded together (sooner when a hand-over or the end comes first)."""
         self.lanes: dict[str, _Lane] = {}
         for name, channel in self.channels.items():
             rate = rates.get(name)
@@ -170,6 +189,7 @@ class Worker:
                 RateLimiter(rate, monotonic=monotonic),
                 min(window, (windows or {}).get(name, window)),
                 most,
+                ahead,
             )
         self.tally = Tally()
 
@@ -227,12 +247,17 @@ class Worker:
                     last_tick = moment
                     await asyncio.to_thread(tick, self.clock())
             processed = 0
-            starting: list[Claim] = []
+            handing: list[Claim] = []
             if stopping:
-                waiting = [claim for lane in self.lanes.values() for claim in lane.ready.values()]
-                self.outbox.release(waiting, self.clock())
+                waiting = [
+                    claim
+                    for lane in self.lanes.values()
+                    for claim in [*lane.ready.values(), *lane.handed]
+                ]
+                self.outbox.release(waiting, self.clock())  # none of them has started
                 for lane in self.lanes.values():
                     lane.ready.clear()
+                    lane.handed.clear()
             else:
                 now = self.clock()
                 moment = self.monotonic()
@@ -243,21 +268,30 @@ class Worker:
                 claimed, processed = self._claim(now, room)
                 claimed_total += claimed
                 for lane in self.lanes.values():
-                    starting += lane.take(lane.startable())
-            for claim in self.outbox.settle(finished, starting, self.clock(), self.tally):
-                lane = self.lanes[str(claim.row["channel"])]
-                lane.limiter.take()
-                lane.flights.append(
-                    _Flight(claim, asyncio.create_task(self._send(lane.channel, claim)))
-                )
-            finished = []
+                    handing += lane.to_hand_over()
+            flying = sum(len(lane.flights) for lane in self.lanes.values())
+            if handing or len(finished) >= self.record_every or (finished and not flying):
+                for claim in self.outbox.settle(finished, handing, self.clock(), self.tally):
+                    self.lanes[str(claim.row["channel"])].handed.append(claim)
+                finished = []
+            for lane in self.lanes.values():
+                for claim in lane.to_start():
+                    lane.limiter.take()
+                    task = asyncio.create_task(self._send(lane.channel, claim))
+                    lane.flights.append(_Flight(claim, task))
             in_flight = [f.task for lane in self.lanes.values() for f in lane.flights]
             if not in_flight:
+                if finished:  # record before anything else
+                    continue
                 if stopping:
                     break
                 if processed:  # rows were skipped, deferred or failed: look again at once
                     continue
-                waits = [lane.limiter.wait_hint() for lane in self.lanes.values() if lane.ready]
+                waits = [
+                    lane.limiter.wait_hint()
+                    for lane in self.lanes.values()
+                    if lane.ready or lane.handed
+                ]
                 if waits:  # claims wait for the rate limit (or a provider's pause)
                     await asyncio.sleep(max(0.001, min(min(waits), self.poll_seconds)))
                     continue
