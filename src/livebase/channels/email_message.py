@@ -21,6 +21,7 @@ one-click unsubscribe headers, and a DKIM signature over them.
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -74,6 +75,7 @@ class DkimKey:
     private_key_pem: bytes
 
 
+@functools.lru_cache(maxsize=64)  # one sender per channel: parsed once, not per message
 def _domain(sender: str) -> str:
     address = parseaddr(sender)[1]
     return address.rpartition("@")[2] or "livebase.local"

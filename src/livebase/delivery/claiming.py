@@ -192,6 +192,7 @@ def render_claimed(claimed: Claimed, context: ClaimContext, now: datetime) -> Re
     claims: list[Claim] = []
     broken: list[tuple[dict[str, Any], str]] = []
     renderer = context.renderer
+    renderer.refresh()
     for row in claimed.rows:
         key = str(row["key"])
         settings = context.channels[row["channel"]]
