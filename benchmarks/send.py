@@ -6,8 +6,8 @@ aiosmtpd SMTP sink and a JSON webhook server on 127.0.0.1. Each repeat, interlea
 - ``smtp ceiling``: a bare aiosmtplib client, ``--pool`` connections, sending N prebuilt
   messages of the same size as the worker's;
 - ``smtp worker``: N due outbox rows in a fresh SQLite operational store, sent by the worker
-  (claims with the send-time re-check, templates, signed links, ledger) through a pooled SMTP
-  channel of the same pool size;
+  (batched claims with the send-time re-check, templates, signed links, hand-overs and the
+  ledger written in batches) through a pooled SMTP channel of the same pool size;
 - ``webhook ceiling`` / ``webhook worker``: the same against the webhook server (httpx).
 
 The table gives messages per second (median and spread), and the worker's share of the

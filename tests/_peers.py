@@ -120,6 +120,8 @@ class ProviderBehaviour:
     blocked_chats: set[str] = field(default_factory=set)
     throttle: int = 0
     """The next N Telegram requests get 429 with retry_after."""
+    throttled_chats: set[str] = field(default_factory=set)
+    """Telegram requests to these chats get 429 with retry_after (whatever the order)."""
     retry_after: int = 1
     fail_500: int = 0
     """The next N requests (any provider) get 500."""
@@ -255,10 +257,12 @@ def _make_handler(state: ProviderServer) -> type[BaseHTTPRequestHandler]:
 
         def _telegram(self, payload: dict[str, Any]) -> None:
             behaviour = state.behaviour
+            chat = str(payload.get("chat_id"))
             with state.lock:
                 throttled = behaviour.throttle > 0
                 if throttled:
                     behaviour.throttle -= 1
+                throttled = throttled or chat in behaviour.throttled_chats
             if throttled:
                 self._reply(
                     429,
@@ -270,7 +274,6 @@ def _make_handler(state: ProviderServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
                 return
-            chat = str(payload.get("chat_id"))
             if chat in behaviour.blocked_chats:
                 self._reply(
                     403,

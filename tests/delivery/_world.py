@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from livebase.channels.settings import ChannelSettings
 from livebase.delivery.outbox import DeliverySettings, Tally
 from livebase.delivery.run import build_worker
+from livebase.delivery.worker import Worker
 from livebase.ops import CONSENTS, CUSTOMER_STATUS, OUTBOX, SEND_LEDGER, OpsStore, outbox_key
 from livebase.orchestrate.settings import PolicySettings
 from livebase.secrets import ensure_secrets, load_secrets
@@ -136,6 +137,24 @@ class Env:
         owner: str = "test-worker",
         window: int = 32,
     ) -> Tally:
+        worker = self.worker(now, settings=settings, owner=owner, window=window)
+
+        async def go() -> Tally:
+            try:
+                return await worker.run(limit=limit)
+            finally:
+                await worker.close()
+
+        return asyncio.run(go())
+
+    def worker(
+        self,
+        now: datetime = NOW,
+        *,
+        settings: DeliverySettings | None = None,
+        owner: str = "test-worker",
+        window: int = 32,
+    ) -> Worker:
         worker, unavailable = build_worker(
             self.ops,
             root=self.root,
@@ -151,14 +170,7 @@ class Env:
             poll_seconds=0.2,
         )
         assert not unavailable, unavailable
-
-        async def go() -> Tally:
-            try:
-                return await worker.run(limit=limit)
-            finally:
-                await worker.close()
-
-        return asyncio.run(go())
+        return worker
 
     def statuses(self) -> dict[str, str]:
         with self.ops.read() as con:

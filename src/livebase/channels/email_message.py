@@ -20,6 +20,8 @@ one-click unsubscribe headers, and a DKIM signature over them.
 
 from __future__ import annotations
 
+import base64
+import functools
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -28,9 +30,13 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from livebase.channels.base import OutgoingMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SMTP_COMPAT = compat32.clone(linesep="\r\n")
 
@@ -38,6 +44,7 @@ __all__ = [
     "DKIM_HEADERS",
     "DkimKey",
     "build_email",
+    "email_bytes",
     "envelope_sender",
     "message_id",
     "sign_dkim",
@@ -68,6 +75,7 @@ class DkimKey:
     private_key_pem: bytes
 
 
+@functools.lru_cache(maxsize=64)  # one sender per channel: parsed once, not per message
 def _domain(sender: str) -> str:
     address = parseaddr(sender)[1]
     return address.rpartition("@")[2] or "livebase.local"
@@ -91,14 +99,53 @@ def _header(value: str) -> str:
     return Header(value, "utf-8").encode()
 
 
-def _address(display: str, address: str) -> str:
-    if not display:
-        return address
-    return (
-        formataddr((_header(display), address))
-        if display.isascii()
-        else f"{_header(display)} <{address}>"
-    )
+def _one_line(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _headers(
+    message: OutgoingMessage,
+    *,
+    sender: str,
+    reply_to: str | None,
+    unsubscribe_mailto: str | None,
+    encode: Callable[[str], str],
+) -> list[tuple[str, str]]:
+    """The message's own headers, in order (the MIME headers come from the body). Line breaks
+    in values become spaces: a header cannot be smuggled in through a name or a subject."""
+    sender_name, sender_address = parseaddr(_one_line(sender))
+
+    def address(display: str, mailbox: str) -> str:
+        if not display:
+            return mailbox
+        return (
+            formataddr((display, mailbox))
+            if display.isascii()
+            else f"{encode(display)} <{mailbox}>"
+        )
+
+    headers = [
+        ("From", address(sender_name, sender_address)),
+        ("To", address(_one_line(message.name or ""), _one_line(message.address))),
+        ("Subject", encode(_one_line(message.subject or ""))),
+    ]
+    if message.date is not None:
+        headers.append(("Date", format_datetime(message.date)))
+    headers.append(("Message-ID", message_id(message.key, sender)))
+    if reply_to:
+        headers.append(("Reply-To", _one_line(reply_to)))
+    if message.purpose == "marketing" or message.unsubscribe_url:
+        targets: list[str] = []
+        if message.unsubscribe_url:
+            targets.append(f"<{message.unsubscribe_url}>")
+        if unsubscribe_mailto:
+            subject = quote(f"unsubscribe {message.token}")
+            targets.append(f"<mailto:{unsubscribe_mailto}?subject={subject}>")
+        if targets:
+            headers.append(("List-Unsubscribe", ",\r\n ".join(targets)))
+        if message.unsubscribe_url:
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return headers
 
 
 def build_email(
@@ -120,30 +167,101 @@ def build_email(
         email = MIMEMultipart("alternative")
         email.attach(text_part)
         email.attach(MIMEText(message.html, "html", "utf-8"))
-        email.set_boundary(f"==lb-{message.token}==")  # derived from the key, not random
+        email.set_boundary(_boundary(message))  # derived from the key, not random
     else:
         email = text_part
-    sender_name, sender_address = parseaddr(sender)
-    email["From"] = _address(sender_name, sender_address)
-    email["To"] = _address(message.name or "", message.address)
-    email["Subject"] = _header(message.subject or "")
-    if message.date is not None:
-        email["Date"] = format_datetime(message.date)
-    email["Message-ID"] = message_id(message.key, sender)
-    if reply_to:
-        email["Reply-To"] = reply_to
-    if message.purpose == "marketing" or message.unsubscribe_url:
-        targets: list[str] = []
-        if message.unsubscribe_url:
-            targets.append(f"<{message.unsubscribe_url}>")
-        if unsubscribe_mailto:
-            subject = quote(f"unsubscribe {message.token}")
-            targets.append(f"<mailto:{unsubscribe_mailto}?subject={subject}>")
-        if targets:
-            email["List-Unsubscribe"] = ", ".join(targets)
-        if message.unsubscribe_url:
-            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in _headers(
+        message,
+        sender=sender,
+        reply_to=reply_to,
+        unsubscribe_mailto=unsubscribe_mailto,
+        encode=_header,
+    ):
+        email[name] = " ".join(value.split()) if name == "List-Unsubscribe" else value
     return email
+
+
+def _boundary(message: OutgoingMessage) -> str:
+    return f"==lb-{message.token}=="
+
+
+def _encoded_words(value: str) -> str:
+    """An unstructured header value as RFC 2047 encoded words (base64, at most 75 characters
+    each, folded onto continuation lines), or as is when ASCII.
+
+    >>> _encoded_words("Мы скучаем")
+    '=?utf-8?b?0JzRiyDRgdC60YPRh9Cw0LXQvA==?='
+    """
+    if value.isascii():
+        return value
+    words: list[bytes] = []
+    chunk = b""
+    for char in value:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 45:  # 45 bytes: 60 base64 characters, a 72-wide word
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+def _part(subtype: str, text: str) -> bytes:
+    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii") + body
+
+
+def email_bytes(
+    message: OutgoingMessage,
+    *,
+    sender: str,
+    reply_to: str | None = None,
+    unsubscribe_mailto: str | None = None,
+    dkim_key: DkimKey | None = None,
+) -> bytes:
+    """The e-mail of :func:`build_email`, written straight to the bytes sent on the wire (CRLF
+    line ends, DKIM-signed when a key is given): the same headers and parts, several times
+    faster than generating them through :mod:`email`.
+
+    >>> from datetime import UTC, datetime
+    >>> from email import message_from_bytes
+    >>> m = OutgoingMessage(key="1|w|1|email", customer_id="1", channel="email",
+    ...     purpose="marketing", address="anna@example.ru", subject="Hi", text="Привет",
+    ...     unsubscribe_url="https://lb.example/u/abc/sig")
+    >>> parsed = message_from_bytes(email_bytes(m, sender="hello@school.ru"))
+    >>> parsed["Subject"], parsed.get_payload(decode=True).decode()
+    ('Hi', 'Привет')
+    """
+    headers = _headers(
+        message,
+        sender=sender,
+        reply_to=reply_to,
+        unsubscribe_mailto=unsubscribe_mailto,
+        encode=_encoded_words,
+    )
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("utf-8")
+    if message.html:
+        boundary = _boundary(message).encode("ascii")
+        raw = b"".join(
+            (
+                b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n',
+                b"MIME-Version: 1.0\r\n",
+                head,
+                b"\r\n--" + boundary + b"\r\n",
+                _part("plain", message.text),
+                b"\r\n--" + boundary + b"\r\n",
+                _part("html", message.html),
+                b"\r\n--" + boundary + b"--\r\n",
+            )
+        )
+    else:
+        part = _part("plain", message.text)
+        mime, _, body = part.partition(b"\r\n\r\n")
+        raw = mime + b"\r\n" + head + b"\r\n" + body
+    return sign_dkim(raw, dkim_key) if dkim_key is not None else raw
 
 
 def sign_dkim(raw: bytes, key: DkimKey) -> bytes:

@@ -32,13 +32,7 @@ from typing import Literal
 import aiosmtplib
 
 from livebase.channels.base import OutgoingMessage, SendOutcome
-from livebase.channels.email_message import (
-    DkimKey,
-    build_email,
-    envelope_sender,
-    message_id,
-    to_bytes,
-)
+from livebase.channels.email_message import DkimKey, email_bytes, envelope_sender, message_id
 from livebase.channels.settings import ChannelSettings
 from livebase.errors import ChannelError
 
@@ -159,13 +153,13 @@ class SmtpChannel:
 
     async def send(self, message: OutgoingMessage) -> SendOutcome:
         """Send one e-mail (see the module docstring for the outcomes)."""
-        email = build_email(
+        raw = email_bytes(
             message,
             sender=self._sender,
             reply_to=self.settings.reply_to,
             unsubscribe_mailto=self.settings.unsubscribe_mailto,
+            dkim_key=self._dkim,
         )
-        raw = to_bytes(email, self._dkim)
         mid = message_id(message.key, self._sender)
         async with self._slots:
             try:

@@ -5,8 +5,8 @@ a template rendered for a real customer exactly as they would get it.
 >>> from datetime import UTC, datetime
 >>> from livebase.workspace import init_workspace
 >>> ws = init_workspace(pathlib.Path(tempfile.mkdtemp()) / "school", template="school")
->>> check_channels(ws)
-[]
+>>> [(c.name, c.type, c.ok) for c in check_channels(ws)]  # the school's call-task export
+[('tasks', 'export', True)]
 """
 
 from __future__ import annotations

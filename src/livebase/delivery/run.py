@@ -21,9 +21,15 @@ import sqlalchemy as sa
 from livebase.channels.base import Channel
 from livebase.channels.registry import open_channel
 from livebase.channels.settings import ChannelSettings
-from livebase.delivery.outbox import DeliverySettings, Outbox, Tally
+from livebase.delivery.claims import DeliverySettings, Tally
+from livebase.delivery.outbox import Outbox
 from livebase.delivery.templates import Renderer
-from livebase.delivery.worker import Worker, install_signal_handlers
+from livebase.delivery.worker import (
+    DEFAULT_AHEAD,
+    DEFAULT_BATCH,
+    Worker,
+    install_signal_handlers,
+)
 from livebase.errors import ChannelError
 from livebase.ops.store import OpsStore
 from livebase.ops.tables import OUTBOX
@@ -140,9 +146,13 @@ def build_worker(
     only: Iterable[str] | None = None,
     window: int = 32,
     poll_seconds: float = 1.0,
+    batch: int = DEFAULT_BATCH,
+    ahead: int = DEFAULT_AHEAD,
 ) -> tuple[Worker, dict[str, str]]:
     """A worker over the sendable channels (``only`` those, when given); returns it and the
-    channels that could not be opened, with the reason."""
+    channels that could not be opened, with the reason. ``batch``: due rows one claim takes
+    per channel; ``window``: most sends in flight per channel (and at most its ``pool_size``);
+    ``ahead``: claims handed over to a channel in one transaction."""
     from livebase.connectors.getcourse.channel import register as register_getcourse_groups
 
     register_getcourse_groups()  # the getcourse_group channel type of playbook steps
@@ -179,6 +189,8 @@ def build_worker(
         rates={n: channels[n].effective_rate for n in opened},
         windows={n: channels[n].pool_size for n in opened},
         window=window,
+        batch=batch,
+        ahead=ahead,
         poll_seconds=poll_seconds,
         send_timeout=max(channels[n].timeout_seconds for n in opened) * 3 if opened else 120.0,
     )
@@ -192,8 +204,10 @@ def send_due(
     limit: int | None = None,
     settings: DeliverySettings | None = None,
     window: int = 32,
+    batch: int = DEFAULT_BATCH,
 ) -> SendReport:
     """Send every message due at ``clock()`` (at most ``limit``), once; stop on SIGTERM.
+    ``batch``: due rows one claim takes per channel.
 
     >>> import tempfile, pathlib
     >>> from datetime import UTC, datetime
@@ -219,6 +233,7 @@ def send_due(
             settings=settings,
             only=names,
             window=window,
+            batch=batch,
         )
 
         async def go() -> Tally:
@@ -245,6 +260,7 @@ def run_worker(
     poll_seconds: float = 2.0,
     settings: DeliverySettings | None = None,
     on_ready: Callable[[dict[str, str]], None] | None = None,
+    batch: int = DEFAULT_BATCH,
 ) -> SendReport:
     """Send continuously; every ``tick_every`` seconds call ``tick(now)`` (the planner) in a
     thread; return when SIGTERM or SIGINT arrives and what was in flight is recorded."""
@@ -263,6 +279,7 @@ def run_worker(
             language=parts.language,
             settings=settings,
             poll_seconds=poll_seconds,
+            batch=batch,
         )
         if on_ready is not None:
             on_ready(unavailable)

@@ -87,7 +87,9 @@ class RenderedMessage:
 
 
 def _environment(root: Path, *, autoescape: bool) -> SandboxedEnvironment:
+    # no auto_reload (a stat of the file per block rendered): Renderer.refresh reloads instead
     return SandboxedEnvironment(
+        auto_reload=False,
         loader=jinja2.FileSystemLoader(str(root / TEMPLATES_DIR), encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
         autoescape=autoescape,
@@ -210,11 +212,32 @@ class Renderer:
         self.track_links = track_links
         self._text_env = _environment(root, autoescape=False)
         self._html_env = _environment(root, autoescape=True)
+        self._files: dict[tuple[str, str, str | None, tuple[str, ...]], str] = {}
+
+    def refresh(self) -> None:
+        """Look for template files again (the worker calls it before each batch: a file added
+        or edited meanwhile is used from the next batch on)."""
+        self._files.clear()
+        for env in (self._text_env, self._html_env):
+            if env.cache is not None:
+                env.cache.clear()
 
     def template_file(
         self, name: str, *, language: str, variant: str | None, segments: Mapping[str, Any]
     ) -> str:
-        """The template file (relative to ``templates/``) for these choices."""
+        """The template file (relative to ``templates/``) for these choices (remembered until
+        :meth:`refresh`)."""
+        key = (name, language, variant, tuple(str(v) for v in segments.values() if v))
+        found = self._files.get(key)
+        if found is None:
+            found = self._files[key] = self._find_file(
+                name, language=language, variant=variant, segments=segments
+            )
+        return found
+
+    def _find_file(
+        self, name: str, *, language: str, variant: str | None, segments: Mapping[str, Any]
+    ) -> str:
         folder = self.root / TEMPLATES_DIR / name
         if not folder.is_dir():
             raise TemplateError(
