@@ -22,6 +22,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "livebase"
 LAYERS: dict[str, int] = {
     # the cheap leaf: settings hang from config
     "_lazy": 0,
+    # the user's language: messages are marked where they are written, in every layer
+    "i18n": 0,
     "errors": 0,
     "config": 0,
     "settings": 0,

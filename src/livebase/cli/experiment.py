@@ -472,7 +472,7 @@ def register(app: typer.Typer) -> None:
         revenue: Annotated[
             str | None, typer.Option(help="Outcome counted as revenue (default: first non-0/1).")
         ] = None,
-        alpha: Annotated[float, typer.Option(help="0.05 gives 95% intervals.")] = 0.05,
+        alpha: Annotated[float, typer.Option(help="0.05 gives intervals at 95%.")] = 0.05,
         correction: Annotated[
             Correction, typer.Option(help="Multiple-comparison correction: holm or bh.")
         ] = "holm",

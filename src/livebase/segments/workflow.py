@@ -15,8 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from livebase.errors import SegmentError
+from livebase.errors import SegmentError, did_you_mean
 from livebase.features.paid_days import latest_paid_day, paid_day_range
+from livebase.i18n import _l
 from livebase.segments.publish import PublishedStatus, publish_status
 from livebase.segments.run import Every, SegmentationRun, backfill_dates, run_segmentation
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SegmentPlan",
     "as_of_problem",
+    "check_scheme",
     "plan_segmentation",
     "publish_if_latest",
     "run_plan",
@@ -90,7 +92,7 @@ def plan_segmentation(
     >>> plan_segmentation(Store.in_memory(), as_of=date(2026, 6, 30))
     Traceback (most recent call last):
     ...
-    livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE'
+    livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE' (or give --as-of)
     """
     if (start is not None or end is not None) and as_of is not None:
         raise SegmentError("give either --as-of or --from/--to, not both")
@@ -168,3 +170,24 @@ def publish_if_latest(
     if latest is not None and latest > run.as_of:
         return None
     return publish_status(store, ops, features, segments, run, timezone=timezone, now=now)
+
+
+def check_scheme(scheme: str | None, segments: SegmentsSettings) -> None:
+    """SegmentError unless ``scheme`` is None or one of the schemes of livebase.yaml.
+
+    >>> from livebase.segments.settings import SegmentsSettings
+    >>> check_scheme("nmaed", SegmentsSettings.model_validate({}))
+    Traceback (most recent call last):
+    ...
+    livebase.errors.SegmentError: --scheme: unknown scheme 'nmaed' — did you mean 'named'?; schemes: rfm, abc, named
+    """
+    if scheme is not None and scheme not in segments.schemes:
+        names = list(segments.schemes)
+        raise SegmentError(
+            _l(
+                "--scheme: unknown scheme '{scheme}'{hint}; schemes: {names}",
+                scheme=scheme,
+                hint=did_you_mean(scheme, names),
+                names=", ".join(names),
+            )
+        )
