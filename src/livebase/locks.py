@@ -65,7 +65,7 @@ class Holder:
             "'{command}' (pid {pid}, started {started})",
             command=self.command,
             pid=self.pid,
-            started=f"{self.started:%H:%M:%S}",
+            started=self.started.strftime("%H:%M:%S"),
         )
 
 

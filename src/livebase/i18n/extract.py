@@ -33,7 +33,18 @@ _COMMAND_DECORATORS = ("command", "callback")
 
 
 def help_texts(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    """(line, text) of every help text a command-line module shows."""
+    """(line, text) of every help text a command-line module shows: ``help=`` of commands
+    and options, a ``date_option``'s help, a module constant named ``*_help``, and the
+    docstrings of commands (decorated with, or passed to, ``.command(...)``/``.callback(...)``).
+    """
+    registered = {
+        arg.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Call)
+        if _name_of(node.func.func) in _COMMAND_DECORATORS
+        for arg in node.args
+        if isinstance(arg, ast.Name)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
@@ -45,9 +56,15 @@ def help_texts(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 and _is_text(node.args[1])
             ):
                 yield node.args[1].lineno, node.args[1].value  # type: ignore[attr-defined]
-        elif isinstance(node, ast.FunctionDef) and any(
-            isinstance(d, ast.Call) and _name_of(d.func) in _COMMAND_DECORATORS
-            for d in node.decorator_list
+        elif isinstance(node, ast.Assign) and _is_text(node.value):
+            if any(isinstance(t, ast.Name) and t.id.endswith("_help") for t in node.targets):
+                yield node.value.lineno, node.value.value  # type: ignore[attr-defined]
+        elif isinstance(node, ast.FunctionDef) and (
+            node.name in registered
+            or any(
+                isinstance(d, ast.Call) and _name_of(d.func) in _COMMAND_DECORATORS
+                for d in node.decorator_list
+            )
         ):
             doc = ast.get_docstring(node, clean=True)
             if doc:
