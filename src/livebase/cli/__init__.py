@@ -50,11 +50,15 @@ app = typer.Typer(
 )
 
 
+def _print_version() -> None:
+    from importlib.metadata import version
+
+    print(f"livebase {version('livebase')}")
+
+
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        print(f"livebase {version('livebase')}")
+        _print_version()
         raise typer.Exit()
 
 
@@ -120,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     ``language:``, or the locale; English by default).
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # answered before the command tree is built: it takes longest
+        _print_version()
+        code = 0
+        if argv is None:
+            sys.exit(code)
+        return code
     lang = cli_language(args)
     try:
         command = typer.main.get_command(app)
