@@ -26,7 +26,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from livebase.channels.settings import ChannelSettings
 from livebase.connectors.settings import SyncSettings
 from livebase.errors import ConfigError, did_you_mean
-from livebase.i18n import _l, _nl, joined
+from livebase.i18n import LazyText, _l, _nl, joined
 from livebase.measure.settings import LearnSettings
 from livebase.models.settings import ScenarioList
 from livebase.ops.settings import OpsSettings
@@ -94,7 +94,12 @@ class OrdersIngestConfig(_Section):
         known = sorted(name for name, p in PRESETS.items() if p.kind == "orders")
         if value not in known:
             raise ValueError(
-                f"unknown preset '{value}'{did_you_mean(value, known)} (valid: {', '.join(known)})"
+                _l(
+                    "unknown preset '{name}'{hint} (valid: {known})",
+                    name=value,
+                    hint=did_you_mean(value, known),
+                    known=", ".join(known),
+                )
             )
         return value
 
@@ -250,7 +255,14 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
                     expected=expected,
                 )
             else:
-                msg = str(error["msg"]).removeprefix("Value error, ")
+                # a validator's own message, marked for translation, when it raised one
+                raised = error.get("ctx", {}).get("error")
+                marked = raised.args[0] if isinstance(raised, ValueError) and raised.args else None
+                msg = (
+                    marked
+                    if isinstance(marked, LazyText)
+                    else str(error["msg"]).removeprefix("Value error, ")
+                )
             problems.append((key, line, msg))
         if len(problems) == 1:
             key, line, msg = problems[0]
