@@ -53,6 +53,8 @@ def test_a_russian_workspace_speaks_russian_in_help_and_errors(school: Path) -> 
     unknown = livebase("transitions", "--scheme", "nmaed", cwd=school)
     assert unknown.returncode == 1
     assert "неизвестная схема 'nmaed' — может быть, 'named'?" in unknown.stderr
+    no_run = livebase("runs", "delete", "2030-01-01", cwd=school)
+    assert "нет запуска сегментации на 2030-01-01; последние запуски: пока нет" in no_run.stderr
     missing = livebase("ingest", "orders", "nowhere.csv", cwd=school)
     assert missing.returncode == 1 and "nowhere.csv: файл не найден" in missing.stderr
     # the user's setting wins over the workspace's

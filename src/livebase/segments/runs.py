@@ -26,6 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from livebase.errors import SegmentError
+from livebase.i18n import _l
 from livebase.segments.history import rebuild_history
 
 if TYPE_CHECKING:
@@ -60,11 +61,22 @@ def delete_run(
         all_days = con.execute(
             "SELECT DISTINCT as_of FROM segment_runs ORDER BY as_of DESC LIMIT 5"
         ).fetchall()
-        latest = ", ".join(str(r[0]) for r in all_days) or "none yet"
-        which = "" if schemes is None else f" of {', '.join(schemes)}"
+        latest = ", ".join(str(r[0]) for r in all_days) or _l("none yet")
         raise SegmentError(
-            f"no segmentation run{which} as of {day.isoformat()}; latest runs: {latest} "
-            "('livebase runs' lists them all)"
+            _l(
+                "no segmentation run as of {day}; latest runs: {latest} ('livebase runs' "
+                "lists them all)",
+                day=day.isoformat(),
+                latest=latest,
+            )
+            if schemes is None
+            else _l(
+                "no segmentation run of {schemes} as of {day}; latest runs: {latest} "
+                "('livebase runs' lists them all)",
+                schemes=", ".join(schemes),
+                day=day.isoformat(),
+                latest=latest,
+            )
         )
     con.execute("BEGIN TRANSACTION")
     try:

@@ -60,15 +60,19 @@ def as_of_problem(store: Store, day: date) -> str | None:
         return None
     first, last = days
     if day > last:
-        return (
-            f"{day.isoformat()} is {(day - last).days:,} days after the latest paid order "
-            f"({last.isoformat()}): every customer would look that much older, and the run "
-            "would become the latest run every other command reads"
+        return _l(
+            "{day} is {days:,} days after the latest paid order ({last}): every customer "
+            "would look that much older, and the run would become the latest run every other "
+            "command reads",
+            day=day.isoformat(),
+            days=(day - last).days,
+            last=last.isoformat(),
         )
     if day < first:
-        return (
-            f"{day.isoformat()} is before the first paid order ({first.isoformat()}): "
-            "nobody had bought yet"
+        return _l(
+            "{day} is before the first paid order ({first}): nobody had bought yet",
+            day=day.isoformat(),
+            first=first.isoformat(),
         )
     return None
 
@@ -95,7 +99,7 @@ def plan_segmentation(
     livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE' (or give --as-of)
     """
     if (start is not None or end is not None) and as_of is not None:
-        raise SegmentError("give either --as-of or --from/--to, not both")
+        raise SegmentError(_l("give either --as-of or --from/--to, not both"))
     if spark and start is None and end is None:
         # Spark reads its own orders: the default date is the latest paid day it sees
         return SegmentPlan(() if as_of is None else (as_of,), as_of is None, backfill=False)
@@ -108,7 +112,7 @@ def plan_segmentation(
         for day in (as_of, start, end):
             problem = None if day is None else as_of_problem(store, day)
             if problem is not None:
-                raise SegmentError(f"{problem}. To run it anyway, add --force")
+                raise SegmentError(_l("{problem}. To run it anyway, add --force", problem=problem))
     return plan
 
 
