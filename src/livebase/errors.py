@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from livebase.i18n import _l, _nl, joined
+from livebase.i18n import _l, _nl, joined, looked_up
 
 __all__ = [
     "ChannelError",
@@ -147,7 +147,7 @@ class RowProblem:
             row=self.row,
             column=self.column,
             value=shown,
-            problem=self.problem,
+            problem=looked_up(self.problem),
         )
 
 

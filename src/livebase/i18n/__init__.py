@@ -37,6 +37,7 @@ __all__ = [
     "_nl",
     "choose_language",
     "joined",
+    "looked_up",
     "translate",
     "translations",
 ]
@@ -142,6 +143,16 @@ def joined(parts: Sequence[str], separator: str = ", ") -> LazyText:
     names = {f"p{i}": part for i, part in enumerate(parts)}
     template = separator.replace("{", "{{").replace("}", "}}").join(f"{{{k}}}" for k in names)
     return LazyText(template, names)
+
+
+def looked_up(text: str) -> LazyText:
+    """``text`` as it is, translated when shown if the catalogue has it (a message kept as
+    data, such as a row problem written by SQL, marked with :func:`N_` where it is defined).
+
+    >>> translate(looked_up("file not found"), "ru"), translate(looked_up("a {brace}"), "ru")
+    ('файл не найден', 'a {brace}')
+    """
+    return LazyText(text.replace("{", "{{").replace("}", "}}"), {})
 
 
 @cache
