@@ -26,6 +26,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from livebase.channels.settings import ChannelSettings
 from livebase.connectors.settings import SyncSettings
 from livebase.errors import ConfigError, did_you_mean
+from livebase.i18n import LazyText, _l, _nl, joined
 from livebase.measure.settings import LearnSettings
 from livebase.models.settings import ScenarioList
 from livebase.ops.settings import OpsSettings
@@ -93,7 +94,12 @@ class OrdersIngestConfig(_Section):
         known = sorted(name for name, p in PRESETS.items() if p.kind == "orders")
         if value not in known:
             raise ValueError(
-                f"unknown preset '{value}'{did_you_mean(value, known)} (valid: {', '.join(known)})"
+                _l(
+                    "unknown preset '{name}'{hint} (valid: {known})",
+                    name=value,
+                    hint=did_you_mean(value, known),
+                    known=", ".join(known),
+                )
             )
         return value
 
@@ -206,46 +212,71 @@ def parse_config(text: str, *, file: str | None = None) -> LivebaseConfig:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"not valid YAML: {exc.problem}", line=line, file=file) from exc
+        raise ConfigError(
+            _l("not valid YAML: {problem}", problem=exc.problem), line=line, file=file
+        ) from exc
     if tree is None:
         tree = CommentedMap()
     if not isinstance(tree, CommentedMap):
-        raise ConfigError("the file must be a mapping of keys (name:, ingest:, …)", file=file)
+        raise ConfigError(_l("the file must be a mapping of keys (name:, ingest:, …)"), file=file)
     try:
         config = LivebaseConfig.model_validate(_to_plain(tree))
     except ValidationError as exc:
-        messages = []
-        first_line: int | None = None
-        first_key = ""
+        problems: list[tuple[str, int | None, str]] = []
         for error in exc.errors():
             loc = tuple(error["loc"])
             key = ".".join(str(p) for p in loc)
             line = _line_of(tree, loc)
+            msg: str
             if error["type"] == "extra_forbidden":
                 valid = _parent_keys(LivebaseConfig, loc)
-                msg = f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), valid)}"
-                if valid:
-                    msg += f" (valid here: {', '.join(valid)})"
+                hint = did_you_mean(str(loc[-1]), valid)
+                msg = (
+                    _l(
+                        "unknown key '{key}'{hint} (valid here: {valid})",
+                        key=loc[-1],
+                        hint=hint,
+                        valid=", ".join(valid),
+                    )
+                    if valid
+                    else _l("unknown key '{key}'{hint}", key=loc[-1], hint=hint)
+                )
             elif error["type"] == "literal_error":
                 expected = error.get("ctx", {}).get("expected", "")
                 got = error.get("input")
-                msg = f"invalid value '{got}'"
+                hint = ""
                 if isinstance(got, str):
                     options = [o.strip(" '") for o in str(expected).replace(" or ", ",").split(",")]
-                    msg += did_you_mean(got, options)
-                msg += f"; valid values are: {expected}"
+                    hint = did_you_mean(got, options)
+                msg = _l(
+                    "invalid value '{value}'{hint}; valid values are: {expected}",
+                    value=got,
+                    hint=hint,
+                    expected=expected,
+                )
             else:
-                msg = str(error["msg"]).removeprefix("Value error, ")
-            if first_line is None:
-                first_line, first_key = line, key
-            where = f"{key} (line {line})" if line is not None else key
-            messages.append(f"{where}: {msg}")
-        if len(messages) == 1:
-            raise ConfigError(
-                messages[0].split(": ", 1)[1], key=first_key, line=first_line, file=file
-            ) from None
-        joined = "\n  ".join(messages)
-        raise ConfigError(f"{len(messages)} problems:\n  {joined}", line=None, file=file) from None
+                # a validator's own message, marked for translation, when it raised one
+                raised = error.get("ctx", {}).get("error")
+                marked = raised.args[0] if isinstance(raised, ValueError) and raised.args else None
+                msg = (
+                    marked
+                    if isinstance(marked, LazyText)
+                    else str(error["msg"]).removeprefix("Value error, ")
+                )
+            problems.append((key, line, msg))
+        if len(problems) == 1:
+            key, line, msg = problems[0]
+            raise ConfigError(msg, key=key, line=line, file=file) from None
+        listed = joined([ConfigError(m, key=k, line=n).args[0] for k, n, m in problems], "\n  ")
+        raise ConfigError(
+            _nl(
+                "{n} problem:\n  {problems}",
+                "{n} problems:\n  {problems}",
+                len(problems),
+                problems=listed,
+            ),
+            file=file,
+        ) from None
     # segment rules depend on the signals declared beside them: checked once both are valid
     from livebase.segments.names import check_segment_rules
     from livebase.segments.settings import yaml_lines
@@ -259,10 +290,11 @@ def load_config(path: Path) -> LivebaseConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
+        raise ConfigError(_l("file not found"), file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"not UTF-8 text (byte {exc.start}): save livebase.yaml as UTF-8", file=str(path)
+            _l("not UTF-8 text (byte {byte}): save livebase.yaml as UTF-8", byte=exc.start),
+            file=str(path),
         ) from None
     return parse_config(text, file=str(path))
 

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from livebase.i18n import _l, _nl, joined, looked_up
+
 __all__ = [
     "ChannelError",
     "ConfigError",
@@ -64,11 +66,26 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     ''
     """
     close = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
+    return _l(" — did you mean '{name}'?", name=close[0]) if close else ""
 
 
 class LivebaseError(Exception):
-    """Root of every error livebase raises on purpose."""
+    """Root of every error livebase raises on purpose.
+
+    A message marked with :func:`livebase.i18n._l` can be said in the user's language:
+
+    >>> LivebaseError(_l("file not found")).localized("ru")
+    'файл не найден'
+    """
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang`` (``en`` or ``ru``); unmarked parts stay in English."""
+        from livebase.i18n import translate
+
+        message = self.args[0] if len(self.args) == 1 else None
+        if not isinstance(message, str) or lang not in ("en", "ru"):
+            return str(self)
+        return translate(message, "ru" if lang == "ru" else "en")
 
 
 class ConfigError(LivebaseError):
@@ -83,11 +100,15 @@ class ConfigError(LivebaseError):
         self.key = key
         self.line = line
         self.file = file
-        where = key
+        where: str = key
         if line is not None:
-            where = f"{key} (line {line})" if key else f"line {line}"
-        prefix = f"{file}: " if file else ""
-        super().__init__(f"{prefix}{where}: {message}" if where else f"{prefix}{message}")
+            where = (
+                _l("{key} (line {line})", key=key, line=line)
+                if key
+                else _l("line {line}", line=line)
+            )
+        text = _l("{where}: {message}", where=where, message=message) if where else message
+        super().__init__(_l("{file}: {message}", file=file, message=text) if file else text)
 
 
 class WorkspaceError(LivebaseError):
@@ -107,7 +128,7 @@ class IngestError(LivebaseError):
 
     def __init__(self, message: str, *, file: str | None = None) -> None:
         self.file = file
-        super().__init__(f"{file}: {message}" if file else message)
+        super().__init__(_l("{file}: {message}", file=file, message=message) if file else message)
 
 
 @dataclass(frozen=True)
@@ -120,8 +141,14 @@ class RowProblem:
     problem: str
 
     def describe(self) -> str:
-        shown = "empty" if self.value is None or self.value == "" else repr(self.value)
-        return f"row {self.row}, column '{self.column}': {shown} — {self.problem}"
+        shown = _l("empty") if self.value is None or self.value == "" else repr(self.value)
+        return _l(
+            "row {row}, column '{column}': {value} — {problem}",
+            row=self.row,
+            column=self.column,
+            value=shown,
+            problem=looked_up(self.problem),
+        )
 
 
 class InputValidationError(IngestError):
@@ -133,19 +160,26 @@ class InputValidationError(IngestError):
         problems: Sequence[RowProblem],
         *,
         total: int | None = None,
-        hint: str = "fix the file, or load the valid rows with --skip-bad-rows",
+        hint: str = _l("fix the file, or load the valid rows with --skip-bad-rows"),
     ) -> None:
         self.problems = list(problems)
         self.total = total if total is not None else len(self.problems)
         first = self.problems[0]
-        head = f"{self.total} bad row{'s' if self.total != 1 else ''}, first at {first.describe()}"
-        lines = [head]
+        lines: list[str] = [
+            _nl(
+                "{n} bad row, first at {first}",
+                "{n} bad rows, first at {first}",
+                self.total,
+                first=first.describe(),
+            )
+        ]
         if len(self.problems) > 1:
-            lines += ["  " + p.describe() for p in self.problems[:10]]
-            if self.total > min(10, len(self.problems)):
-                lines.append(f"  … and {self.total - min(10, len(self.problems))} more")
-        lines.append(f"Nothing was loaded: {hint}.")
-        super().__init__("\n".join(lines), file=file)
+            lines += [joined(["", p.describe()], "  ") for p in self.problems[:10]]
+            shown = min(10, len(self.problems))
+            if self.total > shown:
+                lines.append(joined(["", _l("… and {count} more", count=self.total - shown)], "  "))
+        lines.append(_l("Nothing was loaded: {hint}.", hint=hint))
+        super().__init__(joined(lines, "\n"), file=file)
 
 
 class RuleError(LivebaseError):
@@ -154,10 +188,10 @@ class RuleError(LivebaseError):
     def __init__(self, message: str, *, rule: str = "", line: int | None = None) -> None:
         self.rule = rule
         self.line = line
-        where = f"rule '{rule}'" if rule else "rule"
+        where = _l("rule '{rule}'", rule=rule) if rule else _l("rule")
         if line is not None:
-            where += f" (line {line})"
-        super().__init__(f"{where}: {message}")
+            where = _l("{where} (line {line})", where=where, line=line)
+        super().__init__(_l("{where}: {message}", where=where, message=message))
 
 
 class SegmentError(LivebaseError):

@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from livebase.errors import StoreError
+from livebase.i18n import LazyText, _l, choose_language, joined, translate
 
 __all__ = ["LOCK_FILE", "Holder", "WorkspaceBusyError", "acquire", "holders"]
 
@@ -60,7 +61,12 @@ class Holder:
     started: datetime
 
     def describe(self) -> str:
-        return f"'{self.command}' (pid {self.pid}, started {self.started:%H:%M:%S})"
+        return _l(
+            "'{command}' (pid {pid}, started {started})",
+            command=self.command,
+            pid=self.pid,
+            started=self.started.strftime("%H:%M:%S"),
+        )
 
 
 @dataclass
@@ -129,8 +135,13 @@ def _default_command() -> str:
     return " ".join(["livebase", *words[:2]])
 
 
+def _joined(found: list[Holder]) -> LazyText:
+    """The holders, one after another, each translatable."""
+    return joined([h.describe() for h in found])
+
+
 def _notify_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(translate(message, choose_language()), file=sys.stderr, flush=True)
 
 
 def _register(root: Path, exclusive: bool, command: str) -> Path | None:
@@ -187,8 +198,12 @@ def acquire(
         except PermissionError:
             if exclusive:
                 raise StoreError(
-                    f"cannot write in the workspace folder {root} (permission denied creating "
-                    f"{LOCK_FILE}): run livebase as a user who can write there"
+                    _l(
+                        "cannot write in the workspace folder {root} (permission denied creating "
+                        "{file}): run livebase as a user who can write there",
+                        root=root,
+                        file=LOCK_FILE,
+                    )
                 ) from None
             return lambda: None  # a read-only folder: nothing can write, nothing to wait for
     registered = _register(root, exclusive, command)
@@ -205,15 +220,18 @@ def acquire(
                     h for h in holders(root) if h.pid != os.getpid() and (exclusive or h.exclusive)
                 ]
                 if not said and others:
-                    names = ", ".join(h.describe() for h in others)
-                    notify(f"waiting for {names} to finish…")
+                    notify(_l("waiting for {names} to finish…", names=_joined(others)))
                     said = True
                 if time.monotonic() >= deadline:
-                    names = ", ".join(h.describe() for h in others) or "another livebase command"
                     raise WorkspaceBusyError(
-                        f"the workspace {root} is still busy with {names} after "
-                        f"{wait_timeout:.0f} s: try again when it has finished, or wait longer "
-                        "with --wait-timeout SECONDS"
+                        _l(
+                            "the workspace {root} is still busy with {names} after {seconds} s: "
+                            "try again when it has finished, or wait longer with "
+                            "--wait-timeout SECONDS",
+                            root=root,
+                            names=_joined(others) if others else _l("another livebase command"),
+                            seconds=f"{wait_timeout:.0f}",
+                        )
                     ) from None
                 time.sleep(_POLL_SECONDS)
     except BaseException:

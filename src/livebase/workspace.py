@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from livebase.config import CONFIG_FILE, LivebaseConfig, load_config
 from livebase.errors import WorkspaceError, did_you_mean
+from livebase.i18n import _l
 from livebase.secrets import Secrets, ensure_secrets, load_secrets
 
 if TYPE_CHECKING:
@@ -111,8 +112,12 @@ def find_workspace(start: Path, explicit: Path | None = None) -> Workspace:
             folder = folder.parent
         if not (folder / CONFIG_FILE).exists():
             raise WorkspaceError(
-                f"--workspace {explicit}: no {CONFIG_FILE} there; create one with "
-                f"'livebase init {explicit}'"
+                _l(
+                    "--workspace {folder}: no {file} there; create one with "
+                    "'livebase init {folder}'",
+                    folder=explicit,
+                    file=CONFIG_FILE,
+                )
             )
         return Workspace.load(folder)
     looked: list[str] = []
@@ -121,8 +126,12 @@ def find_workspace(start: Path, explicit: Path | None = None) -> Workspace:
         if (folder / CONFIG_FILE).exists():
             return Workspace.load(folder)
     raise WorkspaceError(
-        f"no livebase workspace here: no {CONFIG_FILE} in {looked[0]} or any folder above it. "
-        "Create one with 'livebase init DIR', change into it, or pass --workspace DIR"
+        _l(
+            "no livebase workspace here: no {file} in {folder} or any folder above it. "
+            "Create one with 'livebase init DIR', change into it, or pass --workspace DIR",
+            file=CONFIG_FILE,
+            folder=looked[0],
+        )
     )
 
 

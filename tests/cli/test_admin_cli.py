@@ -65,8 +65,9 @@ def test_config_error_names_key_line_and_suggestion(
     code, _, err = _run(capsys, "--workspace", str(tmp_path / "ws"), "config", "check")
     assert code == 1
     flat = " ".join(err.split())
-    assert f"ingest.orders.preset (line {line})" in flat
-    assert "did you mean 'getcourse'?" in flat
+    # the school workspace speaks Russian
+    assert f"ошибка: {config}: ingest.orders.preset (строка {line})" in flat
+    assert "неизвестный пресет 'getcorse' — может быть, 'getcourse'?" in flat
 
 
 def test_unknown_preset_on_the_command_line(

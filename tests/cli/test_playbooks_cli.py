@@ -16,7 +16,10 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-def test_check_run_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_run_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVEBASE_LANG", "en")  # the school workspace speaks Russian otherwise
     ws = tmp_path / "school"
     assert _run(capsys, "init", str(ws), "--template", "school")[0] == 0
     assert len(list((ws / "playbooks").glob("*.yaml"))) == 6

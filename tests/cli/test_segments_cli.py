@@ -13,7 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from livebase.cli._common import state
+from livebase.cli.segment_exports import register as register_exports
 from livebase.cli.segments import register
+from livebase.cli.transitions import register as register_transitions
 from livebase.ingest import PRESETS, LoadOptions, load_file
 from livebase.workspace import init_workspace
 
@@ -41,6 +43,8 @@ def app() -> typer.Typer:
         """livebase (test app)."""
 
     register(app)
+    register_transitions(app)
+    register_exports(app)
     return app
 
 
@@ -153,12 +157,14 @@ def test_alerts_exit_one_when_one_fires_with_the_numbers_behind(
 ) -> None:
     from ruamel.yaml import YAML
 
-    import livebase.cli.segments as cli_segments
+    import livebase.cli.transitions as cli_transitions
     from livebase.features import FeaturesSettings
     from livebase.segments import SegmentsSettings
 
     settings = SegmentsSettings.model_validate(YAML(typ="safe").load(ALERTS)["segments"])
-    monkeypatch.setattr(cli_segments, "_settings", lambda _ws: (FeaturesSettings(), settings, "en"))
+    monkeypatch.setattr(
+        cli_transitions, "segment_settings", lambda _ws: (FeaturesSettings(), settings, "en")
+    )
     code, out = invoke(app, ws, "alerts", "--format", "json")
     results = {r["name"]: r for r in json.loads(out)}
     assert set(results) == {"Champions shrink", "Lost grows"}

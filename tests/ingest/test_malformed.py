@@ -755,9 +755,12 @@ def test_cli_refuses_a_file_with_one_impossible_date_and_the_status_is_unchanged
     err = capsys.readouterr().err
 
     assert code == 1
-    assert "error:" in err and bad.name in err
-    assert "row 4, column 'Дата создания': '31.02.2024 12:00' — not a date on the calendar" in err
-    assert "Nothing was loaded" in err
+    # a school workspace speaks Russian: the row, the column and the problem
+    assert "ошибка:" in err and bad.name in err
+    assert "строка 4, колонка 'Дата создания': '31.02.2024 12:00' — такой даты нет в календаре" in (
+        err
+    )
+    assert "Ничего не загружено" in err
     assert "Traceback" not in err
     assert _status(workspace, capsys) == before
     assert not list(tmp_path.glob("*.rejected.csv"))

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 from rich.markup import escape
 
 from livebase.cli._common import err_console, state
+from livebase.cli._language import cli_language, localize_help
 from livebase.cli.admin import register as register_admin
 from livebase.cli.clv import register as register_clv
 from livebase.cli.delivery import register as register_delivery
@@ -26,12 +28,15 @@ from livebase.cli.playbooks import register as register_playbooks
 from livebase.cli.priorities import register as register_priorities
 from livebase.cli.report import register as register_report
 from livebase.cli.runs import register as register_runs
+from livebase.cli.segment_exports import register as register_segment_exports
 from livebase.cli.segments import register as register_segments
 from livebase.cli.service import register as register_service
 from livebase.cli.sql import register as register_sql
 from livebase.cli.sync import register as register_sync
+from livebase.cli.transitions import register as register_transitions
 from livebase.cli.uplift import register as register_uplift
 from livebase.errors import LivebaseError
+from livebase.i18n import _l, translate
 
 __all__ = ["app", "main"]
 
@@ -45,11 +50,15 @@ app = typer.Typer(
 )
 
 
+def _print_version() -> None:
+    from importlib.metadata import version
+
+    print(f"livebase {version('livebase')}")
+
+
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        print(f"livebase {version('livebase')}")
+        _print_version()
         raise typer.Exit()
 
 
@@ -91,6 +100,8 @@ def _options(
 register_admin(app)
 register_ingest(app)
 register_segments(app)
+register_transitions(app)
+register_segment_exports(app)
 register_report(app)
 register_runs(app)
 register_sql(app)
@@ -107,21 +118,40 @@ register_sync(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also the entry point of the ``livebase`` script)."""
+    """Run the CLI; returns the exit code (also the entry point of the ``livebase`` script).
+
+    Help and errors are said in the user's language (``LIVEBASE_LANG``, livebase.yaml's
+    ``language:``, or the locale; English by default).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # answered before the command tree is built: it takes longest
+        _print_version()
+        code = 0
+        if argv is None:
+            sys.exit(code)
+        return code
+    lang = cli_language(args)
     try:
-        app(args=argv, prog_name="livebase")  # usage errors and --help end in SystemExit
+        command = typer.main.get_command(app)
+        localize_help(command, lang)
+        command(args=args, prog_name="livebase")  # usage errors and --help end in SystemExit
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except LivebaseError as exc:
         if state.debug:
             err_console.print_exception()
+        prefix = translate(_l("error:"), lang)
         err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            f"[bold red]{prefix}[/] {escape(exc.localized(lang))}",
+            highlight=False,
+            soft_wrap=True,
         )
         code = 1
     except KeyboardInterrupt:
-        err_console.print("interrupted: nothing was written by the interrupted step")
+        err_console.print(
+            translate(_l("interrupted: nothing was written by the interrupted step"), lang)
+        )
         code = 130
     if argv is None:
         sys.exit(code)

@@ -7,15 +7,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.console import Console
 
-from livebase.workspace import Workspace, find_workspace
+from livebase.i18n import N_
+
+if TYPE_CHECKING:
+    from livebase.features import FeaturesSettings
+    from livebase.segments import SegmentsSettings
+    from livebase.workspace import Workspace
 
 __all__ = [
     "DATE_FORMATS",
+    "DATE_HINT",
     "OutputFormat",
     "State",
     "config_lines",
@@ -25,6 +31,7 @@ __all__ = [
     "json_default",
     "language",
     "print_json",
+    "segment_settings",
     "state",
     "workspace",
 ]
@@ -34,12 +41,17 @@ err_console = Console(stderr=True)
 OutputFormat = Literal["table", "json"]
 DATE_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]
 """Dates on the command line: ISO (2026-06-30) or the Russian way (30.06.2026)."""
+DATE_HINT = N_(" YYYY-MM-DD or DD.MM.YYYY.")
+"""The end of a date option's help (translated apart from the help before it)."""
 
 
 def date_option(name: str, help: str) -> Any:
     """A date option that reads ISO or dd.mm.yyyy dates and shows DATE as its placeholder."""
     return typer.Option(
-        name, formats=DATE_FORMATS, metavar="DATE", help=f"{help} YYYY-MM-DD or DD.MM.YYYY."
+        name,
+        formats=DATE_FORMATS,
+        metavar="DATE",
+        help=help + DATE_HINT,
     )
 
 
@@ -54,6 +66,8 @@ state = State()
 
 def workspace() -> Workspace:
     """The workspace of this invocation (--workspace, or found from the current folder up)."""
+    from livebase.workspace import find_workspace
+
     return find_workspace(Path.cwd(), state.workspace)
 
 
@@ -62,6 +76,19 @@ def language(ws: Workspace) -> Literal["en", "ru"]:
     segments = getattr(ws.config, "segments", None)
     chosen = getattr(segments, "language", None) or ws.config.language
     return "ru" if chosen == "ru" else "en"
+
+
+def segment_settings(
+    ws: Workspace,
+) -> tuple[FeaturesSettings, SegmentsSettings, Literal["en", "ru"]]:
+    """The features and segments sections of the workspace config (defaults when absent),
+    and the language of segment names."""
+    from livebase.features import FeaturesSettings
+    from livebase.segments import SegmentsSettings
+
+    features = getattr(ws.config, "features", None) or FeaturesSettings.model_validate({})
+    segments = getattr(ws.config, "segments", None) or SegmentsSettings.model_validate({})
+    return features, segments, language(ws)
 
 
 def config_lines(ws: Workspace) -> dict[str, int]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from livebase.cli._common import json_default
 from livebase.errors import LivebaseError
+from livebase.i18n import _l
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,19 +64,32 @@ def output_format(out: Path | None, given: str | None, allowed: tuple[str, ...])
     if out is None or is_stdout(out):
         fmt = given or allowed[0]
         if fmt in _BINARY and is_stdout(out):
-            raise LivebaseError(f"--out -: {fmt} is binary; write it to a file (--out x.{fmt})")
+            raise LivebaseError(
+                _l("--out -: {fmt} is binary; write it to a file (--out x.{fmt})", fmt=fmt)
+            )
         return fmt
     suffix = out.suffix.lower()
     found = _EXTENSIONS.get(suffix)
     names = " or ".join(f".{a}" for a in allowed)
     if found is None or found not in allowed:
-        what = f"'{suffix}'" if suffix else "a name without an extension"
+        what = f"'{suffix}'" if suffix else _l("a name without an extension")
         raise LivebaseError(
-            f"--out {out}: cannot tell the format from {what}; name the file {names}"
+            _l(
+                "--out {out}: cannot tell the format from {what}; name the file {names}",
+                out=out,
+                what=what,
+                names=names,
+            )
         )
     if given is not None and given != "table" and given != found:
         raise LivebaseError(
-            f"--out {out} is {found} but --format says {given}: drop --format or rename the file"
+            _l(
+                "--out {out} is {found} but --format says {given}: drop --format or rename "
+                "the file",
+                out=out,
+                found=found,
+                given=given,
+            )
         )
     return found
 
@@ -100,7 +114,9 @@ def csv_style(language: str, encoding: str | None = None) -> CsvStyle:
     """
     codec = (encoding or "").lower().replace("-", "").replace("_", "")
     if codec and codec not in ("utf8", "utf8sig", "cp1251", "windows1251"):
-        raise LivebaseError(f"--encoding: '{encoding}' is not one of utf-8, cp1251")
+        raise LivebaseError(
+            _l("--encoding: '{encoding}' is not one of utf-8, cp1251", encoding=encoding)
+        )
     if language == "ru":
         chosen: Literal["utf-8", "utf-8-sig", "cp1251"] = (
             "cp1251" if codec in ("cp1251", "windows1251") else "utf-8-sig"

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from livebase.cli._common import OutputFormat, console, print_json, workspace
 from livebase.cli.sync import freshness_rows, render_freshness
-from livebase.workspace import TEMPLATES
 
 if TYPE_CHECKING:
     from livebase.store import StoreSummary
@@ -91,7 +90,7 @@ def register(app: typer.Typer) -> None:
     def init(
         directory: Annotated[Path, typer.Argument(help="Folder of the new workspace.")] = Path("."),
         template: Annotated[
-            str, typer.Option("--template", "-t", help=f"One of: {', '.join(TEMPLATES)}.")
+            str, typer.Option("--template", "-t", help="One of: ecommerce, school, subscription.")
         ] = "ecommerce",
         force: Annotated[bool, typer.Option(help="Overwrite an existing livebase.yaml.")] = False,
     ) -> None:

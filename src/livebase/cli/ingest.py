@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from livebase.cli._common import OutputFormat, console, err_console, print_json, workspace
 from livebase.errors import IngestError, did_you_mean
+from livebase.i18n import _l
 
 if TYPE_CHECKING:
     from livebase.ingest import LoadResult
@@ -105,8 +106,13 @@ def _ingest(
     valid = sorted(n for n, p in PRESETS.items() if p.kind == kind)
     if name not in valid:
         raise IngestError(
-            f"--preset: unknown {kind} preset '{name}'{did_you_mean(name, valid)}; "
-            f"{kind} presets are: {', '.join(valid)}"
+            _l(
+                "--preset: unknown {kind} preset '{name}'{hint}; {kind} presets are: {valid}",
+                kind=kind,
+                name=name,
+                hint=did_you_mean(name, valid),
+                valid=", ".join(valid),
+            )
         )
     chosen = PRESETS[name]
     column_map = parse_map_option(maps, chosen)

@@ -25,13 +25,14 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from livebase.errors import EmptyStoreError
+from livebase.i18n import _l
 
 if TYPE_CHECKING:
     from livebase.store import Store
 
 __all__ = ["EMPTY_STORE", "latest_paid_day", "paid_day_range"]
 
-EMPTY_STORE = (
+EMPTY_STORE = _l(
     "the store has no paid orders yet: load them with 'livebase ingest orders FILE' "
     "(or give --as-of)"
 )

@@ -30,6 +30,7 @@ from typing import Literal
 import duckdb
 
 from livebase.errors import ConfigError, IngestError, InputValidationError, StoreError
+from livebase.i18n import _l
 from livebase.ingest.cleanup import (
     check_writable,
     reclaim_store_space,
@@ -157,13 +158,18 @@ def load_file(
                 names = preset.headerless_columns.get(ncols)
                 if names is None:
                     raise IngestError(
-                        f"no header line, and {ncols} columns where preset '{preset.name}' expects "
-                        f"{' or '.join(str(n) for n in preset.headerless_columns)}",
+                        _l(
+                            "no header line, and {count} columns where preset '{preset}' "
+                            "expects {expected}",
+                            count=ncols,
+                            preset=preset.name,
+                            expected=" or ".join(str(n) for n in preset.headerless_columns),
+                        ),
                         file=prepared.display,
                     )
                 headers = names
             if not headers or not any(h.strip() for h in headers):
-                raise IngestError("the first line (the header) is empty", file=prepared.display)
+                raise IngestError(_l("the first line (the header) is empty"), file=prepared.display)
             mapping = map_columns(
                 headers, preset, file=prepared.display, explicit=options.column_map
             )
@@ -204,7 +210,7 @@ def load_file(
             assert staged is not None
             rows_read = int(staged[0]) + len(structural)
             if rows_read == 0:
-                raise IngestError("the file has a header but no rows", file=prepared.display)
+                raise IngestError(_l("the file has a header but no rows"), file=prepared.display)
 
             if stage:
                 stage("validate")

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from livebase.errors import IngestError, did_you_mean
+from livebase.i18n import _l
 from livebase.ingest.presets import PRESETS, Preset, normalize_header
 
 __all__ = ["ColumnMapping", "map_columns", "parse_map_option"]
@@ -45,14 +46,23 @@ def parse_map_option(values: list[str], preset: Preset) -> dict[str, str]:
     for raw in values:
         if "=" not in raw:
             raise IngestError(
-                f"--map '{raw}': expected SOURCE_COLUMN=FIELD, for example --map 'Total=amount'"
+                _l(
+                    "--map '{raw}': expected SOURCE_COLUMN=FIELD, for example --map 'Total=amount'",
+                    raw=raw,
+                )
             )
         source, target = (part.strip() for part in raw.rsplit("=", 1))
         if target not in preset.field_names:
             raise IngestError(
-                f"--map '{raw}': unknown field '{target}'"
-                f"{did_you_mean(target, preset.field_names)}; fields of preset '{preset.name}' "
-                f"are: {', '.join(preset.field_names)}"
+                _l(
+                    "--map '{raw}': unknown field '{field}'{hint}; fields of preset '{preset}' "
+                    "are: {fields}",
+                    raw=raw,
+                    field=target,
+                    hint=did_you_mean(target, preset.field_names),
+                    preset=preset.name,
+                    fields=", ".join(preset.field_names),
+                )
             )
         mapping[source] = target
     return mapping
@@ -78,9 +88,12 @@ def _better_preset(headers: tuple[str, ...], preset: Preset) -> str:
     if best is None:
         return ""
     other = best[1]
-    return (
-        f" It looks like a {other.kind} file for preset '{other.name}' ({other.description}): "
-        f"try 'livebase ingest {other.kind} FILE --preset {other.name}'."
+    return _l(
+        " It looks like a {kind} file for preset '{name}' ({description}): "
+        "try 'livebase ingest {kind} FILE --preset {name}'.",
+        kind=other.kind,
+        name=other.name,
+        description=other.description,
     )
 
 
@@ -102,8 +115,14 @@ def map_columns(
         positions = [i for i, n in enumerate(normalized) if n == normalize_header(source)]
         if not positions:
             raise IngestError(
-                f"--map '{source}={target}': the file has no column '{source}'"
-                f"{did_you_mean(source, headers)}; its columns are: {_describe(headers)}",
+                _l(
+                    "--map '{source}={target}': the file has no column '{source}'{hint}; "
+                    "its columns are: {columns}",
+                    source=source,
+                    target=target,
+                    hint=did_you_mean(source, headers),
+                    columns=_describe(headers),
+                ),
                 file=file,
             )
         fields[target] = positions[:1]
@@ -121,8 +140,13 @@ def map_columns(
             if len(positions) > 1 and not preset.coalesce_duplicate_headers:
                 cols = " and ".join(f"{p + 1}" for p in positions)
                 raise IngestError(
-                    f"duplicated header: '{headers[positions[0]]}' appears in columns {cols}, "
-                    f"so the '{spec.name}' field is ambiguous; rename or remove one of them",
+                    _l(
+                        "duplicated header: '{header}' appears in columns {columns}, so the "
+                        "'{field}' field is ambiguous; rename or remove one of them",
+                        header=headers[positions[0]],
+                        columns=cols,
+                        field=spec.name,
+                    ),
                     file=file,
                 )
             if len(positions) > 1:
@@ -137,10 +161,15 @@ def map_columns(
 
     if not any(name in fields for name in preset.field_names if name != "customer_id"):
         raise IngestError(
-            f"this does not look like a file for preset '{preset.name}' ({preset.description}): "
-            f"none of its columns were found. The file's columns are: {_describe(headers)}. "
-            "Choose another --preset, or name the columns with --map SOURCE=FIELD."
-            + _better_preset(headers, preset),
+            _l(
+                "this does not look like a file for preset '{preset}' ({description}): none of "
+                "its columns were found. The file's columns are: {columns}. Choose another "
+                "--preset, or name the columns with --map SOURCE=FIELD.{better}",
+                preset=preset.name,
+                description=preset.description,
+                columns=_describe(headers),
+                better=_better_preset(headers, preset),
+            ),
             file=file,
         )
     missing = [s for s in preset.fields if s.required and s.name not in fields]
@@ -148,10 +177,15 @@ def map_columns(
         spec = missing[0]
         expected = " or ".join(f"'{a}'" for a in spec.aliases[1:4] or spec.aliases)
         raise IngestError(
-            f"missing required column for '{spec.name}' (expected a header such as {expected}). "
-            f"The file's columns are: {_describe(headers)}. "
-            f"If it is there under another name, add --map 'THAT NAME={spec.name}'."
-            + _better_preset(headers, preset),
+            _l(
+                "missing required column for '{field}' (expected a header such as "
+                "{expected}). The file's columns are: {columns}. If it is there under another "
+                "name, add --map 'THAT NAME={field}'.{better}",
+                field=spec.name,
+                expected=expected,
+                columns=_describe(headers),
+                better=_better_preset(headers, preset),
+            ),
             file=file,
         )
 

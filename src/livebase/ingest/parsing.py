@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from livebase.i18n import N_
+
 __all__ = [
     "amount_sql",
     "clean_amount_sql",
@@ -29,6 +31,10 @@ __all__ = [
 ]
 
 Decimal = Literal["comma", "point"]
+
+
+NOT_ON_CALENDAR = N_("not a date on the calendar")
+NOT_A_DATE = N_("not a date (expected e.g. 2026-03-31 14:05 or 31.03.2026 14:05)")
 
 
 def quote(text: str) -> str:
@@ -179,8 +185,8 @@ def timestamp_sql(
     problem = (
         f"CASE WHEN {empty} THEN NULL "
         f"WHEN {parsed} IS NULL AND regexp_full_match({text}, {quote(_DATE_SHAPE)}) "
-        f"THEN 'not a date on the calendar' "
-        f"WHEN {parsed} IS NULL THEN {quote('not a date (expected e.g. 2026-03-31 14:05 or 31.03.2026 14:05)')} "
+        f"THEN {quote(NOT_ON_CALENDAR)} "
+        f"WHEN {parsed} IS NULL THEN {quote(NOT_A_DATE)} "
         f"WHEN {parsed} < TIMESTAMP {quote(low)} OR {parsed} > TIMESTAMP {quote(high)} "
         f"THEN {quote(f'outside the plausible range {low} … {shown_high} (ingest.dates in livebase.yaml)')} "
         f"END"

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from livebase.errors import IngestError
+from livebase.i18n import _l
 
 __all__ = [
     "BlankRows",
@@ -246,13 +247,14 @@ def detect_format(head: bytes, name: str, path: Path | None = None) -> Format:
         return "parquet"
     lower = name.lower()
     if lower.endswith((".xlsx", ".xlsm")):
-        raise IngestError("the file is named .xlsx but is not an Excel workbook", file=name)
+        raise IngestError(_l("the file is named .xlsx but is not an Excel workbook"), file=name)
     if lower.endswith(".xls"):
         raise IngestError(
-            "old Excel 97–2003 .xls files are not supported: save it as .xlsx or CSV", file=name
+            _l("old Excel 97–2003 .xls files are not supported: save it as .xlsx or CSV"),
+            file=name,
         )
     if lower.endswith(".parquet"):
-        raise IngestError("the file is named .parquet but is not a Parquet file", file=name)
+        raise IngestError(_l("the file is named .parquet but is not a Parquet file"), file=name)
     return "csv"
 
 

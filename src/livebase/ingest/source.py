@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from livebase.errors import IngestError
+from livebase.i18n import _l
 from livebase.ingest.sniff import (
     BlankRows,
     Format,
@@ -105,17 +106,17 @@ def expand_inputs(inputs: list[str]) -> list[str]:
                 if p.is_file() and not p.name.startswith(".") and ".rejected." not in p.name
             )
             if not found:
-                raise IngestError("the folder holds no files to load", file=item)
+                raise IngestError(_l("the folder holds no files to load"), file=item)
             files.extend(found)
         elif not path.is_file() and any(ch in item for ch in "*?["):
             # a pattern only when no file has this very name ("orders [copy].csv" is a file)
             found = sorted(p for p in glob.glob(str(path)) if ".rejected." not in p)
             if not found:
-                raise IngestError("no file matches this pattern", file=item)
+                raise IngestError(_l("no file matches this pattern"), file=item)
             files.extend(found)
         else:
             if not path.exists():
-                raise IngestError("file not found", file=item)
+                raise IngestError(_l("file not found"), file=item)
             files.append(str(path))
     return files
 

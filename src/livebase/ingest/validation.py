@@ -15,6 +15,7 @@ from typing import Literal
 import duckdb
 
 from livebase.errors import RowProblem
+from livebase.i18n import N_
 from livebase.ingest.mapping import ColumnMapping
 from livebase.ingest.options import LoadOptions
 from livebase.ingest.parsing import (
@@ -33,7 +34,7 @@ from livebase.ingest.staging import blank_row_sql
 
 __all__ = ["collect_problems", "parse_rows", "problem_columns"]
 
-_REQUIRED = "'a value is required here'"
+_REQUIRED = quote(N_("a value is required here"))
 # what Excel shows in a cell whose formula failed
 _EXCEL_ERROR = r"#(DIV/0!|N/A|VALUE!|REF!|NAME\?|NUM!|NULL!|SPILL!|CALC!|GETTING_DATA)"
 
@@ -47,7 +48,7 @@ def _excel_problem(cell: str) -> str:
 
 # an id Excel turned into a number and showed in scientific notation (5,00E+06)
 _SCIENTIFIC = r"[+-]?[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+"
-_SCIENTIFIC_PROBLEM = (
+_SCIENTIFIC_PROBLEM = N_(
     "an id that Excel turned into a number in scientific notation: its digits are lost, so "
     "different ids would merge; export the file again and do not open it in Excel before "
     "loading (or format the column as Text)"
@@ -316,11 +317,11 @@ def _derive_orders(
         _refuse_conflicting_duplicates(con)
 
 
-_NO_CUSTOMER = "no customer: neither a customer id nor an email or phone"
-_PAID_MISSING = (
+_NO_CUSTOMER = N_("no customer: neither a customer id nor an email or phone")
+_PAID_MISSING = N_(
     "partially paid, but the paid amount is empty: fill in how much was paid (0 if nothing)"
 )
-_UNKNOWN_CONTACT = (
+_UNKNOWN_CONTACT = N_(
     "no customer id, and no known customer has this email or phone: fill in the id, or load "
     "the users export first (livebase ingest customers)"
 )

@@ -9,10 +9,11 @@ import pandas as pd
 
 from livebase.errors import SegmentError, did_you_mean
 from livebase.features import FeaturesSettings, features_sql
-from livebase.segments.history import resolve_run
+from livebase.i18n import _l
+from livebase.segments.history import resolve_run, run_dates
 from livebase.segments.labels import Language, labels
 
-__all__ = ["EXPORT_COLUMNS", "resolve_segment", "segment_members"]
+__all__ = ["EXPORT_COLUMNS", "members_of", "never_run", "resolve_segment", "segment_members"]
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -39,14 +40,21 @@ def resolve_segment(con: duckdb.DuckDBPyConnection, scheme: str, name: str, lang
         ).fetchall()
     ]
     if not known:
-        raise SegmentError(f"scheme '{scheme}' has no history yet: run 'livebase segment' first")
+        raise SegmentError(
+            _l("scheme '{scheme}' has no history yet: run 'livebase segment' first", scheme=scheme)
+        )
     by_label = {labels(lang).get(s, s).casefold(): s for s in known}
     by_label.update({s.casefold(): s for s in known})
     found: str | None = by_label.get(name.casefold())
     if found is None:
         raise SegmentError(
-            f"no segment '{name}' in scheme '{scheme}'{did_you_mean(name, list(by_label))}; "
-            f"segments: {', '.join(sorted(known))}"
+            _l(
+                "no segment '{name}' in scheme '{scheme}'{hint}; segments: {known}",
+                name=name,
+                scheme=scheme,
+                hint=did_you_mean(name, list(by_label)),
+                known=", ".join(sorted(known)),
+            )
         )
     return found
 
@@ -75,3 +83,40 @@ def segment_members(
         [scheme, segment, run, run],
     ).df()
     return frame
+
+
+def never_run(scheme: str) -> SegmentError:
+    """The error of a scheme that has no run yet, saying what to run.
+
+    >>> str(never_run("named"))
+    "scheme 'named' was never run: run 'livebase segment'"
+    """
+    return SegmentError(
+        _l("scheme '{scheme}' was never run: run 'livebase segment'", scheme=scheme)
+    )
+
+
+def members_of(
+    con: duckdb.DuckDBPyConnection,
+    features: FeaturesSettings,
+    scheme: str,
+    name: str,
+    lang: Language,
+    as_of: date | None = None,
+) -> tuple[str, pd.DataFrame]:
+    """The segment ``name`` (as stored or its label in ``lang``) and its members on ``as_of``
+    (default: the scheme's latest run), as :func:`segment_members` gives them. SegmentError
+    when the scheme was never run or has no such segment.
+
+    >>> from livebase.features import FeaturesSettings
+    >>> from livebase.store import Store
+    >>> members_of(Store.in_memory().con, FeaturesSettings(), "named", "At Risk", "en")
+    Traceback (most recent call last):
+    ...
+    livebase.errors.SegmentError: scheme 'named' was never run: run 'livebase segment'
+    """
+    runs = run_dates(con, scheme)
+    if not runs:
+        raise never_run(scheme)
+    segment = resolve_segment(con, scheme, name, lang)
+    return segment, segment_members(con, features, scheme, segment, as_of or runs[-1])

@@ -25,9 +25,11 @@ import pandas as pd
 
 from livebase.errors import SegmentError
 from livebase.features import sql_string
+from livebase.i18n import _l
 
 __all__ = [
     "customer_history",
+    "rebuild_history",
     "resolve_run",
     "run_dates",
     "segment_state_sql",
@@ -85,21 +87,40 @@ def write_history(
         )
         con.execute("DROP TABLE lb_changed")
         return "append"
+    new_points = f"""
+        UNION ALL
+        SELECT customer_id, segment, CAST({scores} AS VARCHAR), CAST(? AS DATE)
+        FROM {results} n"""
+    rebuild_history(con, scheme, as_of, new_points=new_points)
+    return "rebuild"
+
+
+def rebuild_history(
+    con: duckdb.DuckDBPyConnection, scheme: str, day: date, *, new_points: str = ""
+) -> None:
+    """Rebuild the history of ``scheme`` from ``day`` on from its change points: without the
+    run at ``day`` (a run deleted), or with ``new_points`` as the run there (a re-run or a
+    backfill of the past: ``UNION ALL SELECT customer_id, segment, scores, ?``, the ``?``
+    being ``day``).
+
+    At the next run after ``day`` the segment that held there before comes back, since that
+    run found it; consecutive equal segments merge, and only the difference is written, so
+    re-running a date with the same data touches nothing.
+    """
     following = _scalar(
-        con, "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of > ?", [scheme, as_of]
+        con, "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of > ?", [scheme, day]
     )
-    # only rows that reach as_of or later can change (the one ending at as_of may merge)
+    # only rows that reach the day or later can change (the one ending at it may merge)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE lb_old AS
         SELECT customer_id, segment, CAST(scores AS VARCHAR) AS scores, valid_from, valid_to
         FROM segment_history
         WHERE scheme = ? AND (valid_to IS NULL OR valid_to >= ?)""",
-        [scheme, as_of],
+        [scheme, day],
     )
+    params: list[Any] = [day, day] if new_points else [day]
     resume = ""
-    params: list[Any] = [as_of, as_of]
     if following is not None:
-        # at the next run, the segment that held there before this one: that run found it
         resume = """
         UNION ALL
         SELECT customer_id, segment, scores, CAST(? AS DATE) FROM lb_old
@@ -107,10 +128,8 @@ def write_history(
         params += [following, following, following]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE lb_points AS
-        SELECT customer_id, segment, scores, valid_from AS day FROM lb_old WHERE valid_from <> ?
-        UNION ALL
-        SELECT customer_id, segment, CAST({scores} AS VARCHAR), CAST(? AS DATE)
-        FROM {results} n{resume}""",
+        SELECT customer_id, segment, scores, valid_from AS day FROM lb_old
+        WHERE valid_from <> ?{new_points}{resume}""",
         params,
     )
     con.execute(
@@ -123,7 +142,6 @@ def write_history(
         ) p
         WHERE before IS NULL OR before <> segment"""
     )
-    # write only the difference: re-running a date with the same data touches nothing
     con.execute(
         """DELETE FROM segment_history h
         USING (SELECT * FROM lb_old EXCEPT SELECT * FROM lb_rows) gone
@@ -139,7 +157,6 @@ def write_history(
     )
     for table in ("lb_old", "lb_points", "lb_rows"):
         con.execute(f"DROP TABLE {table}")
-    return "rebuild"
 
 
 def segment_state_sql(scheme: str, as_of: date) -> str:
@@ -178,10 +195,19 @@ def resolve_run(con: duckdb.DuckDBPyConnection, scheme: str, day: date) -> date:
     )
     if found is None:
         runs = run_dates(con, scheme)
-        known = f"runs: {runs[0]} … {runs[-1]}" if runs else "it was never run"
+        known = (
+            _l("runs: {first} … {last}", first=runs[0], last=runs[-1])
+            if runs
+            else _l("it was never run")
+        )
         raise SegmentError(
-            f"scheme '{scheme}' has no run on or before {day} ({known}): run "
-            f"'livebase segment --as-of {day}' first"
+            _l(
+                "scheme '{scheme}' has no run on or before {day} ({known}): run "
+                "'livebase segment --as-of {day}' first",
+                scheme=scheme,
+                day=day,
+                known=known,
+            )
         )
     return found  # type: ignore[no-any-return]
 

@@ -26,6 +26,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from livebase.errors import SegmentError
+from livebase.i18n import _l
+from livebase.segments.history import rebuild_history
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,59 +47,6 @@ def list_runs(con: duckdb.DuckDBPyConnection, scheme: str | None = None) -> pd.D
     return frame
 
 
-def _rebuild_without(con: duckdb.DuckDBPyConnection, scheme: str, day: date) -> None:
-    row = con.execute(
-        "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of > ?", [scheme, day]
-    ).fetchone()
-    following = row[0] if row else None
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE lb_old AS
-        SELECT customer_id, segment, CAST(scores AS VARCHAR) AS scores, valid_from, valid_to
-        FROM segment_history
-        WHERE scheme = ? AND (valid_to IS NULL OR valid_to >= ?)""",
-        [scheme, day],
-    )
-    resume = ""
-    params: list[object] = [day]
-    if following is not None:
-        resume = """
-        UNION ALL
-        SELECT customer_id, segment, scores, CAST(? AS DATE) FROM lb_old
-        WHERE valid_from = ? AND (valid_to IS NULL OR valid_to > ?)"""
-        params += [following, day, following]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lb_points AS
-        SELECT customer_id, segment, scores, valid_from AS day FROM lb_old
-        WHERE valid_from <> ?{resume}""",
-        params,
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE lb_rows AS
-        SELECT customer_id, segment, scores, day AS valid_from,
-               LEAD(day) OVER (PARTITION BY customer_id ORDER BY day) AS valid_to
-        FROM (
-            SELECT *, LAG(segment) OVER (PARTITION BY customer_id ORDER BY day) AS before
-            FROM lb_points
-        ) p
-        WHERE before IS NULL OR before <> segment"""
-    )
-    con.execute(
-        """DELETE FROM segment_history h
-        USING (SELECT * FROM lb_old EXCEPT SELECT * FROM lb_rows) gone
-        WHERE h.scheme = ? AND h.customer_id = gone.customer_id
-          AND h.valid_from = gone.valid_from""",
-        [scheme],
-    )
-    con.execute(
-        """INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
-        SELECT customer_id, ?, segment, CAST(scores AS JSON), valid_from, valid_to
-        FROM (SELECT * FROM lb_rows EXCEPT SELECT * FROM lb_old) added""",
-        [scheme],
-    )
-    for table in ("lb_old", "lb_points", "lb_rows"):
-        con.execute(f"DROP TABLE {table}")
-
-
 def delete_run(
     con: duckdb.DuckDBPyConnection, day: date, schemes: Sequence[str] | None = None
 ) -> list[str]:
@@ -112,16 +61,27 @@ def delete_run(
         all_days = con.execute(
             "SELECT DISTINCT as_of FROM segment_runs ORDER BY as_of DESC LIMIT 5"
         ).fetchall()
-        latest = ", ".join(str(r[0]) for r in all_days) or "none yet"
-        which = "" if schemes is None else f" of {', '.join(schemes)}"
+        latest = ", ".join(str(r[0]) for r in all_days) or _l("none yet")
         raise SegmentError(
-            f"no segmentation run{which} as of {day.isoformat()}; latest runs: {latest} "
-            "('livebase runs' lists them all)"
+            _l(
+                "no segmentation run as of {day}; latest runs: {latest} ('livebase runs' "
+                "lists them all)",
+                day=day.isoformat(),
+                latest=latest,
+            )
+            if schemes is None
+            else _l(
+                "no segmentation run of {schemes} as of {day}; latest runs: {latest} "
+                "('livebase runs' lists them all)",
+                schemes=", ".join(schemes),
+                day=day.isoformat(),
+                latest=latest,
+            )
         )
     con.execute("BEGIN TRANSACTION")
     try:
         for scheme in chosen:
-            _rebuild_without(con, scheme, day)
+            rebuild_history(con, scheme, day)
             con.execute("DELETE FROM segment_runs WHERE scheme = ? AND as_of = ?", [scheme, day])
             con.execute(
                 "DELETE FROM segment_snapshots WHERE scheme = ? AND as_of = ?", [scheme, day]

@@ -16,9 +16,9 @@ import duckdb
 import pandas as pd
 
 from livebase.errors import SegmentError
-from livebase.segments.history import resolve_run
+from livebase.segments.history import resolve_run, run_dates
 
-__all__ = ["GONE", "NEW", "Transitions", "transitions"]
+__all__ = ["GONE", "NEW", "Transitions", "transitions", "transitions_between_runs"]
 
 NEW = "(new)"
 GONE = "(gone)"
@@ -157,3 +157,32 @@ def transitions(
     return Transitions(
         scheme, start, end, start_run, end_run, counts, shares, flows, pd.DataFrame(records)
     )
+
+
+def transitions_between_runs(
+    con: duckdb.DuckDBPyConnection,
+    scheme: str,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    order: Sequence[str] = (),
+    top: int = 10,
+) -> Transitions:
+    """:func:`transitions` with the dates ``livebase transitions`` defaults to: ``end`` the
+    latest run, ``start`` the run before it (the same run when there is only one).
+    SegmentError when the scheme was never run.
+
+    >>> from livebase.store import Store
+    >>> transitions_between_runs(Store.in_memory().con, "named")
+    Traceback (most recent call last):
+    ...
+    livebase.errors.SegmentError: scheme 'named' was never run: run 'livebase segment'
+    """
+    from livebase.segments.export import never_run
+
+    runs = run_dates(con, scheme)
+    if not runs:
+        raise never_run(scheme)
+    last = end or runs[-1]
+    first = start or (runs[-2] if len(runs) > 1 else runs[-1])
+    return transitions(con, scheme, first, last, order=order, top=top)

@@ -15,8 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from livebase.errors import SegmentError
+from livebase.errors import SegmentError, did_you_mean
 from livebase.features.paid_days import latest_paid_day, paid_day_range
+from livebase.i18n import _l
 from livebase.segments.publish import PublishedStatus, publish_status
 from livebase.segments.run import Every, SegmentationRun, backfill_dates, run_segmentation
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SegmentPlan",
     "as_of_problem",
+    "check_scheme",
     "plan_segmentation",
     "publish_if_latest",
     "run_plan",
@@ -58,15 +60,19 @@ def as_of_problem(store: Store, day: date) -> str | None:
         return None
     first, last = days
     if day > last:
-        return (
-            f"{day.isoformat()} is {(day - last).days:,} days after the latest paid order "
-            f"({last.isoformat()}): every customer would look that much older, and the run "
-            "would become the latest run every other command reads"
+        return _l(
+            "{day} is {days:,} days after the latest paid order ({last}): every customer "
+            "would look that much older, and the run would become the latest run every other "
+            "command reads",
+            day=day.isoformat(),
+            days=(day - last).days,
+            last=last.isoformat(),
         )
     if day < first:
-        return (
-            f"{day.isoformat()} is before the first paid order ({first.isoformat()}): "
-            "nobody had bought yet"
+        return _l(
+            "{day} is before the first paid order ({first}): nobody had bought yet",
+            day=day.isoformat(),
+            first=first.isoformat(),
         )
     return None
 
@@ -90,10 +96,10 @@ def plan_segmentation(
     >>> plan_segmentation(Store.in_memory(), as_of=date(2026, 6, 30))
     Traceback (most recent call last):
     ...
-    livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE'
+    livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE' (or give --as-of)
     """
     if (start is not None or end is not None) and as_of is not None:
-        raise SegmentError("give either --as-of or --from/--to, not both")
+        raise SegmentError(_l("give either --as-of or --from/--to, not both"))
     if spark and start is None and end is None:
         # Spark reads its own orders: the default date is the latest paid day it sees
         return SegmentPlan(() if as_of is None else (as_of,), as_of is None, backfill=False)
@@ -106,7 +112,7 @@ def plan_segmentation(
         for day in (as_of, start, end):
             problem = None if day is None else as_of_problem(store, day)
             if problem is not None:
-                raise SegmentError(f"{problem}. To run it anyway, add --force")
+                raise SegmentError(_l("{problem}. To run it anyway, add --force", problem=problem))
     return plan
 
 
@@ -168,3 +174,24 @@ def publish_if_latest(
     if latest is not None and latest > run.as_of:
         return None
     return publish_status(store, ops, features, segments, run, timezone=timezone, now=now)
+
+
+def check_scheme(scheme: str | None, segments: SegmentsSettings) -> None:
+    """SegmentError unless ``scheme`` is None or one of the schemes of livebase.yaml.
+
+    >>> from livebase.segments.settings import SegmentsSettings
+    >>> check_scheme("nmaed", SegmentsSettings.model_validate({}))
+    Traceback (most recent call last):
+    ...
+    livebase.errors.SegmentError: --scheme: unknown scheme 'nmaed' — did you mean 'named'?; schemes: rfm, abc, named
+    """
+    if scheme is not None and scheme not in segments.schemes:
+        names = list(segments.schemes)
+        raise SegmentError(
+            _l(
+                "--scheme: unknown scheme '{scheme}'{hint}; schemes: {names}",
+                scheme=scheme,
+                hint=did_you_mean(scheme, names),
+                names=", ".join(names),
+            )
+        )

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from livebase.errors import StoreError
+from livebase.i18n import _l
 
 OFFLINE: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
@@ -64,7 +65,10 @@ class Store:
         """Open (and with ``create``, create) the store at ``path`` and apply pending migrations."""
         if not create and not path.exists():
             raise StoreError(
-                f"no store at {path}: run 'livebase init' to create the workspace's store"
+                _l(
+                    "no store at {path}: run 'livebase init' to create the workspace's store",
+                    path=path,
+                )
             )
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=OFFLINE)
@@ -73,9 +77,13 @@ class Store:
                 holder = _LOCK_HOLDER.search(str(exc))
                 who = f" ({holder.group(1)}, pid {holder.group(2)})" if holder else ""
                 raise StoreError(
-                    f"the store {path} is open in another program{who} that does not take "
-                    "livebase's workspace lock (a DuckDB shell, a notebook, a BI tool): close "
-                    "it there, or open it read-only, and try again"
+                    _l(
+                        "the store {path} is open in another program{who} that does not take "
+                        "livebase's workspace lock (a DuckDB shell, a notebook, a BI tool): close "
+                        "it there, or open it read-only, and try again",
+                        path=path,
+                        who=who,
+                    )
                 ) from exc
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         con.execute("SET enable_progress_bar = false")

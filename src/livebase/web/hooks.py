@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from livebase.ingest.inbound import BatchRejected, getcourse_hook_event
+from livebase.ingest.getcourse_hook import getcourse_hook_event
+from livebase.ingest.inbound import BatchRejected
 from livebase.ops.keys import authenticate
 from livebase.orchestrate.live import accept_events
 from livebase.orchestrate.reactions import ProviderReport, UnknownMessage, record_provider_report
