@@ -3,20 +3,26 @@ for real, the customers' reactions, and the readouts printed beside the simulate
 
 Every simulated day, at 12:30 in the school's time zone, in the order a running school sees it:
 
-1. **Purchases** that happened since the last day reach the service's events API
-   (:func:`~livebase.orchestrate.live.accept_events`, the function behind ``POST /v1/events``):
-   the base's own purchases and those the messages caused.
-2. **The batch job's bridges** bring the inbox (as orders, with ``customer_state`` kept up to
-   date) and the send ledger, journeys, assignments and consents into the analytics store
-   (:func:`~livebase.ingest.inbox.pull_inbox`, :func:`~livebase.ops.bridges.pull_operational`).
-   Every seventh day the base is re-segmented and every customer's status published.
-3. **The planner** runs one tick (:func:`~livebase.orchestrate.run.run_tick`: entries, holdouts,
-   cascades, caps, consent, quiet hours, written to the operational store).
-4. **The worker** sends what is due (:func:`~livebase.delivery.run.send_due`: claims, re-checks,
-   sandboxed templates, signed links, the ledger) to the local receivers of
-   :mod:`livebase.demo.sinks`.
+1. **Purchases** made since the last day are stored in the service's inbox as
+   ``POST /v1/events`` stores an order (same parser; the per-event live status update is left to
+   the weekly publish): the base's own purchases and those the messages caused.
+2. **The batch job** (every fourth day and on each broadcast day, see below) brings the inbox
+   (as orders, with ``customer_state`` kept up to date) and the send ledger, journeys,
+   assignments and consents into the analytics store (:func:`livebase.jobs.bring_in`); every
+   seventh day it re-segments the base and publishes every customer's status.
+3. **The planner** runs one tick in that job (:func:`~livebase.orchestrate.run.run_tick`:
+   entries, holdouts, cascades, caps, consent, quiet hours, written to the operational store).
+4. **The worker** sends what is due that day (:func:`~livebase.delivery.run.send_due`: claims,
+   re-checks, sandboxed templates, signed links, the ledger) to the local receivers of
+   :mod:`livebase.demo.sinks`; a cascade step due between two ticks goes out on its own day.
 5. **Customers react** to what landed there (:mod:`livebase.demo.reactions`): opens and clicks
    through the signed links, delivery reports of push and SMS, purchases the messages caused.
+
+Why the planner runs every fourth day and not daily: a tick of the school's six playbooks costs
+about 2 CPU-seconds on this 2-core machine (plus about 1 s of bridges), so 84 daily ticks alone
+would take the three minutes ``make demo`` has; the triggers catch up at the next tick
+(inactivity and segment entry are conditions on the state, not events that can be missed), the
+broadcasts run on their day, and the worker still sends every step on its due day.
 
 Assumptions of the simulation (the "truth" the readouts are checked against):
 
