@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from livebase.ingest.inbox import InboxReport, pull_inbox
 from livebase.ops.bridges import BridgeReport, pull_operational
@@ -29,7 +30,10 @@ from livebase.ops.store import OpsStore
 from livebase.store import Store
 from livebase.workspace import Workspace
 
-__all__ = ["BatchJob", "batch_job", "worker_tick"]
+if TYPE_CHECKING:
+    from livebase.config import LivebaseConfig
+
+__all__ = ["BatchJob", "batch_job", "bring_in", "worker_tick"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,23 @@ class BatchJob:
     ops: OpsStore
     bridged: BridgeReport
     inbox: InboxReport
+
+
+def bring_in(
+    store: Store, ops: OpsStore, config: LivebaseConfig, *, now: datetime
+) -> tuple[BridgeReport, InboxReport]:
+    """What every batch job does first: the operational tables (ledger, journeys, assignments,
+    consents) and the service's inbox (as events and orders) into the analytics store."""
+    bridged = pull_operational(store, ops, timezone=config.timezone, now=now)
+    inbox = pull_inbox(
+        store,
+        ops,
+        timezone=config.timezone,
+        ingest=config.ingest,
+        currency=config.currency,
+        now=now,
+    )
+    return bridged, inbox
 
 
 @contextmanager
@@ -57,17 +78,8 @@ def batch_job(
     try:
         ops = workspace.open_ops()
         try:
-            config = workspace.config
             if bridge:
-                bridged = pull_operational(store, ops, timezone=config.timezone, now=now)
-                inbox = pull_inbox(
-                    store,
-                    ops,
-                    timezone=config.timezone,
-                    ingest=config.ingest,
-                    currency=config.currency,
-                    now=now,
-                )
+                bridged, inbox = bring_in(store, ops, workspace.config, now=now)
             else:
                 bridged, inbox = BridgeReport({}, 0.0), InboxReport(None, None)
             yield BatchJob(workspace, store, ops, bridged, inbox)

@@ -161,6 +161,16 @@ _DEMO_FILES = {
     "exports",
     REPORT_FILE,
     "clv_validation.png",
+    "livebase.secrets",
+    "livebase.lock",
+    "ops.sqlite",
+    "ops.sqlite-wal",
+    "ops.sqlite-shm",
+    ".livebase",
+    "playbooks",
+    "templates",
+    "tasks",
+    "sent",
 }
 """What ``livebase demo`` writes; anything else in the folder is the user's."""
 
@@ -182,11 +192,9 @@ def _confirm_replace(out: Path, force: bool) -> None:
 
 
 def _closed_loop(
-    workspace: Workspace, day: date, seed: int, weeks: int
-) -> dict[str, object] | None:
+    workspace: Workspace, store: Store, day: date, seed: int, weeks: int
+) -> dict[str, object]:
     """Run the closed loop, print measured beside true, publish the dashboard's data (returned)."""
-    if weeks == 0:
-        return None
     from rich.table import Table
 
     from livebase.demo.closed_loop import run_closed_loop
@@ -195,8 +203,9 @@ def _closed_loop(
 
     with console.status(f"simulating {weeks} weeks of the school's playbooks…") as status:
         loop = run_closed_loop(
-            workspace, start=day, weeks=weeks, seed=seed, progress=lambda m: status.update(m)
-        )
+            workspace, store, start=day, weeks=weeks, seed=seed,
+            progress=lambda m: status.update(m),
+        )  # fmt: skip
     table = Table(
         title=f"What each playbook added, {loop.start} → {loop.end} ({loop.ticks} planner ticks)"
     )
@@ -224,17 +233,28 @@ def _closed_loop(
                 str(s["truth"]), f"{s['recommendation'] or s['reason']} (cost {s['cost']:,.0f})",
             )  # fmt: skip
     console.print(table)
-    console.print(f"messages sent: {loop.messages}; simulated paid orders: {loop.orders}")
-    from livebase.workspace import Workspace as _Workspace
-
-    workspace = _Workspace.load(workspace.root)  # the loop wrote the demo's learn: settings
+    sent = ", ".join(f"{n:,} {channel}" for channel, n in loop.messages.items())
+    console.print(
+        f"sent through the worker: {sent}; simulated purchases: {loop.orders:,}\n"
+        f"reactions recorded through the tracking links and delivery reports: "
+        + ", ".join(f"{n:,} {what}" for what, n in loop.reactions.items() if "received" not in what)
+        + f"\nthe messages: {loop.sent_folder} (e-mail as .eml files in email/, push and SMS as "
+        f"JSON lines), mentor calls in {workspace.root / 'tasks' / 'calls.csv'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        "where the loop's time went: "
+        + ", ".join(f"{phase} {sec:.0f}s" for phase, sec in loop.seconds.items()),
+        highlight=False,
+        soft_wrap=True,
+    )
     specs, titles = load_specs(workspace.root)
-    with workspace.open_store() as store:
-        snap = build_snapshot(
-            store, as_of=end_of_day(loop.end), playbooks=specs, titles=titles,
-            global_holdout=float(workspace.config.policy.global_holdout or 0.0),
-            settings=workspace.config.learn, currency=workspace.config.currency,
-        )  # fmt: skip
+    snap = build_snapshot(
+        store, as_of=end_of_day(loop.end), playbooks=specs, titles=titles,
+        global_holdout=float(workspace.config.policy.global_holdout or 0.0),
+        settings=workspace.config.learn, currency=workspace.config.currency,
+    )  # fmt: skip
     publish_snapshot(workspace.root, snap)
     return snap
 
@@ -277,6 +297,7 @@ def register(app: typer.Typer) -> None:
         """
         from livebase.cli.admin import render_summary
         from livebase.demo import DEFAULT_AS_OF, generate, write_demo_files
+        from livebase.demo.closed_loop import prepare_workspace
         from livebase.ingest import PRESETS, LoadOptions, load_file
         from livebase.report import write_report
         from livebase.store import summarize
@@ -303,6 +324,7 @@ def register(app: typer.Typer) -> None:
             data = generate(typed_kind, seed=seed, customers=customers, as_of=day)
         workspace = init_workspace(out, template="school")
         (out / _MARKER).write_text("created by livebase demo; safe to delete\n", encoding="utf-8")
+        workspace = prepare_workspace(workspace)  # its local channels and learning settings
         files = write_demo_files(data, out / "exports", typed_flavour)
         cfg = workspace.config
         with workspace.open_store() as store:
@@ -331,16 +353,6 @@ def register(app: typer.Typer) -> None:
             days = month_ends(day, months)
             run = _segment_history(workspace, store, days)
             _show_segments(workspace, store, days, run)
-            with console.status("writing the report…"):
-                report, _ = write_report(
-                    store,
-                    cfg.features,
-                    cfg.segments,
-                    days[-1],
-                    workspace.root / REPORT_FILE,
-                    lang=cfg.language,
-                    currency=cfg.currency,
-                )
             from livebase.cli.playbooks import run_table
             from livebase.demo.playbooks import demo_tick
 
@@ -349,8 +361,9 @@ def register(app: typer.Typer) -> None:
                     workspace, store, seed=seed, day=datetime.combine(day, datetime.min.time())
                 )
             console.print(run_table(tick, cfg.currency))
-            loop = _closed_loop(workspace, day, seed, weeks)
-            if loop is not None:  # the report gains "What the playbooks added"
+            # the report is written once, with "What the playbooks added" when the loop ran
+            loop = _closed_loop(workspace, store, day, seed, weeks) if weeks else None
+            with console.status("writing the report…"):
                 report, _ = write_report(
                     store,
                     cfg.features,

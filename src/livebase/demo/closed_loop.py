@@ -1,70 +1,75 @@
-"""The closed loop on the demo school: twelve simulated weeks of the template's playbooks, the
-customers' reactions, and the readouts printed beside the simulated truth.
+"""The closed loop on the demo school: twelve simulated weeks of the template's playbooks sent
+for real, the customers' reactions, and the readouts printed beside the simulated truth.
 
-Every fourth simulated day and on each scheduled broadcast day (so that ``make demo`` stays
-under three minutes; the playbooks' triggers catch up on the days between, steps due in
-between go out at the next tick) the real planner runs a tick
-(:func:`livebase.orchestrate.run.run_tick`: entries, holdouts, cascades, caps, consent, quiet
-hours, written to the operational store). The demo courier then delivers what the tick queued:
-it marks the outbox rows sent and records ``sent`` in the send ledger with each channel's
-cost from livebase.yaml (the real worker sends the same rows once the workspace's channels
-point at real servers: ``livebase worker``). Simulated customers react; their purchases land in
-the analytics store as paid orders; segmentation re-runs weekly.
+Every simulated day, at 12:30 in the school's time zone, in the order a running school sees it:
+
+1. **Purchases** made since the last day are stored in the service's inbox as
+   ``POST /v1/events`` stores an order (same parser; the per-event live status update is left to
+   the weekly publish): the base's own purchases and those the messages caused.
+2. **The batch job** (every fourth day and on each broadcast day, see below) brings the inbox
+   (as orders, with ``customer_state`` kept up to date) and the send ledger, journeys,
+   assignments and consents into the analytics store (:func:`livebase.jobs.bring_in`); every
+   seventh day it re-segments the base and publishes every customer's status.
+3. **The planner** runs one tick in that job (:func:`~livebase.orchestrate.run.run_tick`:
+   entries, holdouts, cascades, caps, consent, quiet hours, written to the operational store).
+4. **The worker** sends what is due that day (:func:`~livebase.delivery.run.send_due`: claims,
+   re-checks, sandboxed templates, signed links, the ledger) to the local receivers of
+   :mod:`livebase.demo.sinks`; a cascade step due between two ticks goes out on its own day.
+5. **Customers react** to what landed there (:mod:`livebase.demo.reactions`): opens and clicks
+   through the signed links, delivery reports of push and SMS, purchases the messages caused.
+
+Why the planner runs every fourth day and not daily: a tick of the school's six playbooks costs
+about 2 CPU-seconds on this 2-core machine (plus about 1 s of bridges), so 84 daily ticks alone
+would take the three minutes ``make demo`` has; the triggers catch up at the next tick
+(inactivity and segment entry are conditions on the state, not events that can be missed), the
+broadcasts run on their day, and the worker still sends every step on its due day.
 
 Assumptions of the simulation (the "truth" the readouts are checked against):
 
 - Without messages a customer buys on a given day with a hazard set by their history:
   ``(paid orders in the last year + 0.3) / 365 × 0.35`` (about one purchase a year for a
   one-course student; a school's repeat rate of 25–35 % a year).
-- A delivered message adds a purchase with probability ``EFFECTS[channel, step]`` times a
-  segment multiplier (students "At Risk" or "Can't Lose" respond 1.4×, "New" 1.2×), some
-  0–5 days after it arrives. E-mail opens 35 %, push reaches 60 %, SMS is read by 95 % —
+- A delivered message adds a purchase with probability
+  :func:`~livebase.demo.reactions.effect_of` (by channel and step, times a segment multiplier:
+  students "At Risk" or "Can't Lose" respond 1.4×, "New" 1.2×), 0.1–5 days after it arrives,
+  bought by those it reached: e-mail opens 35 %, push is tapped by 60 %, SMS is read by 95 % —
   but the SMS step's true effect is tiny.
 - The demo holds out half of the customers who reach the win-back SMS (the template holds
   out 20 %) and reads arms from 20 customers (``learn.min_entrants``), so that the paid step
   can be read within twelve weeks of a 5,000-student school.
-- The truth of a playbook is counted on the simulated customers themselves: treated entrants
-  whose conversion window holds a purchase caused by the playbook's messages and no other
-  purchase (they would not have bought otherwise).
-
->>> EFFECTS["sms", "sms"] < EFFECTS["email", "email"]
-True
+- The truth of a playbook is counted by :mod:`livebase.demo.truth` on the simulator's own
+  record of why each purchase happened.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from livebase.ops.tables import OUTBOX, SEND_LEDGER
+from livebase.demo.reactions import PRICE_P, PRICES, Purchase, SinkReader, react
+from livebase.demo.sinks import EMAIL_DIR, SENT_DIR, local_sinks, write_demo_channels
+from livebase.errors import ChannelError
+from livebase.ops.store import OpsStore
+from livebase.store import Store
 from livebase.workspace import Workspace
 
-__all__ = ["EFFECTS", "LoopResult", "TruthRow", "run_closed_loop"]
+__all__ = ["EVERY_DAYS", "SEND_TIME", "LoopResult", "TruthRow", "prepare_workspace",
+           "run_closed_loop"]  # fmt: skip
 
-EFFECTS: dict[tuple[str, str], float] = {
-    ("email", "email"): 0.09,
-    ("push", "push"): 0.05,
-    ("sms", "sms"): 0.0005,
-    ("email", "welcome"): 0.05,
-    ("email", "first-lesson"): 0.04,
-    ("push", "nudge"): 0.03,
-    ("tasks", "call"): 0.12,
-}
-"""(channel, step) → the chance a delivered message causes a purchase (before the segment
-multiplier). Steps not listed add 0.03 on e-mail and 0.02 elsewhere."""
-REACH = {"email": 0.35, "push": 0.60, "sms": 0.95, "tasks": 0.7}
-"""Share of delivered messages opened (e-mail), seen (push), read (SMS) or answered (call)."""
-SEGMENT_FACTOR = {"At Risk": 1.4, "Can't Lose": 1.4, "New": 1.2}
-PRICES = np.array([1_990, 4_990, 9_900, 14_900, 29_900])
-PRICE_P = np.array([0.25, 0.3, 0.2, 0.2, 0.05])
+SEND_TIME = time(12, 30)
+"""When the simulated school plans and sends each day (local time)."""
+EVERY_DAYS = 4
+"""The planner's batch job runs every this many simulated days (and on broadcast days)."""
 
 
 @dataclass
@@ -93,9 +98,44 @@ class LoopResult:
     orders: int
     rows: list[TruthRow]
     programme: dict[str, Any]
+    reactions: dict[str, int] = field(default_factory=dict)
+    sent_folder: str = ""
+    """Where the messages landed (``.eml`` files, JSON lines; tasks/calls.csv beside)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds spent per phase (purchases, bridges, planner, sending…), largest first."""
 
 
-def _hazard(store: Any, as_of: datetime) -> pd.DataFrame:
+@contextmanager
+def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the wall time of the block to ``seconds[phase]`` (a measurement, not an input)."""
+    started = perf_counter()
+    try:
+        yield
+    finally:
+        seconds[phase] = seconds.get(phase, 0.0) + perf_counter() - started
+
+
+def _same(moment: datetime) -> datetime:
+    return moment
+
+
+def _due(ops: OpsStore, now: datetime) -> bool:
+    """Whether a queued or retried message is due at ``now`` (the worker has work)."""
+    import sqlalchemy as sa
+
+    from livebase.ops.tables import OUTBOX
+
+    due = sa.func.coalesce(OUTBOX.c.next_attempt_at, OUTBOX.c.due_at)
+    with ops.read() as con:
+        found = con.execute(
+            sa.select(OUTBOX.c.key)
+            .where(OUTBOX.c.status.in_(("queued", "retry")), due <= now)
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def _hazard(store: Store, as_of: datetime) -> pd.DataFrame:
     frame: pd.DataFrame = store.con.execute(
         """SELECT c.customer_id,
                   (count(o.order_id) FILTER (WHERE o.paid_at > CAST(? AS TIMESTAMP) - INTERVAL 365 DAY)
@@ -108,7 +148,7 @@ def _hazard(store: Any, as_of: datetime) -> pd.DataFrame:
     return frame
 
 
-def _segments(store: Any, day: date) -> dict[str, str]:
+def _segments(store: Store, day: date) -> dict[str, str]:
     rows = store.con.execute(
         """SELECT customer_id, segment FROM segment_history WHERE scheme = 'named'
            AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)""",
@@ -117,138 +157,76 @@ def _segments(store: Any, day: date) -> dict[str, str]:
     return {str(c): str(s) for c, s in rows}
 
 
-def _insert_orders(
-    store: Any, orders: list[tuple[str, datetime, float, str | None]], n: int
-) -> int:
-    if not orders:
-        return n
-    frame = pd.DataFrame(orders, columns=["customer_id", "paid_at", "amount", "cause"])
-    frame["order_id"] = [f"sim-{n + i}" for i in range(len(frame))]
-    frame["attributes"] = [json.dumps({"cause": c}) if c else None for c in frame["cause"]]
-    store.con.register("lb_sim_orders", frame)
-    store.con.execute(
-        """INSERT INTO orders (order_id, customer_id, created_at, paid_at, amount, paid_amount,
-               currency, status, source_status, items, attributes, first_load, last_load)
-           SELECT order_id, customer_id, paid_at, paid_at, amount, amount, 'RUB', 'paid',
-                  'Завершен', 'simulated', attributes, 0, 0 FROM lb_sim_orders"""
-    )
-    store.con.unregister("lb_sim_orders")
-    return n + len(frame)
+class _Purchases:
+    """The simulation's purchases: pending until they happen, then stored in the service's
+    inbox as ``POST /v1/events`` stores an order (checked by the same parser), and kept with
+    their cause for the truth."""
+
+    def __init__(self, ops: OpsStore, timezone: str) -> None:
+        self.ops = ops
+        self.zone = ZoneInfo(timezone)
+        self.timezone = timezone
+        self.pending: list[Purchase] = []
+        self.done: list[Purchase] = []
+
+    def submit_until(self, moment: datetime) -> int:
+        """Submit every pending purchase made before ``moment`` (local, naive); how many."""
+        from livebase.ingest.inbound import parse_batch
+        from livebase.ops.tables import INBOX
+        from livebase.ops.writes import insert_ignore
+
+        due = sorted((p for p in self.pending if p.at < moment), key=lambda p: p.at)
+        if not due:
+            return 0
+        self.pending = [p for p in self.pending if p.at >= moment]
+        items = []
+        for i, p in enumerate(due, start=len(self.done)):
+            items.append(
+                {"event_id": f"demo-order-{i}", "customer_id": p.customer_id,
+                 "ts": p.at.replace(tzinfo=self.zone).isoformat(),
+                 "order": {"order_id": f"demo-{i}", "amount": p.amount, "status": "paid",
+                           "items": "demo purchase"}}
+            )  # fmt: skip
+        events = parse_batch(items, max_batch=len(items), timezone=self.timezone)
+        rows = [
+            {"event_id": e.event_id, "kind": e.kind, "customer_id": e.customer_id,
+             "name": e.name, "ts": e.ts, "payload": e.payload(), "source": "demo"}
+            for e in events
+        ]  # fmt: skip
+        with self.ops.begin() as con:
+            insert_ignore(con, INBOX, rows)
+        self.done += due
+        return len(due)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "customer_id": [p.customer_id for p in self.done],
+                "paid_at": pd.to_datetime([p.at for p in self.done]),
+                "cause": [p.cause for p in self.done],
+            }
+        )
 
 
-def run_closed_loop(
-    ws: Workspace,
-    *,
-    start: date,
-    weeks: int = 12,
-    seed: int = 7,
-    every_days: int = 4,
-    progress: Callable[[str], None] | None = None,
-) -> LoopResult:
-    """Simulate ``weeks`` weeks after ``start`` with the workspace's playbooks (see the module
-    docstring), then read every playbook out against its holdout beside the simulated truth."""
-    from livebase.measure.playbook_store import read_global_holdout, read_playbook
-    from livebase.measure.playbook_workflow import end_of_day, load_specs
-    from livebase.ops.bridges import pull_operational
-    from livebase.orchestrate.run import load_workspace_playbooks, run_tick
+def _segment(store: Store, ops: OpsStore, config: Any, day: date, now: datetime) -> None:
+    """Re-segment as of ``day`` and publish every customer's live status."""
     from livebase.segments import run_segmentation
+    from livebase.segments.publish import publish_status
 
-    rng = np.random.default_rng(seed)
-    _demo_settings(ws)
-    ws = Workspace.load(ws.root)
-    cfg = ws.config
-    zone = ZoneInfo(cfg.timezone)
-    playbooks = load_workspace_playbooks(ws.root, cfg)
-    broadcasts = _broadcast_days(playbooks, start, weeks * 7)
-    costs = {name: float(ch.cost or 0.0) for name, ch in cfg.channels.items()}
-    days = weeks * 7
-    pending: list[tuple[str, datetime, float, str | None]] = []
-    messages: dict[str, int] = {}
-    ticks = 0
-    n_orders = 0
-    store = ws.open_store()
-    ops = ws.open_ops()
-    try:
-        hz = _hazard(store, datetime.combine(start, time()))
-        ids = hz["customer_id"].astype(str).to_numpy()
-        hazard = hz["hazard"].to_numpy()
-        segments = _segments(store, start)
-        for d in range(1, days + 1):
-            day = start + timedelta(days=d)
-            # the base buys on its own
-            buy = rng.random(len(ids)) < hazard
-            for cid in ids[buy]:
-                at = datetime.combine(day, time(int(rng.integers(8, 23)), int(rng.integers(0, 60))))
-                pending.append((str(cid), at, float(rng.choice(PRICES, p=PRICE_P)), None))
-            due = [o for o in pending if o[1].date() <= day]
-            pending = [o for o in pending if o[1].date() > day]
-            n_orders = _insert_orders(store, due, n_orders)
-            if d % 7 == 0:
-                run_segmentation(
-                    store,
-                    cfg.features,
-                    cfg.segments,
-                    day,
-                    ran_at=datetime(2000, 1, 1),
-                    collect=False,
-                )
-                segments = _segments(store, day)
-            if d % every_days != 0 and d != days and day not in broadcasts:
-                continue
-            as_of = datetime.combine(day, time(12, 30), tzinfo=zone)
-            run_tick(store, ops, cfg, playbooks, as_of, now=as_of)
-            ticks += 1
-            horizon = datetime.combine(day + timedelta(days=every_days), time(0), tzinfo=zone)
-            pending += _deliver(ops, zone, rng, horizon, costs, segments, messages)
-            if progress:
-                progress(f"{day.isoformat()}: tick {ticks}, {sum(messages.values())} messages")
-        n_orders = _insert_orders(store, pending, n_orders)
-        end = start + timedelta(days=days)
-        pull_operational(store, ops, timezone=cfg.timezone, now=datetime.now(UTC))
-        specs, _ = load_specs(ws.root)
-        rows = []
-        for spec in specs:
-            r = read_playbook(store, spec, as_of=end_of_day(end), settings=cfg.learn)
-            truth = _truth(store, spec.name, spec.window_days, end)
-            covered = None
-            if (
-                r.incremental_conversions_low is not None
-                and r.incremental_conversions_high is not None
-            ):
-                covered = r.incremental_conversions_low <= truth <= r.incremental_conversions_high
-            steps = []
-            for s in r.steps:
-                steps.append(
-                    {"step": s.step, "measured": s.incremental_conversions,
-                     "low": s.incremental_conversions_low, "high": s.incremental_conversions_high,
-                     "truth": _step_truth(store, spec.name, s.step, spec.window_days, end),
-                     "cost": s.cost, "recommendation": s.recommendation, "reason": s.reason}
-                )  # fmt: skip
-            rows.append(
-                TruthRow(
-                    spec.name,
-                    sum(r.entrants.values()),
-                    r.incremental_conversions,
-                    r.incremental_conversions_low,
-                    r.incremental_conversions_high,
-                    truth,
-                    r.reason,
-                    covered,
-                    steps,
-                )
-            )
-        share = float(cfg.policy.global_holdout or 0.0)
-        programme = read_global_holdout(
-            store, as_of=end_of_day(end), share=share, settings=cfg.learn
-        ).to_dict()
-        return LoopResult(start, end, ticks, messages, n_orders, rows, programme)
-    finally:
-        ops.close()
-        store.close()
+    run = run_segmentation(
+        store, config.features, config.segments, day, ran_at=now.replace(tzinfo=None), collect=False
+    )
+    publish_status(
+        store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
+    )
 
 
-def _demo_settings(ws: Workspace) -> None:
-    """The demo's choices for learning fast (see the module docstring), written into its files."""
+def prepare_workspace(ws: Workspace) -> Workspace:
+    """The demo's choices for learning fast (see the module docstring) and its local channels,
+    written into its files; the templates its playbooks name are checked."""
+    from livebase.delivery.templates import check_templates
+    from livebase.orchestrate.run import load_workspace_playbooks
+
     path = ws.root / "playbooks" / "winback-60.yaml"
     if path.exists():
         text = path.read_text(encoding="utf-8")
@@ -264,6 +242,148 @@ def _demo_settings(ws: Workspace) -> None:
             "learn: {margin: 0.5, min_entrants: 20}\n"
         )
         ws.config_path.write_text(config, encoding="utf-8")
+    ws = write_demo_channels(ws)
+    playbooks = load_workspace_playbooks(ws.root, ws.config)
+    names = sorted({s.template for pb in playbooks for s in pb.steps if s.template})
+    check_templates(ws, names)
+    return ws
+
+
+def run_closed_loop(
+    ws: Workspace,
+    store: Store,
+    *,
+    start: date,
+    weeks: int = 12,
+    seed: int = 7,
+    every_days: int = EVERY_DAYS,
+    progress: Callable[[str], None] | None = None,
+) -> LoopResult:
+    """Simulate ``weeks`` weeks after ``start`` with the workspace's playbooks (see the module
+    docstring) in its open ``store``, then read every playbook out against its holdout beside
+    the simulated truth. The workspace must have been through :func:`prepare_workspace`."""
+    from livebase.delivery.run import send_due
+    from livebase.jobs import bring_in
+    from livebase.orchestrate.run import load_workspace_playbooks, run_tick
+
+    cfg = ws.config
+    zone = ZoneInfo(cfg.timezone)
+    playbooks = load_workspace_playbooks(ws.root, cfg)
+    rng = np.random.default_rng(seed)
+    days = weeks * 7
+    reactions: Counter[str] = Counter()
+    seconds: dict[str, float] = {}
+    spent = partial(_timed, seconds)
+    ticks = 0
+    keys = ws.secrets().signing_keys()
+    reader = SinkReader(
+        ws.root / SENT_DIR,
+        email_dir=ws.root / SENT_DIR / EMAIL_DIR,
+        tasks=ws.root / (cfg.channels["tasks"].path or "tasks/calls.csv"),
+    )
+    with ws.open_ops() as ops, local_sinks(ws) as sending:
+        bought = _Purchases(ops, cfg.timezone)
+        first = datetime.combine(start, SEND_TIME, tzinfo=zone)
+        bring_in(store, ops, cfg, now=first)
+        _segment(store, ops, cfg, start, first)
+        hz = _hazard(store, datetime.combine(start, time()))
+        ids = hz["customer_id"].astype(str).to_numpy()
+        hazard = hz["hazard"].to_numpy()
+        segments = _segments(store, start)
+        broadcasts = _broadcast_days(playbooks, start, days)
+        resegment = start
+        for d in range(1, days + 1):
+            day = start + timedelta(days=d)
+            now = datetime.combine(day, SEND_TIME, tzinfo=zone)
+            with spent("purchases"):
+                # the base buys on its own, at some hour of the day
+                for cid in ids[rng.random(len(ids)) < hazard]:
+                    at = datetime.combine(
+                        day, time(int(rng.integers(8, 23)), int(rng.integers(0, 60)))
+                    )
+                    price = float(rng.choice(PRICES, p=PRICE_P))
+                    bought.pending.append(Purchase(str(cid), at, price, None))
+                bought.submit_until(now.replace(tzinfo=None))
+            if d % every_days == 0 or d == days or day in broadcasts:
+                with spent("bridges"):
+                    bring_in(store, ops, cfg, now=now)
+                if (day - resegment).days >= 7:
+                    with spent("segmentation"):
+                        _segment(store, ops, cfg, day, now)
+                        segments, resegment = _segments(store, day), day
+                with spent("planner"):
+                    run_tick(store, ops, cfg, playbooks, now, now=now, bridge=False)
+                ticks += 1
+            with spent("sending"):
+                if _due(ops, now):  # the worker sends what is due today
+                    report = send_due(sending, clock=partial(_same, now))
+                    if report.unavailable:
+                        name, why = next(iter(report.unavailable.items()))
+                        raise ChannelError(
+                            f"the demo could not send: {why}", channel=name, key="type"
+                        )
+            with spent("reactions"), ops.begin() as con:
+                caused, counts = react(con, keys, reader.new(), sent_at=now, zone=zone,
+                                       seed=seed, segments=segments)  # fmt: skip
+            bought.pending += caused
+            reactions.update(counts)
+            if progress:
+                progress(f"{day.isoformat()}: day {d} of {days}, {ticks} planner ticks")
+        end = start + timedelta(days=days)
+        closing = datetime.combine(end + timedelta(days=1), time())
+        bought.submit_until(closing)
+        bring_in(store, ops, cfg, now=closing.replace(tzinfo=zone))
+    with spent("readouts"):
+        rows = _readouts(ws, store, bought.frame(), end)
+    messages = dict(
+        store.con.execute(
+            "SELECT channel, count(*) FROM ops_send_ledger WHERE type = 'sent' "
+            "GROUP BY channel ORDER BY channel"
+        ).fetchall()
+    )
+    programme = _programme(ws, store, end)
+    return LoopResult(start, end, ticks, messages, len(bought.done), rows, programme,
+                      dict(sorted(reactions.items())), str(ws.root / SENT_DIR),
+                      {k: round(v, 1) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])})  # fmt: skip
+
+
+def _programme(ws: Workspace, store: Store, end: date) -> dict[str, Any]:
+    from livebase.measure.playbook_store import read_global_holdout
+    from livebase.measure.playbook_workflow import end_of_day
+
+    share = float(ws.config.policy.global_holdout or 0.0)
+    return read_global_holdout(
+        store, as_of=end_of_day(end), share=share, settings=ws.config.learn
+    ).to_dict()
+
+
+def _readouts(ws: Workspace, store: Store, bought: pd.DataFrame, end: date) -> list[TruthRow]:
+    """Every playbook's readout beside its simulated truth."""
+    from livebase.demo.truth import playbook_truth, step_truth
+    from livebase.measure.playbook_store import read_playbook
+    from livebase.measure.playbook_workflow import end_of_day, load_specs
+
+    specs, _ = load_specs(ws.root)
+    rows = []
+    for spec in specs:
+        r = read_playbook(store, spec, as_of=end_of_day(end), settings=ws.config.learn)
+        truth = playbook_truth(store, bought, spec.name, spec.window_days, end)
+        covered = None
+        low, high = r.incremental_conversions_low, r.incremental_conversions_high
+        if low is not None and high is not None:
+            covered = low <= truth <= high
+        steps = [
+            {"step": s.step, "measured": s.incremental_conversions,
+             "low": s.incremental_conversions_low, "high": s.incremental_conversions_high,
+             "truth": step_truth(store, bought, spec.name, s.step, spec.window_days, end),
+             "cost": s.cost, "recommendation": s.recommendation, "reason": s.reason}
+            for s in r.steps
+        ]  # fmt: skip
+        rows.append(
+            TruthRow(spec.name, sum(r.entrants.values()), r.incremental_conversions, low, high,
+                     truth, r.reason, covered, steps)
+        )  # fmt: skip
+    return rows
 
 
 def _broadcast_days(playbooks: list[Any], start: date, days: int) -> set[date]:
@@ -283,127 +403,3 @@ def _broadcast_days(playbooks: list[Any], start: date, days: int) -> set[date]:
                 out.add(moment)
             moment += timedelta(days=schedule.every_days)
     return out
-
-
-def _deliver(
-    ops: Any,
-    zone: ZoneInfo,
-    rng: np.random.Generator,
-    horizon: datetime,
-    costs: dict[str, float],
-    segments: dict[str, str],
-    messages: dict[str, int],
-) -> list[tuple[str, datetime, float, str | None]]:
-    """The demo courier: deliver the queued rows due before ``horizon``; simulate reactions."""
-    with ops.begin() as con:
-        rows = con.execute(
-            sa.select(OUTBOX).where(OUTBOX.c.status == "queued", OUTBOX.c.due_at < horizon)
-        ).all()
-        if not rows:
-            return []
-        ledger = []
-        orders: list[tuple[str, datetime, float, str | None]] = []
-        reacted = rng.random(len(rows))
-        clicked = rng.random(len(rows))
-        bought = rng.random(len(rows))
-        now = datetime.now(UTC)
-        for i, r in enumerate(rows):
-            ch = str(r.channel)
-            messages[ch] = messages.get(ch, 0) + 1
-            sent_at = r.due_at
-            base = {"message_key": r.key, "customer_id": r.customer_id, "playbook": r.playbook,
-                    "occurrence": r.occurrence, "step": r.step, "channel": ch, "reason": None,
-                    "recorded_at": now, "detail": None}  # fmt: skip
-            ledger.append(
-                base
-                | {
-                    "event_id": f"{r.key}:sent",
-                    "type": "sent",
-                    "cost": costs.get(ch, 0.0),
-                    "ts": sent_at,
-                }
-            )
-            ledger.append(
-                base
-                | {
-                    "event_id": f"{r.key}:delivered",
-                    "type": "delivered",
-                    "cost": 0.0,
-                    "ts": sent_at,
-                }
-            )
-            if reacted[i] < REACH.get(ch, 0.5):
-                kind = "opened"
-                ledger.append(
-                    base
-                    | {
-                        "event_id": f"{r.key}:opened",
-                        "type": kind,
-                        "cost": 0.0,
-                        "ts": sent_at + timedelta(hours=2),
-                    }
-                )
-                if clicked[i] < 0.25:
-                    ledger.append(
-                        base
-                        | {
-                            "event_id": f"{r.key}:clicked",
-                            "type": "clicked",
-                            "cost": 0.0,
-                            "ts": sent_at + timedelta(hours=2, minutes=5),
-                        }
-                    )
-            effect = EFFECTS.get((ch, str(r.step)), 0.03 if ch == "email" else 0.02)
-            effect *= SEGMENT_FACTOR.get(segments.get(str(r.customer_id), ""), 1.0)
-            if bought[i] < effect:
-                local = sent_at.astimezone(zone).replace(tzinfo=None)
-                at = local + timedelta(days=float(rng.uniform(0.1, 5.0)))
-                price = float(rng.choice(PRICES, p=PRICE_P))
-                orders.append((str(r.customer_id), at, price, f"{r.playbook}:{r.step}"))
-        con.execute(SEND_LEDGER.insert(), ledger)
-        con.execute(
-            OUTBOX.update()
-            .where(OUTBOX.c.key.in_([r.key for r in rows]))
-            .values(status="sent", sent_at=OUTBOX.c.due_at, updated_at=now)
-        )
-    return orders
-
-
-def _truth(store: Any, playbook: str, window: int, end: date) -> int:
-    """Treated entrants who bought in their window only because of the playbook's messages."""
-    value = store.con.execute(
-        f"""WITH j AS (
-            SELECT customer_id, entered_at, entered_at + INTERVAL ({int(window)}) DAY AS w_end
-            FROM ops_journeys WHERE playbook = ? AND arm = 'treatment'
-              AND entered_at + INTERVAL ({int(window)}) DAY <= CAST(? AS TIMESTAMP)),
-        o AS (SELECT j.customer_id, j.entered_at,
-                     bool_or(json_extract_string(od.attributes, '$.cause') LIKE ? || ':%') AS caused,
-                     bool_or(coalesce(json_extract_string(od.attributes, '$.cause'), '') NOT LIKE ? || ':%') AS other
-              FROM j JOIN orders od ON od.customer_id = j.customer_id AND od.status = 'paid'
-               AND od.paid_at >= j.entered_at AND od.paid_at < j.w_end
-              GROUP BY ALL)
-        SELECT count(*) FILTER (WHERE caused AND NOT other) FROM o""",
-        [playbook, datetime.combine(end + timedelta(days=1), time()), playbook, playbook],
-    ).fetchone()
-    return int(value[0]) if value else 0
-
-
-def _step_truth(store: Any, playbook: str, step: str, window: int, end: date) -> int:
-    """Customers treated at ``step`` who bought in its window only because of that step."""
-    unit = f"playbook:{playbook}:step:{step}"
-    cause = f"{playbook}:{step}"
-    value = store.con.execute(
-        f"""WITH a AS (
-            SELECT customer_id, ts, ts + INTERVAL ({int(window)}) DAY AS w_end
-            FROM ops_assignments WHERE unit = ? AND arm = 'treatment'
-              AND ts + INTERVAL ({int(window)}) DAY <= CAST(? AS TIMESTAMP)),
-        o AS (SELECT a.customer_id, a.ts,
-                     bool_or(json_extract_string(od.attributes, '$.cause') = ?) AS caused,
-                     bool_or(coalesce(json_extract_string(od.attributes, '$.cause'), '') <> ?) AS other
-              FROM a JOIN orders od ON od.customer_id = a.customer_id AND od.status = 'paid'
-               AND od.paid_at >= a.ts AND od.paid_at < a.w_end
-              GROUP BY ALL)
-        SELECT count(*) FILTER (WHERE caused AND NOT other) FROM o""",
-        [unit, datetime.combine(end + timedelta(days=1), time()), cause, cause],
-    ).fetchone()
-    return int(value[0]) if value else 0
