@@ -15,12 +15,6 @@ MAIN = ("winback-60", "free-lesson-sleepers")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="orchestrate: check_at_send cancels the messages of journeys the planner already "
-    "marked 'completed' (every last step, so every one-step broadcast): the real worker sends "
-    "none of free-lesson-sleepers or champions-early-access (see test_demo_sends.py)",
-)
 def test_the_closed_loop_measures_the_simulated_truth(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

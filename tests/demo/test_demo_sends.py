@@ -111,14 +111,6 @@ def test_the_dashboard_shows_the_demo(demo: Workspace) -> None:
         assert re.search(rf"<td>{entered}</td>", plain), (block["name"], entered)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orchestrate: the planner marks a journey 'completed' when it queues the last step "
-    "(planner._advance), and send_check.check_at_send cancels every message of a 'completed' "
-    "journey (send_check.py: `journey['state'] in ('exited', 'completed')`), so the worker never "
-    "sends the last step of any playbook: one-step broadcasts are all cancelled with reason "
-    "'journey_completed:None'. Fix: cancel only for 'exited'.",
-)
 def test_the_last_step_of_a_journey_is_sent_not_cancelled(demo: Workspace) -> None:
     cancelled = [
         r

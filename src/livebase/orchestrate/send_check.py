@@ -362,8 +362,9 @@ def _decide(
     if journey is not None:
         if journey["arm"] != "treatment":
             return SendDecision("cancel", f"held_out:{journey['arm']}")
-        if journey["state"] in ("exited", "completed"):
-            return SendDecision("cancel", f"journey_{journey['state']}:{journey['exit_reason']}")
+        # 'completed' only means the planner has queued the last step: that step still goes
+        if journey["state"] == "exited":
+            return SendDecision("cancel", f"journey_exited:{journey['exit_reason']}")
     status = facts.statuses.get(customer_id)
     address = contact_for(channel, status)
     if address is None:
