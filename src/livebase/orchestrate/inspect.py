@@ -17,20 +17,12 @@ from livebase.features import sql_string
 from livebase.measure.assignment import bucket_of
 from livebase.orchestrate.caps import cap_code
 from livebase.orchestrate.entry import ENTRY_REASONS, entry_sql, ts_sql
-from livebase.orchestrate.frame import FRAME, build_frame, rule_columns
-from livebase.orchestrate.planner import StateTables
+from livebase.orchestrate.frame import FRAME, build_frame, checked_rule
+from livebase.orchestrate.plan_types import StateTables
 from livebase.orchestrate.playbook import Playbook
 from livebase.store import Store
 
 __all__ = ["Explanation", "Preview", "explain", "overlap", "preview"]
-
-
-def _check(config: LivebaseConfig, condition: str | None, name: str) -> str | None:
-    if not condition:
-        return None
-    from livebase.segments.rules import check_condition
-
-    return check_condition(condition, rule_columns(config), rule=name)
 
 
 def _entry(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str) -> str:
@@ -39,8 +31,8 @@ def _entry(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str)
         pb,
         as_of,
         journeys=journeys,
-        where=_check(config, audience.where, "audience.where"),
-        exclude_where=_check(
+        where=checked_rule(config, audience.where, "audience.where"),
+        exclude_where=checked_rule(
             config, audience.exclude.where if audience.exclude else None, "audience.exclude"
         ),
     )

@@ -1,0 +1,218 @@
+"""A tick's due steps, in passes (a skipped step lets the next one come due).
+
+Each pass decides every due step (``steps.decisions_sql``: conditions on earlier steps, per-step
+holdout, stop rules, contact, suppression, consent), moves marketing steps out of quiet hours in
+the customer's zone (to the next allowed minute, DST included, never dropped), admits them
+under the caps with arbitration (``caps``), then applies ``on_capped``: skip, defer (once, to
+when the cap frees; capped again: skipped) or next_step, writing the pass's ledger, outbox and
+step-holdout rows and advancing the journeys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyarrow as pa
+
+from livebase.config import LivebaseConfig
+from livebase.features import sql_string
+from livebase.orchestrate.caps import admit_in_rounds
+from livebase.orchestrate.entry import ts_sql
+from livebase.orchestrate.frame import FRAME, checked_rule, segment_columns
+from livebase.orchestrate.plan_types import StateTables
+from livebase.orchestrate.playbook import Playbook
+from livebase.orchestrate.steps import contact_fields, contact_sql, decisions_sql, frame_flags_sql
+from livebase.orchestrate.tick_sql import days_sql, scalar, table_from_arrow
+
+__all__ = ["advance"]
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _quiet_hours(
+    con: Any, config: LivebaseConfig, as_of: datetime, zones: list[str]
+) -> dict[str, datetime]:
+    """Zone → the local (workspace) time a message due at ``as_of`` may go out."""
+    from livebase.orchestrate.send_check import next_allowed
+
+    quiet = config.policy.quiet_hours
+    ws = ZoneInfo(config.timezone)
+    due_utc = as_of.replace(tzinfo=ws).astimezone(ZoneInfo("UTC"))
+    out: dict[str, datetime] = {}
+    for zone in zones:
+        name = zone if zone and _zone_ok(zone) else config.timezone
+        moved = None if quiet is None else next_allowed(due_utc, quiet, name)
+        out[zone] = as_of if moved is None else moved.astimezone(ws).replace(tzinfo=None)
+    return out
+
+
+def advance(
+    con: Any,
+    config: LivebaseConfig,
+    playbooks: Sequence[Playbook],
+    as_of: datetime,
+    state: StateTables,
+) -> None:
+    """Process due steps in passes until none is due (at most one pass per step)."""
+    if not playbooks:
+        return
+    t = ts_sql(as_of)
+    policy = config.policy
+    stop_rules: dict[str, list[str]] = {}
+    for pb in playbooks:
+        rules = [*pb.stop_rules, *(policy.stop_rules if pb.purpose == "marketing" else [])]
+        stop_rules[pb.name] = [
+            checked_rule(config, r, f"stop_rules.{i}") or "FALSE" for i, r in enumerate(rules)
+        ]
+    seg_cols = list(segment_columns(config).values())
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lb_pb_flags AS "
+        + frame_flags_sql(playbooks, stop_rules, seg_cols, FRAME)
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lb_pb_res (customer_id VARCHAR, channel VARCHAR, "
+        "ts TIMESTAMP, playbook VARCHAR, tick BOOLEAN)"
+    )
+    marketing = [pb.name for pb in playbooks if pb.purpose == "marketing"]
+    con.execute(
+        f"""INSERT INTO lb_pb_res
+        SELECT l.customer_id, l.channel, l.ts, l.playbook, FALSE FROM {state.ledger} l
+        WHERE l.type = 'planned' AND coalesce(l.reason, 'marketing') = 'marketing'
+          AND l.ts > {t} - INTERVAL 400 DAY
+          AND NOT EXISTS (SELECT 1 FROM {state.ledger} c WHERE c.message_key = l.message_key
+                          AND c.type = 'cancelled')"""
+    )
+    contact = contact_sql(contact_fields(config.channels))
+    columns = "event_id, message_key, customer_id, playbook, occurrence, step, channel, type, ts"
+    ledger = (
+        f"(SELECT {columns} FROM {state.ledger} UNION ALL SELECT {columns} FROM lb_pb_new_ledger)"
+    )
+    max_steps = max(len(pb.steps) for pb in playbooks)
+    for _ in range(max_steps + 1):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE lb_pb_dec AS "
+            + decisions_sql(
+                playbooks,
+                as_of,
+                work="lb_pb_w",
+                steps="lb_pb_steps",
+                conditions="lb_pb_conds",
+                ledger=ledger,
+                consents=state.consents,
+                suppressions=state.suppressions,
+                flags="lb_pb_flags",
+                contact=contact,
+                require_consent=policy.require_consent,
+            )
+        )
+        if scalar(con, "SELECT count(*) FROM lb_pb_dec") == 0:
+            break
+        zones = [r[0] for r in con.execute("SELECT DISTINCT tz FROM lb_pb_dec").fetchall()]
+        moved = _quiet_hours(con, config, as_of, zones)
+        quiet_rows = pa.table(
+            {"tz": list(moved), "due": [moved[z] for z in moved]},
+            schema=pa.schema([("tz", pa.string()), ("due", pa.timestamp("us"))]),
+        )
+        table_from_arrow(con, "lb_pb_quiet", quiet_rows)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE lb_pb_cand AS
+            SELECT d.key, d.customer_id, d.playbook, d.occurrence, d.idx, d.channel,
+                   d.priority, d.entered_at,
+                   CASE WHEN d.purpose = 'marketing' THEN q.due ELSE {t} END AS due
+            FROM lb_pb_dec d JOIN lb_pb_quiet q USING (tz)
+            WHERE d.outcome = 'send' AND d.purpose = 'marketing'
+              AND d.playbook IN ({", ".join(sql_string(m) for m in marketing) or "NULL"})"""
+        )
+        admit_in_rounds(
+            con, policy.caps, candidates="lb_pb_cand", reservations="lb_pb_res", frame=FRAME
+        )
+        _apply(con, as_of, ledger)
+
+
+def _apply(con: Any, as_of: datetime, ledger: str) -> None:
+    """Turn one pass's decisions into ledger and outbox rows and advance the journeys."""
+    t = ts_sql(as_of)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_fin AS
+        SELECT d.*, c.cap_reason, c.frees_at, coalesce(c.due, {t}) AS send_at,
+          EXISTS (SELECT 1 FROM {ledger} l WHERE l.event_id = d.key || ':capped')
+            AS capped_before
+        FROM lb_pb_dec d LEFT JOIN lb_pb_cand c USING (key)"""
+    )
+    # outcome → action: plan | skip | hold | defer | next
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE lb_pb_act AS
+        SELECT *, CASE
+            WHEN outcome = 'held_out' THEN 'hold'
+            WHEN outcome LIKE 'skip:%' THEN 'skip'
+            WHEN cap_reason IS NULL THEN 'plan'
+            WHEN on_capped = 'defer' AND NOT capped_before THEN 'defer'
+            WHEN on_capped = 'next_step' THEN 'next'
+            ELSE 'skip' END AS action
+        FROM lb_pb_fin"""
+    )
+    cols = "key, customer_id, playbook, occurrence, step, channel"
+    con.execute(
+        f"""INSERT INTO lb_pb_new_ledger
+        SELECT key || ':' || type, key, customer_id, playbook, occurrence, step, channel, type,
+               reason, cost, ts FROM (
+          SELECT {cols}, 'skipped' AS type, substr(outcome, 6) AS reason, 0.0 AS cost, {t} AS ts
+          FROM lb_pb_act WHERE outcome LIKE 'skip:%'
+          UNION ALL SELECT {cols}, 'held_out', 'step_holdout', 0.0, {t} FROM lb_pb_act
+          WHERE outcome = 'held_out'
+          UNION ALL SELECT {cols}, 'capped', cap_reason || ':' || action, 0.0, {t}
+          FROM lb_pb_act WHERE cap_reason IS NOT NULL AND NOT capped_before
+          UNION ALL SELECT {cols}, 'skipped', 'capped_again:' || cap_reason, 0.0, {t}
+          FROM lb_pb_act WHERE cap_reason IS NOT NULL AND capped_before
+          UNION ALL SELECT {cols}, 'deferred', 'quiet_hours', 0.0, {t} FROM lb_pb_act
+          WHERE action = 'plan' AND send_at > {t}
+          UNION ALL SELECT {cols}, 'planned', purpose, cost, send_at FROM lb_pb_act
+          WHERE action = 'plan'
+        ) x"""
+    )
+    con.execute(
+        """INSERT INTO lb_pb_new_outbox BY NAME
+        SELECT key, customer_id, playbook, occurrence, step, channel, purpose, template, offer,
+               variant, priority, send_at AS due_at FROM lb_pb_act WHERE action = 'plan'"""
+    )
+    # step holdouts: everyone who reached a step with a holdout is assigned
+    con.execute(
+        f"""INSERT INTO lb_pb_new_assign
+        SELECT 'playbook:' || a.playbook || ':step:' || a.step, a.customer_id, a.occurrence,
+               a.step_arm, s.holdout, s.salt, {t}
+        FROM lb_pb_act a JOIN lb_pb_steps s USING (playbook, idx)
+        WHERE s.holdout > 0 AND a.cond_fail IS NULL AND a.purpose = 'marketing'"""
+    )
+    nxt = days_sql("next_after")
+    con.execute(
+        f"""UPDATE lb_pb_w w SET changed = TRUE,
+            current_step = CASE WHEN a.action = 'plan' THEN a.step ELSE w.current_step END,
+            idx = CASE WHEN a.action = 'defer' THEN a.idx
+                       WHEN a.idx + 1 < a.n_steps THEN a.idx + 1 END,
+            next_due_at = CASE
+                WHEN a.action = 'defer' THEN coalesce(a.frees_at, {t} + INTERVAL 1 DAY)
+                WHEN a.idx + 1 >= a.n_steps THEN NULL
+                WHEN a.action = 'next' THEN {t}
+                WHEN a.action = 'plan' THEN a.send_at + {nxt}
+                ELSE a.next_due_at + {nxt} END
+        FROM lb_pb_act a
+        WHERE w.customer_id = a.customer_id AND w.playbook = a.playbook
+          AND w.occurrence = a.occurrence"""
+    )
+    con.execute(
+        """UPDATE lb_pb_w w SET next_step = s.step FROM lb_pb_steps s
+        WHERE w.changed AND s.playbook = w.playbook AND s.idx = w.idx"""
+    )
+    con.execute(
+        """UPDATE lb_pb_w SET state = 'completed', next_step = NULL, next_due_at = NULL
+        WHERE changed AND state = 'active' AND idx IS NULL"""
+    )
