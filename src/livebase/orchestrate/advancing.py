@@ -193,26 +193,34 @@ def _apply(con: Any, as_of: datetime, ledger: str) -> None:
         WHERE s.holdout > 0 AND a.cond_fail IS NULL AND a.purpose = 'marketing'"""
     )
     nxt = days_sql("next_after")
+    # the working copy rebuilt in one scan (DuckDB's UPDATE … FROM is many times slower)
     con.execute(
-        f"""UPDATE lb_pb_w w SET changed = TRUE,
-            current_step = CASE WHEN a.action = 'plan' THEN a.step ELSE w.current_step END,
-            idx = CASE WHEN a.action = 'defer' THEN a.idx
-                       WHEN a.idx + 1 < a.n_steps THEN a.idx + 1 END,
-            next_due_at = CASE
-                WHEN a.action = 'defer' THEN coalesce(a.frees_at, {t} + INTERVAL 1 DAY)
-                WHEN a.idx + 1 >= a.n_steps THEN NULL
-                WHEN a.action = 'next' THEN {t}
-                WHEN a.action = 'plan' THEN a.send_at + {nxt}
-                ELSE a.next_due_at + {nxt} END
-        FROM lb_pb_act a
-        WHERE w.customer_id = a.customer_id AND w.playbook = a.playbook
-          AND w.occurrence = a.occurrence"""
-    )
-    con.execute(
-        """UPDATE lb_pb_w w SET next_step = s.step FROM lb_pb_steps s
-        WHERE w.changed AND s.playbook = w.playbook AND s.idx = w.idx"""
-    )
-    con.execute(
-        """UPDATE lb_pb_w SET state = 'completed', next_step = NULL, next_due_at = NULL
-        WHERE changed AND state = 'active' AND idx IS NULL"""
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_w AS
+        WITH m AS (
+            SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, w.arm, w.state,
+                w.exit_reason, w.exited_at, w.next_step,
+                a.customer_id IS NOT NULL AS moved, w.changed OR a.customer_id IS NOT NULL
+                    AS changed,
+                CASE WHEN a.action = 'plan' THEN a.step ELSE w.current_step END AS current_step,
+                CASE WHEN a.customer_id IS NULL THEN w.idx
+                     WHEN a.action = 'defer' THEN a.idx
+                     WHEN a.idx + 1 < a.n_steps THEN a.idx + 1 END AS idx,
+                CASE WHEN a.customer_id IS NULL THEN w.next_due_at
+                     WHEN a.action = 'defer' THEN coalesce(a.frees_at, {t} + INTERVAL 1 DAY)
+                     WHEN a.idx + 1 >= a.n_steps THEN NULL
+                     WHEN a.action = 'next' THEN {t}
+                     WHEN a.action = 'plan' THEN a.send_at + {nxt}
+                     ELSE a.next_due_at + {nxt} END AS next_due_at
+            FROM lb_pb_w w LEFT JOIN lb_pb_act a USING (customer_id, playbook, occurrence)
+        )
+        SELECT m.customer_id, m.playbook, m.occurrence, m.entered_at, m.arm,
+            CASE WHEN m.moved AND m.state = 'active' AND m.idx IS NULL THEN 'completed'
+                 ELSE m.state END AS state,
+            m.current_step,
+            CASE WHEN m.moved AND m.idx IS NULL THEN NULL
+                 WHEN m.moved THEN s.step ELSE m.next_step END AS next_step,
+            CASE WHEN m.moved AND m.idx IS NULL THEN NULL ELSE m.next_due_at END
+                AS next_due_at,
+            m.exit_reason, m.exited_at, m.idx, m.changed
+        FROM m LEFT JOIN lb_pb_steps s ON s.playbook = m.playbook AND s.idx = m.idx"""
     )
