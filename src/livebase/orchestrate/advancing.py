@@ -3,8 +3,9 @@
 Each pass decides every due step (``steps.decisions_sql``: conditions on earlier steps, per-step
 holdout, stop rules, contact, suppression, consent), moves marketing steps out of quiet hours in
 the customer's zone (to the next allowed minute, DST included, never dropped), admits them
-under the caps with arbitration (``caps``), then applies ``on_capped``: skip, defer (once, to
-when the cap frees; capped again: skipped) or next_step, writing the pass's ledger, outbox and
+under the caps and the arbitration window (``caps``), then applies ``on_capped`` (or, for a
+step that lost an arbitration, ``on_conflict``): skip, defer (once, to when the cap or window
+frees; capped again: skipped) or next_step, writing the pass's ledger, outbox and
 step-holdout rows and advancing the journeys.
 """
 
@@ -96,6 +97,8 @@ def advance(
     ledger = (
         f"(SELECT {columns} FROM {state.ledger} UNION ALL SELECT {columns} FROM lb_pb_new_ledger)"
     )
+    window = policy.arbitration
+    arbitration = None if window is None else (str(policy.arbitration_window), window)
     max_steps = max(len(pb.steps) for pb in playbooks)
     for _ in range(max_steps + 1):
         con.execute(
@@ -133,7 +136,12 @@ def advance(
               AND d.playbook IN ({", ".join(sql_string(m) for m in marketing) or "NULL"})"""
         )
         admit_in_rounds(
-            con, policy.caps, candidates="lb_pb_cand", reservations="lb_pb_res", frame=FRAME
+            con,
+            policy.caps,
+            candidates="lb_pb_cand",
+            reservations="lb_pb_res",
+            frame=FRAME,
+            arbitration=arbitration,
         )
         _apply(con, as_of, ledger)
 
@@ -148,17 +156,18 @@ def _apply(con: Any, as_of: datetime, ledger: str) -> None:
             AS capped_before
         FROM lb_pb_dec d LEFT JOIN lb_pb_cand c USING (key)"""
     )
-    # outcome → action: plan | skip | hold | defer | next
+    # outcome → action: plan | skip | hold | defer | next (an arbitration loss: on_conflict)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE lb_pb_act AS
-        SELECT *, CASE
+        SELECT * EXCLUDE (rule), CASE
             WHEN outcome = 'held_out' THEN 'hold'
             WHEN outcome LIKE 'skip:%' THEN 'skip'
             WHEN cap_reason IS NULL THEN 'plan'
-            WHEN on_capped = 'defer' AND NOT capped_before THEN 'defer'
-            WHEN on_capped = 'next_step' THEN 'next'
+            WHEN rule = 'defer' AND NOT capped_before THEN 'defer'
+            WHEN rule = 'next_step' THEN 'next'
             ELSE 'skip' END AS action
-        FROM lb_pb_fin"""
+        FROM (SELECT *, CASE WHEN starts_with(cap_reason, 'arbitration:') THEN on_conflict
+                             ELSE on_capped END AS rule FROM lb_pb_fin)"""
     )
     cols = "key, customer_id, playbook, occurrence, step, channel"
     con.execute(

@@ -233,6 +233,21 @@ def explain(
         out.checks.append(
             (cap_code(rule), "full" if int(n) >= rule.max else "room", f"{n} of {rule.max}")
         )
+    window = config.policy.arbitration
+    if window is not None and pb.purpose == "marketing":
+        others = store.con.execute(
+            f"""SELECT list(DISTINCT playbook ORDER BY playbook) FROM {state.ledger}
+            WHERE customer_id = ? AND type = 'planned' AND reason = 'marketing'
+              AND playbook <> ? AND abs(epoch(ts) - epoch({t})) < {window.total_seconds()}""",
+            [customer_id, pb.name],
+        ).fetchall()[0][0]
+        out.checks.append(
+            (
+                f"arbitration window {config.policy.arbitration_window}",
+                "taken" if others else "free",
+                "planned by " + ", ".join(others) if others else "no other playbook's message",
+            )
+        )
     quiet = config.policy.quiet_hours
     if quiet is not None:
         from livebase.orchestrate.send_check import next_allowed

@@ -55,6 +55,9 @@ class PlaybookCounts:
     held_out: int = 0
     planned: dict[str, int] = field(default_factory=dict)
     capped: int = 0
+    """Steps refused by a cap or an arbitration (deferred, skipped or passed on)."""
+    arbitrated: int = 0
+    """Of ``capped``: steps that lost an arbitration to another playbook."""
     deferred: int = 0
     suppressed: int = 0
     no_consent: int = 0

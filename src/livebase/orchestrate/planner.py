@@ -125,6 +125,8 @@ def tally(con: Any, counts: Mapping[str, PlaybookCounts]) -> None:
             c.cost += float(cost or 0.0)
         elif kind == "capped":
             c.capped += n
+            if reason.startswith("arbitration:"):
+                c.arbitrated += n
         elif kind == "deferred":
             c.deferred += n
         elif kind == "held_out" and reason == "step_holdout":

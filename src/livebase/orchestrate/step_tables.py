@@ -1,7 +1,7 @@
 """The static tables of a tick: every step of the playbooks and its conditions.
 
 ``lb_pb_steps`` holds one row per (playbook, step index) with channel, template, offer, delay,
-holdout, priority, ``on_capped``, cost and the delay of the next step; ``lb_pb_conds`` one row
+holdout, priority, ``on_capped``, ``on_conflict``, cost and the delay of the next step; ``lb_pb_conds`` one row
 per condition on earlier steps (``not_opened``, ``not_clicked``, ``no_reaction``,
 ``no_purchase``, ``no_event``).
 """
@@ -42,6 +42,10 @@ def load_step_tables(con: Any, playbooks: Sequence[Playbook], config: LivebaseCo
                     "purpose": pb.purpose,
                     "priority": pb.priority,
                     "on_capped": pb.on_capped or policy_on_capped,
+                    "on_conflict": pb.on_conflict
+                    or config.policy.on_conflict
+                    or pb.on_capped
+                    or policy_on_capped,
                     "n_steps": len(pb.steps),
                     "cost": float(cost),
                     "next_after": nxt,
@@ -75,6 +79,7 @@ def load_step_tables(con: Any, playbooks: Sequence[Playbook], config: LivebaseCo
                 ("purpose", pa.string()),
                 ("priority", pa.int32()),
                 ("on_capped", pa.string()),
+                ("on_conflict", pa.string()),
                 ("n_steps", pa.int32()),
                 ("cost", pa.float64()),
                 ("next_after", pa.float64()),
