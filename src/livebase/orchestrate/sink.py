@@ -1,8 +1,10 @@
 """Where a tick's plan goes: the operational store (one transaction), or replay's scratch tables.
 
-:func:`write_plan` writes journeys (upsert), assignments, outbox rows and ledger rows (insert,
-ignoring keys already there) to the operational store in **one** transaction, times turned
-from local to UTC; rerunning the same tick adds nothing. :func:`append_plan` appends the same
+:func:`write_plan` writes journeys (upsert of the changed ones), assignments, outbox rows and
+ledger rows (insert, ignoring keys already there) to the operational store in **one**
+transaction, times turned from local to UTC; rerunning the same tick adds nothing. In bulk,
+never row by row: each table goes through Arrow (ADBC ingest into a temporary table) and one
+``INSERT … SELECT … ON CONFLICT``. :func:`append_plan` appends the same
 plan to DuckDB state tables (local time): replay's scratch copy, and the tests' stand-in for
 the bridge.
 """
