@@ -8,7 +8,7 @@ import pytest
 from _bases import make_base, make_config, playbook
 
 from livebase.measure.assignment import bucket_of
-from livebase.orchestrate.inspect import explain
+from livebase.orchestrate.inspect import explain, overlap
 
 LAST_PAID = datetime(2026, 3, 1, 12)
 CROSSING = datetime(2026, 4, 30, 10)  # 60 days after LAST_PAID, at 10:00 local
@@ -232,6 +232,22 @@ def test_a_message_planned_earlier_keeps_its_place_against_a_higher_priority() -
     assert (lost["playbook"], lost["reason"]) == ("high", "arbitration:low:window:1d:skip")
     plan = base.tick([low, high], CROSSING + timedelta(days=1, hours=2))
     assert plan.outbox.num_rows == 0  # skipped is final: the journey went on without it
+
+
+def test_overlap_counts_the_customers_several_playbooks_compete_for() -> None:
+    base = make_base(
+        [{"customer_id": "a"}, {"customer_id": "b"}],
+        orders=[("a", LAST_PAID, 5000), ("b", LAST_PAID, 5000)],
+        events=[("a", CROSSING - timedelta(hours=1), "lesson_missed")],
+    )
+    low = playbook(name="low", priority=10)
+    high = playbook(name="high", priority=90, trigger={"event": "lesson_missed", "within_hours": 2})
+    rows = overlap(base.store, base.config, [low, high], CROSSING, state=base.state)
+    assert [(r["playbook"], r["other"], r["customers"], r["contested"]) for r in rows] == [
+        ("high", "high", 1, 1),
+        ("high", "low", 1, 1),
+        ("low", "low", 2, 1),
+    ]
 
 
 def test_quiet_hours_move_the_step_to_the_customers_morning_never_drop_it() -> None:

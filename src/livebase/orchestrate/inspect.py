@@ -298,7 +298,8 @@ def overlap(
     state: StateTables = StateTables(),
 ) -> list[dict[str, Any]]:
     """Pairs of playbooks and the customers both want at ``as_of`` (trigger fired or journey
-    running, audience passed), plus each playbook's own count (``other`` = itself)."""
+    running, audience passed), plus each playbook's own count (``other`` = itself); every row
+    also says how many of its customers at least one other playbook wants (``contested``)."""
     as_of = _local(as_of, config)
     build_frame(store, config, as_of.date())
     parts = []
@@ -314,8 +315,11 @@ def overlap(
     union = " UNION ALL ".join(parts)
     return _rows(
         store,
-        f"""WITH w AS ({union})
-        SELECT a.playbook, b.playbook AS other, count(*) AS customers
-        FROM w a JOIN w b USING (customer_id) WHERE a.playbook <= b.playbook
+        f"""WITH w AS ({union}),
+        k AS (SELECT customer_id, count(DISTINCT playbook) AS wanted FROM w GROUP BY ALL)
+        SELECT a.playbook, b.playbook AS other, count(*) AS customers,
+               count(*) FILTER (WHERE k.wanted > 1) AS contested
+        FROM w a JOIN w b USING (customer_id) JOIN k USING (customer_id)
+        WHERE a.playbook <= b.playbook
         GROUP BY ALL ORDER BY a.playbook, other""",
     )
