@@ -149,16 +149,16 @@ def advance(
 def _apply(con: Any, as_of: datetime, ledger: str) -> None:
     """Turn one pass's decisions into ledger and outbox rows and advance the journeys."""
     t = ts_sql(as_of)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lb_pb_fin AS
-        SELECT d.*, c.cap_reason, c.frees_at, coalesce(c.due, {t}) AS send_at,
-          EXISTS (SELECT 1 FROM {ledger} l WHERE l.event_id = d.key || ':capped')
-            AS capped_before
-        FROM lb_pb_dec d LEFT JOIN lb_pb_cand c USING (key)"""
-    )
     # outcome → action: plan | skip | hold | defer | next (an arbitration loss: on_conflict)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE lb_pb_act AS
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_act AS
+        WITH fin AS (
+            SELECT d.*, c.cap_reason, c.frees_at, coalesce(c.due, {t}) AS send_at,
+              d.key IN (SELECT message_key FROM {ledger} WHERE type = 'capped') AS capped_before,
+              CASE WHEN starts_with(c.cap_reason, 'arbitration:') THEN d.on_conflict
+                   ELSE d.on_capped END AS rule
+            FROM lb_pb_dec d LEFT JOIN lb_pb_cand c USING (key)
+        )
         SELECT * EXCLUDE (rule), CASE
             WHEN outcome = 'held_out' THEN 'hold'
             WHEN outcome LIKE 'skip:%' THEN 'skip'
@@ -166,8 +166,7 @@ def _apply(con: Any, as_of: datetime, ledger: str) -> None:
             WHEN rule = 'defer' AND NOT capped_before THEN 'defer'
             WHEN rule = 'next_step' THEN 'next'
             ELSE 'skip' END AS action
-        FROM (SELECT *, CASE WHEN starts_with(cap_reason, 'arbitration:') THEN on_conflict
-                             ELSE on_capped END AS rule FROM lb_pb_fin)"""
+        FROM fin"""
     )
     cols = "key, customer_id, playbook, occurrence, step, channel"
     con.execute(

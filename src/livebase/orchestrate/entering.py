@@ -19,7 +19,7 @@ from livebase.orchestrate.entry import entry_sql, ts_sql
 from livebase.orchestrate.frame import checked_rule
 from livebase.orchestrate.plan_types import PlaybookCounts, StateTables
 from livebase.orchestrate.playbook import Playbook
-from livebase.orchestrate.tick_sql import days_sql, scalar
+from livebase.orchestrate.tick_sql import days_sql
 
 __all__ = ["enter", "mark_exits"]
 
@@ -134,7 +134,8 @@ def enter(
                {sql_string(pb.holdout_salt)}, {t}
         FROM lb_pb_enter WHERE g_arm <> 'holdout'"""
     )
-    counts.entered = scalar(con, "SELECT count(*) FROM lb_pb_enter")
-    counts.held_out = scalar(
-        con, "SELECT count(*) FROM lb_pb_enter WHERE g_arm = 'holdout' OR p_arm = 'holdout'"
-    )
+    entered, held_out = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE g_arm = 'holdout' OR p_arm = 'holdout') "
+        "FROM lb_pb_enter"
+    ).fetchall()[0]
+    counts.entered, counts.held_out = int(entered), int(held_out)
