@@ -2,7 +2,9 @@
 
 Caps never exceeded in any rolling window; nobody suppressed, non-consenting or held out in
 the outbox; no step twice per occurrence; quiet hours hold in every zone across DST changes;
-no step after a purchase ended the journey; rerunning a moment changes nothing.
+no step after a purchase ended the journey; rerunning a moment changes nothing; no customer
+gets marketing steps of two playbooks within the arbitration window, and of two steps due
+together the better (priority, then entry) wins.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "quiet_hours": quiet,
         "global_holdout": draw(st.sampled_from([0.0, 0.2])),
         "on_capped": draw(st.sampled_from(["skip", "defer", "next_step"])),
+        "arbitration_window": draw(st.sampled_from([None, "12h", "1d", "3d"])),
+        "on_conflict": draw(st.sampled_from([None, "skip", "defer", "next_step"])),
     }
     playbooks = []
     for p in range(draw(st.integers(1, 3))):
@@ -86,6 +90,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                     "priority": draw(st.integers(0, 100)),
                     "holdout": draw(st.sampled_from([0.0, 0.3])),
                     "on_capped": draw(st.sampled_from([None, "skip", "defer", "next_step"])),
+                    "on_conflict": draw(st.sampled_from([None, "skip", "defer"])),
                     "cooldown_days": draw(st.sampled_from([0, 3])),
                     "steps": steps,
                 }
@@ -100,6 +105,49 @@ def _inside(local: time, start: time, end: time) -> bool:
     if start <= end:
         return start <= local < end
     return local >= start or local < end
+
+
+def _check_same_tick_arbitration(
+    ledger: list[dict[str, Any]],
+    before: dict[tuple[str, str, int], dict[str, Any]],
+    base: Any,
+    playbooks: list[Playbook],
+    moment: datetime,
+) -> None:
+    """Of two steps due at the start of the tick, an arbitration goes to the better one:
+    higher priority, then earlier entry, then playbook name (a step that only came due after
+    a skip in the same tick meets the others' messages already planned)."""
+    by_name = {pb.name: pb for pb in playbooks}
+    after = {(j["customer_id"], j["playbook"], j["occurrence"]): j for j in base.journeys()}
+
+    def due_at_start(row: dict[str, Any]) -> bool:
+        key = (row["customer_id"], row["playbook"], row["occurrence"])
+        j = before.get(key)
+        if j is None:
+            return row["step"] == by_name[row["playbook"]].steps[0].id
+        return (
+            j["state"] == "active"
+            and j["next_step"] == row["step"]
+            and (j["next_due_at"] <= moment)
+        )
+
+    def rank(row: dict[str, Any]) -> tuple[Any, ...]:
+        entered = after[(row["customer_id"], row["playbook"], row["occurrence"])]["entered_at"]
+        return (-by_name[row["playbook"]].priority, entered, row["playbook"])
+
+    for lost in ledger:
+        if lost["type"] != "capped" or not lost["reason"].startswith("arbitration:"):
+            continue
+        winner = lost["reason"].split(":")[1]
+        for won in ledger:
+            if (won["type"], won["playbook"], won["customer_id"]) != (
+                "planned",
+                winner,
+                lost["customer_id"],
+            ):
+                continue
+            if due_at_start(won) and due_at_start(lost):
+                assert rank(won) < rank(lost), f"{lost} lost to a worse {won}"
 
 
 @settings(
@@ -141,7 +189,9 @@ def test_planner_invariants(s: dict[str, Any]) -> None:
     ticks = []
     for day, hour in enumerate(s["hours"]):
         moment = datetime.combine((start + timedelta(days=day)).date(), time(hour))
+        before = {(j["customer_id"], j["playbook"], j["occurrence"]): j for j in base.journeys()}
         plan = base.tick(playbooks, moment)
+        _check_same_tick_arbitration(plan.ledger.to_pylist(), before, base, playbooks, moment)
         ticks.extend((moment, row) for row in plan.outbox.to_pylist())
         again = base.tick(playbooks, moment)
         assert again.outbox.num_rows == again.ledger.num_rows == again.journeys.num_rows == 0
@@ -176,8 +226,17 @@ def test_planner_invariants(s: dict[str, Any]) -> None:
             local = row["due_at"].replace(tzinfo=ws).astimezone(zone).time()
             assert not _inside(local, quiet.start, quiet.end), "inside quiet hours"
     planned = base.rows(
-        "SELECT customer_id, channel, ts FROM lb_rp_ledger WHERE type = 'planned' ORDER BY ts"
+        "SELECT customer_id, playbook, channel, ts FROM lb_rp_ledger WHERE type = 'planned' "
+        "ORDER BY ts"
     )
+    window = config.policy.arbitration
+    if window is not None:
+        for cid in by_id:
+            mine = [p for p in planned if p["customer_id"] == cid]
+            for p in mine:
+                for q in mine:
+                    if p["playbook"] != q["playbook"]:
+                        assert abs(p["ts"] - q["ts"]) >= window, f"two playbooks for {cid}"
     for rule in config.policy.caps:
         window = parse_window(rule.per)
         for cid in by_id:

@@ -8,6 +8,7 @@ import pytest
 from _bases import make_base, make_config, playbook
 
 from livebase.measure.assignment import bucket_of
+from livebase.orchestrate.inspect import explain, overlap
 
 LAST_PAID = datetime(2026, 3, 1, 12)
 CROSSING = datetime(2026, 4, 30, 10)  # 60 days after LAST_PAID, at 10:00 local
@@ -182,6 +183,71 @@ def test_arbitration_higher_priority_then_earlier_entry_wins() -> None:
     assert [r["playbook"] for r in base.outbox()] == ["high"]
     (lost,) = [r for r in base.ledger() if r["type"] == "capped"]
     assert (lost["playbook"], lost["reason"]) == ("low", "arbitration:high:cap:any:1/1d:skip")
+
+
+@pytest.mark.parametrize(("on_conflict", "action"), [("defer", "defer"), ("skip", "skip")])
+def test_the_arbitration_window_gives_the_customer_to_one_playbook(
+    on_conflict: str, action: str
+) -> None:
+    base = make_base(
+        [{"customer_id": "a"}],
+        orders=[("a", LAST_PAID, 5000)],
+        events=[("a", CROSSING - timedelta(hours=1), "lesson_missed")],
+        config=make_config({"arbitration_window": "2d"}),  # no cap at all
+    )
+    low = playbook(name="low", priority=10, on_conflict=on_conflict)
+    high = playbook(name="high", priority=90, trigger={"event": "lesson_missed", "within_hours": 2})
+    base.tick([low, high], CROSSING)
+    assert [r["playbook"] for r in base.outbox()] == ["high"]
+    (lost,) = [r for r in base.ledger() if r["type"] == "capped"]
+    assert (lost["playbook"], lost["reason"]) == ("low", f"arbitration:high:window:2d:{action}")
+    assert base.tick([low, high], CROSSING).counts["low"].arbitrated == 0  # rerun: nothing new
+    why = explain(base.store, base.config, low, "a", CROSSING, state=base.state)
+    assert ("arbitration window 2d", "taken", "planned by high") in why.checks
+    _days(base, [low, high], CROSSING + timedelta(days=1), 3)
+    planned = {r["playbook"]: r["due_at"] for r in base.outbox()}
+    if on_conflict == "defer":  # to when the window frees: two days after high's message
+        assert planned == {"high": CROSSING, "low": CROSSING + timedelta(days=2)}
+    else:
+        assert planned == {"high": CROSSING}
+        assert [r["reason"] for r in base.ledger("a") if r["type"] == "capped"] == [
+            "arbitration:high:window:2d:skip"
+        ]
+
+
+def test_a_message_planned_earlier_keeps_its_place_against_a_higher_priority() -> None:
+    base = make_base(
+        [{"customer_id": "a"}],
+        orders=[("a", LAST_PAID, 5000)],
+        events=[("a", CROSSING + timedelta(hours=20), "lesson_missed")],
+        config=make_config({"arbitration_window": "1d", "on_conflict": "skip"}),
+    )
+    low = playbook(name="low", priority=10)
+    high = playbook(name="high", priority=90, trigger={"event": "lesson_missed", "within_hours": 2})
+    base.tick([low, high], CROSSING)
+    plan = base.tick([low, high], CROSSING + timedelta(hours=21))
+    assert plan.counts["high"].arbitrated == 1
+    assert [r["playbook"] for r in base.outbox()] == ["low"]
+    (lost,) = [r for r in base.ledger() if r["type"] == "capped"]
+    assert (lost["playbook"], lost["reason"]) == ("high", "arbitration:low:window:1d:skip")
+    plan = base.tick([low, high], CROSSING + timedelta(days=1, hours=2))
+    assert plan.outbox.num_rows == 0  # skipped is final: the journey went on without it
+
+
+def test_overlap_counts_the_customers_several_playbooks_compete_for() -> None:
+    base = make_base(
+        [{"customer_id": "a"}, {"customer_id": "b"}],
+        orders=[("a", LAST_PAID, 5000), ("b", LAST_PAID, 5000)],
+        events=[("a", CROSSING - timedelta(hours=1), "lesson_missed")],
+    )
+    low = playbook(name="low", priority=10)
+    high = playbook(name="high", priority=90, trigger={"event": "lesson_missed", "within_hours": 2})
+    rows = overlap(base.store, base.config, [low, high], CROSSING, state=base.state)
+    assert [(r["playbook"], r["other"], r["customers"], r["contested"]) for r in rows] == [
+        ("high", "high", 1, 1),
+        ("high", "low", 1, 1),
+        ("low", "low", 2, 1),
+    ]
 
 
 def test_quiet_hours_move_the_step_to_the_customers_morning_never_drop_it() -> None:

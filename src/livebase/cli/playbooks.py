@@ -289,12 +289,19 @@ def register(app: typer.Typer) -> None:
             return
         own = {r["playbook"]: r["customers"] for r in rows if r["playbook"] == r["other"]}
         table = Table(title="Customers wanted by two playbooks (diagonal: by one)")
-        for column in ("playbook", "other", "customers", "share of playbook"):
+        for column in ("playbook", "other", "customers", "share of playbook", "contested"):
             table.add_column(column, justify="right" if column != "playbook" else "left")
         for r in rows:
             share = r["customers"] / own[r["playbook"]] if own.get(r["playbook"]) else 0.0
-            table.add_row(r["playbook"], r["other"], f"{r['customers']:,}", f"{share:.0%}")
+            contested = f"{r['contested']:,}" if r["playbook"] == r["other"] else ""
+            table.add_row(
+                r["playbook"], r["other"], f"{r['customers']:,}", f"{share:.0%}", contested
+            )
         console.print(table)
+        console.print(
+            "contested: customers of the playbook that another playbook wants too "
+            "(arbitration: higher priority, then earlier entry)"
+        )
 
 
 def _print_replay(result: Any, currency: str) -> None:

@@ -10,7 +10,13 @@ reservation into the future.
 Arbitration: a customer's candidates of one tick are admitted in rounds, best first: higher
 ``priority``, then earlier entry, then playbook name and step. A candidate refused by a cap
 filled by a better candidate of another playbook this tick lost the arbitration: its reason
-reads ``arbitration:<winner>:<cap>``; otherwise ``cap:<channel>:<max>/<per>``.
+reads ``arbitration:<winner>:<cap>``; otherwise ``cap:<channel>:<max>/<per>``. With an
+arbitration window ``W`` (``policy.arbitration_window``), a candidate is also refused when
+another playbook holds a reservation of the customer strictly within ``W`` of it (a cap of one
+message per ``W`` that counts only the other playbooks): reason
+``arbitration:<holder>:window:<W>``. So no customer gets marketing messages of two playbooks
+within ``W``; within a tick the better candidate wins, and a message planned at an earlier
+tick keeps its place.
 
 >>> from livebase.orchestrate.settings import CapRule
 >>> cap_code(CapRule(channel="email", max=2, per="7d"))
@@ -24,6 +30,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import duckdb
 
@@ -31,6 +38,9 @@ from livebase.orchestrate.entry import segments_sql
 from livebase.orchestrate.settings import CapRule
 
 __all__ = ["admit_in_rounds", "allowed_at", "cap_code"]
+
+_WINDOW_RULE = -1
+"""``rule_no`` of the arbitration window among the caps (checked first)."""
 
 
 def cap_code(rule: CapRule) -> str:
@@ -53,67 +63,82 @@ def admit_in_rounds(
     candidates: str,
     reservations: str,
     frame: str,
+    arbitration: tuple[str, timedelta] | None = None,
 ) -> None:
     """Decide every candidate: adds ``cap_reason`` (NULL = admitted) and ``frees_at``.
 
+    ``arbitration`` is the policy's window (as written, and as a duration), or None.
+
     ``candidates`` (a temp table) has key, customer_id, playbook, channel, due, priority,
-    entered_at, occurrence, idx; it gains the columns ``cap_reason`` and ``frees_at``.
+    entered_at, occurrence, idx; it is rebuilt with the columns ``cap_reason``, ``frees_at``
+    and ``rk`` (the round) added.
     ``reservations`` (customer_id, channel, ts, playbook, tick) gains the admitted ones.
     """
-    con.execute(
-        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS cap_reason VARCHAR;"
-        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS frees_at TIMESTAMP;"
-        f"ALTER TABLE {candidates} ADD COLUMN IF NOT EXISTS rk INTEGER;"
-        f"""UPDATE {candidates} c SET rk = r.rk FROM (
-            SELECT key, row_number() OVER (PARTITION BY customer_id
-                ORDER BY priority DESC, entered_at, playbook, occurrence, idx) AS rk
-            FROM {candidates}) r WHERE r.key = c.key"""
+    con.execute(  # rebuilt, not altered and updated: DuckDB's UPDATE … FROM is slow
+        f"""CREATE OR REPLACE TEMP TABLE {candidates} AS
+        SELECT *, CAST(NULL AS VARCHAR) AS cap_reason, CAST(NULL AS TIMESTAMP) AS frees_at,
+            CAST(row_number() OVER (PARTITION BY customer_id
+                ORDER BY priority DESC, entered_at, playbook, occurrence, idx) AS INTEGER) AS rk
+        FROM {candidates}"""
     )
     row = con.execute(f"SELECT coalesce(max(rk), 0) FROM {candidates}").fetchall()[0]
     rounds = int(row[0]) if row else 0
-    if not rules:
+    if not rules and arbitration is None:
         con.execute(
             f"INSERT INTO {reservations} SELECT customer_id, channel, due, playbook, TRUE "
             f"FROM {candidates}"
         )
         return
-    values = ", ".join(
+    quote = chr(39)
+    rows = [
         f"({i}, '{r.channel}', {r.max}, {int(r.window.total_seconds())}, "
-        f"'{cap_code(r).replace(chr(39), chr(39) * 2)}')"
+        f"'{cap_code(r).replace(quote, quote * 2)}', FALSE)"
         for i, r in enumerate(rules)
-    )
-    applies = " ".join(
+    ]
+    if arbitration is not None:
+        written, window = arbitration
+        rows.append(
+            f"({_WINDOW_RULE}, 'any', 1, {int(window.total_seconds())}, "
+            f"'window:{written.replace(quote, quote * 2)}', TRUE)"
+        )
+    values = ", ".join(rows)
+    whens = " ".join(
         f"WHEN {i} THEN {segments_sql(r.segments, 'f')} IS TRUE" for i, r in enumerate(rules)
     )
+    applies = f"(CASE r.rule_no {whens} ELSE TRUE END)" if whens else "TRUE"
     for rk in range(1, rounds + 1):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE lb_pb_capcheck AS
             WITH k AS (SELECT * FROM {candidates} WHERE rk = {rk}),
-            rules(rule_no, channel, max_, seconds, code) AS (VALUES {values}),
+            rules(rule_no, channel, max_, seconds, code, others) AS (VALUES {values}),
             kr AS (
                 SELECT k.key, k.customer_id, k.channel AS k_channel, k.due, k.playbook AS k_pb,
-                       r.rule_no, r.channel, r.max_, r.seconds, r.code
+                       r.rule_no, r.channel, r.max_, r.seconds, r.code, r.others
                 FROM k JOIN {frame} f USING (customer_id) CROSS JOIN rules r
                 WHERE (r.channel = 'any' OR r.channel = k.channel)
-                  AND (CASE r.rule_no {applies} END)
+                  AND {applies}
             ),
             counted AS (
-                SELECT kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code,
+                SELECT kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code, kr.others,
                        count(res.ts) AS n,
                        list_sort(list(res.ts) FILTER (WHERE res.ts <= kr.due)) AS past,
                        bool_or(res.tick AND res.playbook <> kr.k_pb) AS by_tick,
                        min(CASE WHEN res.tick AND res.playbook <> kr.k_pb THEN res.playbook END)
-                           AS winner
+                           AS winner,
+                       min(res.playbook) AS holder
                 FROM kr LEFT JOIN {reservations} res
                   ON res.customer_id = kr.customer_id
                  AND (kr.channel = 'any' OR res.channel = kr.channel)
+                 AND (NOT kr.others OR res.playbook <> kr.k_pb)
                  AND abs(epoch(res.ts) - epoch(kr.due)) < kr.seconds
-                GROUP BY kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code
+                GROUP BY kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code, kr.others
             ),
             failing AS (
                 SELECT key, arg_min(
-                    CASE WHEN by_tick THEN 'arbitration:' || winner || ':' || code ELSE code END,
+                    CASE WHEN others THEN 'arbitration:' || holder || ':' || code
+                         WHEN by_tick THEN 'arbitration:' || winner || ':' || code
+                         ELSE code END,
                     rule_no) AS reason,
                     arg_min(CASE WHEN len(past) >= n - max_ + 1 AND n - max_ + 1 >= 1
                         THEN past[n - max_ + 1] + to_seconds(seconds) END, rule_no) AS frees_at

@@ -21,7 +21,7 @@ from livebase.config import LivebaseConfig
 from livebase.features import feature_columns, features_sql, sql_string
 from livebase.store import Store
 
-__all__ = ["FRAME", "build_frame", "rule_columns", "segment_columns"]
+__all__ = ["FRAME", "build_frame", "checked_rule", "rule_columns", "segment_columns"]
 
 FRAME = "lb_pb_frame"
 """Name of the temporary table holding the frame."""
@@ -41,6 +41,20 @@ def rule_columns(config: LivebaseConfig) -> list[str]:
         "uplift",
         "uplift_arm",
     ]
+
+
+def checked_rule(config: LivebaseConfig, condition: str | None, name: str) -> str | None:
+    """``condition`` checked against the frame's columns and normalised (None when empty).
+
+    >>> from livebase.config import parse_config
+    >>> checked_rule(parse_config("name: school"), "monetary >= 5000", "audience.where")
+    'monetary >= 5000'
+    """
+    if not condition:
+        return None
+    from livebase.segments.rules import check_condition
+
+    return check_condition(condition, rule_columns(config), rule=name)
 
 
 def _predictions(store: Store, config: LivebaseConfig, day: date) -> str | None:

@@ -17,20 +17,12 @@ from livebase.features import sql_string
 from livebase.measure.assignment import bucket_of
 from livebase.orchestrate.caps import cap_code
 from livebase.orchestrate.entry import ENTRY_REASONS, entry_sql, ts_sql
-from livebase.orchestrate.frame import FRAME, build_frame, rule_columns
-from livebase.orchestrate.planner import StateTables
+from livebase.orchestrate.frame import FRAME, build_frame, checked_rule
+from livebase.orchestrate.plan_types import StateTables
 from livebase.orchestrate.playbook import Playbook
 from livebase.store import Store
 
 __all__ = ["Explanation", "Preview", "explain", "overlap", "preview"]
-
-
-def _check(config: LivebaseConfig, condition: str | None, name: str) -> str | None:
-    if not condition:
-        return None
-    from livebase.segments.rules import check_condition
-
-    return check_condition(condition, rule_columns(config), rule=name)
 
 
 def _entry(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str) -> str:
@@ -39,8 +31,8 @@ def _entry(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str)
         pb,
         as_of,
         journeys=journeys,
-        where=_check(config, audience.where, "audience.where"),
-        exclude_where=_check(
+        where=checked_rule(config, audience.where, "audience.where"),
+        exclude_where=checked_rule(
             config, audience.exclude.where if audience.exclude else None, "audience.exclude"
         ),
     )
@@ -241,6 +233,21 @@ def explain(
         out.checks.append(
             (cap_code(rule), "full" if int(n) >= rule.max else "room", f"{n} of {rule.max}")
         )
+    window = config.policy.arbitration
+    if window is not None and pb.purpose == "marketing":
+        others = store.con.execute(
+            f"""SELECT list(DISTINCT playbook ORDER BY playbook) FROM {state.ledger}
+            WHERE customer_id = ? AND type = 'planned' AND reason = 'marketing'
+              AND playbook <> ? AND abs(epoch(ts) - epoch({t})) < {window.total_seconds()}""",
+            [customer_id, pb.name],
+        ).fetchall()[0][0]
+        out.checks.append(
+            (
+                f"arbitration window {config.policy.arbitration_window}",
+                "taken" if others else "free",
+                "planned by " + ", ".join(others) if others else "no other playbook's message",
+            )
+        )
     quiet = config.policy.quiet_hours
     if quiet is not None:
         from livebase.orchestrate.send_check import next_allowed
@@ -291,7 +298,8 @@ def overlap(
     state: StateTables = StateTables(),
 ) -> list[dict[str, Any]]:
     """Pairs of playbooks and the customers both want at ``as_of`` (trigger fired or journey
-    running, audience passed), plus each playbook's own count (``other`` = itself)."""
+    running, audience passed), plus each playbook's own count (``other`` = itself); every row
+    also says how many of its customers at least one other playbook wants (``contested``)."""
     as_of = _local(as_of, config)
     build_frame(store, config, as_of.date())
     parts = []
@@ -307,8 +315,11 @@ def overlap(
     union = " UNION ALL ".join(parts)
     return _rows(
         store,
-        f"""WITH w AS ({union})
-        SELECT a.playbook, b.playbook AS other, count(*) AS customers
-        FROM w a JOIN w b USING (customer_id) WHERE a.playbook <= b.playbook
+        f"""WITH w AS ({union}),
+        k AS (SELECT customer_id, count(DISTINCT playbook) AS wanted FROM w GROUP BY ALL)
+        SELECT a.playbook, b.playbook AS other, count(*) AS customers,
+               count(*) FILTER (WHERE k.wanted > 1) AS contested
+        FROM w a JOIN w b USING (customer_id) JOIN k USING (customer_id)
+        WHERE a.playbook <= b.playbook
         GROUP BY ALL ORDER BY a.playbook, other""",
     )

@@ -241,6 +241,10 @@ class Playbook(_Model):
     stop_rules: list[str] = Field(default_factory=list)
     on_capped: OnCapped | None = None
     """skip, defer (once, then skip) or next_step; default: the policy's."""
+    on_conflict: OnCapped | None = None
+    """When a playbook of higher priority (or earlier entry) wins the customer within the
+    policy's ``arbitration_window``: skip, defer (once) or next_step; default: the policy's
+    ``on_conflict``, else the ``on_capped`` rule."""
     conversion: Conversion = Field(default_factory=Conversion)
 
     @field_validator("steps")

@@ -11,10 +11,13 @@ worker re-checks it at send time)::
       quiet_hours: {from: "21:00", to: "09:00"}
       stop_rules: ["days_since_last_paid < 3"]
       global_holdout: 0.05
+      arbitration_window: 1d      # one marketing playbook per customer per rolling day
 
 >>> p = PolicySettings.model_validate({"caps": [{"channel": "email", "max": 2, "per": "7d"}]})
 >>> p.caps[0].window
 datetime.timedelta(days=7)
+>>> PolicySettings.model_validate({"arbitration_window": "1d"}).arbitration
+datetime.timedelta(days=1)
 >>> PolicySettings.model_validate({"quiet_hours": {"from": "21:00", "to": "09:00"}}).quiet_hours.start
 datetime.time(21, 0)
 """
@@ -102,3 +105,22 @@ class PolicySettings(_Section):
     """Salt of the global holdout's hash: changing it reshuffles who is held out."""
     on_capped: OnCapped = "defer"
     """What happens to a capped step unless its playbook says otherwise."""
+    arbitration_window: str | None = None
+    """Two marketing playbooks never message one customer within this rolling window (``1d``,
+    ``12h``…): when several want the customer, the higher priority wins, then the earlier
+    entry; a message planned at an earlier tick keeps its place. None: only caps arbitrate."""
+    on_conflict: OnCapped | None = None
+    """What happens to the loser of an arbitration unless its playbook says otherwise: skip,
+    defer (once, to when the window frees) or next_step; default: the ``on_capped`` rule."""
+
+    @field_validator("arbitration_window")
+    @classmethod
+    def _valid_arbitration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_window(value)
+        return value
+
+    @property
+    def arbitration(self) -> timedelta | None:
+        """The arbitration window as a duration (None: off)."""
+        return None if self.arbitration_window is None else parse_window(self.arbitration_window)

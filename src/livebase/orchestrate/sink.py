@@ -1,32 +1,30 @@
 """Where a tick's plan goes: the operational store (one transaction), or replay's scratch tables.
 
-:func:`write_plan` writes journeys (upsert), assignments, outbox rows and ledger rows (insert,
-ignoring keys already there) to the operational store in **one** transaction, times turned
-from local to UTC; rerunning the same tick adds nothing. :func:`append_plan` appends the same
+:func:`write_plan` writes journeys (upsert of the changed ones), assignments, outbox rows and
+ledger rows (insert, ignoring keys already there) to the operational store in **one**
+transaction, times turned from local to UTC; rerunning the same tick adds nothing. In bulk,
+never row by row: each table goes through Arrow (ADBC ingest into a temporary table) and one
+``INSERT … SELECT … ON CONFLICT``. :func:`append_plan` appends the same
 plan to DuckDB state tables (local time): replay's scratch copy, and the tests' stand-in for
 the bridge.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from livebase.ops.store import OpsStore, now_utc
-from livebase.ops.tables import ASSIGNMENTS, JOURNEYS, OUTBOX, SEND_LEDGER
-from livebase.ops.writes import upsert
-from livebase.orchestrate.planner import StateTables, TickPlan
+from livebase.ops.tables import METADATA
+from livebase.orchestrate.plan_types import StateTables, TickPlan
 
 __all__ = ["WriteReport", "append_plan", "write_plan"]
-
-_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -39,97 +37,148 @@ class WriteReport:
     ledger: int
 
 
-def _to_utc(table: pa.Table, timezone: str) -> list[dict[str, Any]]:
-    """Rows of ``table`` with every timestamp turned from local ``timezone`` to naive UTC."""
+_UTC_TEXT = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy stores a naive UTC datetime on SQLite; PostgreSQL casts it back."""
+
+_JOURNEY_FIELDS = ("arm", "state", "current_step", "next_step", "next_due_at", "exit_reason")
+_KEYS = {
+    "journeys": ("customer_id", "playbook", "occurrence"),
+    "assignments": ("unit", "customer_id", "occurrence"),
+    "outbox": ("key",),
+    "send_ledger": ("event_id",),
+}
+
+
+def _utc_text(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(_UTC_TEXT)
+
+
+def _staged(table: pa.Table, timezone: str, extra: Mapping[str, Any]) -> pa.Table:
+    """``table`` with every timestamp turned from local ``timezone`` to UTC text, plus the
+    constant columns ``extra`` (text, numbers), computed by DuckDB on the Arrow data."""
     if table.num_rows == 0:
-        return []
+        return table
     con = duckdb.connect()
     try:
         con.register("lb_rows", table)
         zone = timezone.replace("'", "''")
-        select = ", ".join(
-            f"timezone('UTC', timezone('{zone}', {f.name})) AS {f.name}"
+        columns = [
+            f"strftime(timezone('UTC', timezone('{zone}', {f.name})), '{_UTC_TEXT}') AS {f.name}"
             if pa.types.is_timestamp(f.type)
             else f.name
             for f in table.schema
-        )
-        rows: list[dict[str, Any]] = (
-            con.sql(f"SELECT {select} FROM lb_rows").to_arrow_table().to_pylist()
-        )
+        ]
+        columns += [
+            f"{v} AS {k}" if isinstance(v, int) else f"'{v}' AS {k}" for k, v in extra.items()
+        ]
+        staged: pa.Table = con.sql(f"SELECT {', '.join(columns)} FROM lb_rows").to_arrow_table()
     finally:
         con.close()
-    return rows
+    return staged
 
 
-def _insert_new(con: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert rows whose primary key is new, in bulk; returns how many were new."""
-    if not rows:
+def _typed(dialect: str, table: str, column: str, expr: str) -> str:
+    """``expr`` cast to the column's type where PostgreSQL will not take text."""
+    if dialect != "postgresql":
+        return expr
+    kind = METADATA.tables[table].columns[column].type
+    if isinstance(kind, sa.types.TypeDecorator):
+        return f"CAST({expr} AS TIMESTAMP)"
+    return expr
+
+
+def _same(dialect: str, left: str, right: str) -> str:
+    """Null-safe equality on both engines."""
+    op = "IS NOT DISTINCT FROM" if dialect == "postgresql" else "IS"
+    return f"{left} {op} {right}"
+
+
+def _write_table(cursor: Any, dialect: str, table: str, rows: pa.Table) -> int:
+    """Stage ``rows`` and insert those whose key is new (journeys: upsert the changed ones);
+    returns how many rows were new or changed."""
+    if rows.num_rows == 0:
         return 0
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if con.dialect.name == "postgresql" else sqlite
-    before = con.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    for start in range(0, len(rows), _CHUNK):
-        chunk = list(rows[start : start + _CHUNK])
-        con.execute(dialect.insert(table).on_conflict_do_nothing(), chunk)
-    after = con.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    return int(after) - int(before)
-
-
-def _changed_journeys(con: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The journey rows that differ from what the store holds (a rerun changes nothing)."""
-    if not rows:
-        return []
-    fields = ("arm", "state", "current_step", "next_step", "next_due_at", "exit_reason")
-    out = []
-    playbooks = sorted({r["playbook"] for r in rows})
-    stored: dict[tuple[str, str, int], tuple[Any, ...]] = {}
-    for playbook in playbooks:
-        ids = [r["customer_id"] for r in rows if r["playbook"] == playbook]
-        for start in range(0, len(ids), _CHUNK):
-            found = con.execute(
-                sa.select(JOURNEYS.c.customer_id, JOURNEYS.c.occurrence, *[
-                    JOURNEYS.c[f] for f in fields
-                ]).where(
-                    JOURNEYS.c.playbook == playbook,
-                    JOURNEYS.c.customer_id.in_(ids[start : start + _CHUNK]),
-                )
-            ).all()  # fmt: skip
-            for row in found:
-                values = tuple(
-                    v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row[2:]
-                )
-                stored[(row[0], playbook, int(row[1]))] = values
-    for r in rows:
-        key = (r["customer_id"], r["playbook"], int(r["occurrence"]))
-        if stored.get(key) != tuple(r[f] for f in fields):
-            out.append(r)
-    return out
+    stage = f"lb_stage_{table}"
+    cursor.execute(f"DROP TABLE IF EXISTS {stage}")  # a temp table lives as long as the connection
+    cursor.adbc_ingest(stage, rows, mode="create", temporary=True)
+    columns = list(rows.column_names)
+    key = _KEYS[table]
+    match = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    values = ", ".join(_typed(dialect, table, c, c) for c in columns)
+    if table == "journeys":
+        differs = " OR ".join(
+            f"NOT ({_same(dialect, f't.{f}', _typed(dialect, table, f, f's.{f}'))})"
+            for f in _JOURNEY_FIELDS
+        )
+        cursor.execute(
+            f"SELECT count(*) FROM {stage} s LEFT JOIN {table} t ON {match} "
+            f"WHERE t.{key[0]} IS NULL OR {differs}"
+        )
+        updates = [c for c in columns if c not in key]
+        guard = " OR ".join(
+            f"NOT ({_same(dialect, f'{table}.{f}', f'excluded.{f}')})" for f in _JOURNEY_FIELDS
+        )
+        conflict = (
+            f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in updates)} WHERE {guard}"
+        )
+    else:
+        cursor.execute(
+            f"SELECT count(*) FROM {stage} s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} t WHERE {match})"
+        )
+        conflict = "DO NOTHING"
+    row = cursor.fetchone()
+    written = int(row[0]) if row else 0
+    if written:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM {stage} "
+            f"WHERE true ON CONFLICT ({', '.join(key)}) {conflict}"
+        )
+    cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+    return written
 
 
 def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -> WriteReport:
-    """Write ``plan`` to the operational store in one transaction (see the module docstring).
+    """Write ``plan`` to the operational store in one transaction (see the module docstring):
+    each table staged through Arrow (ADBC) and merged with one ``INSERT … SELECT``.
 
     ``now`` stamps ``updated_at``/``created_at`` (the caller's clock).
     """
-    journeys = _to_utc(plan.journeys, timezone)
-    assignments = _to_utc(plan.assignments, timezone)
-    outbox = _to_utc(plan.outbox, timezone)
-    ledger = _to_utc(plan.ledger, timezone)
-    for row in outbox:
-        row.update(status="queued", created_at=now, updated_at=now, attempts=0)
-    with ops.begin() as con:
-        changed = _changed_journeys(con, journeys)
-        written_at = now_utc()  # the bridges copy by this wall clock (ops.tables._recorded_at)
-        for row in changed:
-            row["updated_at"] = now
-            row["recorded_at"] = written_at  # ON CONFLICT DO UPDATE skips column onupdate
-        if changed:
-            upsert(con, JOURNEYS, changed, key=["customer_id", "playbook", "occurrence"])
-        n_assign = _insert_new(con, ASSIGNMENTS, assignments)
-        n_outbox = _insert_new(con, OUTBOX, outbox)
-        n_ledger = _insert_new(con, SEND_LEDGER, ledger)
-    return WriteReport(len(changed), n_assign, n_outbox, n_ledger)
+    from livebase.ops.bridges import adbc_connect
+
+    stamp = _utc_text(now)
+    written_at = _utc_text(now_utc())  # the bridges copy by this wall clock (ops.tables)
+    staged = {
+        "journeys": _staged(
+            plan.journeys, timezone, {"updated_at": stamp, "recorded_at": written_at}
+        ),
+        "assignments": _staged(plan.assignments, timezone, {"recorded_at": written_at}),
+        "outbox": _staged(
+            plan.outbox,
+            timezone,
+            {"status": "queued", "created_at": stamp, "updated_at": stamp, "attempts": 0},
+        ),
+        "send_ledger": _staged(plan.ledger, timezone, {"recorded_at": written_at}),
+    }
+    with adbc_connect(ops) as con:
+        cursor = con.cursor()
+        if ops.dialect == "sqlite":  # staging in memory; room for the indexes being merged into
+            cursor.execute("PRAGMA temp_store = MEMORY")
+            cursor.execute("PRAGMA cache_size = -262144")
+        cursor.execute("BEGIN" if ops.dialect == "postgresql" else "BEGIN IMMEDIATE")
+        try:
+            counts = {name: _write_table(cursor, ops.dialect, name, rows)
+                      for name, rows in staged.items()}  # fmt: skip
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+    return WriteReport(
+        counts["journeys"], counts["assignments"], counts["outbox"], counts["send_ledger"]
+    )
 
 
 def append_plan(con: duckdb.DuckDBPyConnection, plan: TickPlan, state: StateTables) -> None:

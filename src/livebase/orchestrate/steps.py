@@ -143,6 +143,7 @@ def decisions_sql(
     WITH d AS (
         SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, w.next_due_at, w.idx,
                s.step, s.channel, s.template, s.offer, s.purpose, s.priority, s.on_capped,
+               s.on_conflict,
                s.cost, s.n_steps, s.next_after,
                w.customer_id || '|' || w.playbook || '|' || w.occurrence || '|' || s.step AS key
         FROM {work} w JOIN {steps} s ON s.playbook = w.playbook AND s.idx = w.idx
