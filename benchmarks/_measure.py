@@ -144,9 +144,10 @@ def print_interleaved(
     print(f"\n{title}")
     if loads:
         print(f"load average (1 min) {min(loads):.2f} … {max(loads):.2f} on {cores} cores")
+    print(f"× floor: the ratio of medians to '{reference}'")
     print(
         f"{'contender':<28}{'runs':>5}{'median s':>10}{'min … max s':>20}"
-        f"{'× ' + reference:>12}{'peak MB':>9}{'load max':>9}  detail"
+        f"{'× floor':>12}{'peak MB':>9}{'load max':>9}  detail"
     )
     for name, runs in results.items():
         if not runs:
