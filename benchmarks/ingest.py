@@ -7,7 +7,13 @@ Compares, in one run and on the same files:
 - ``duckdb read_csv``: DuckDB's own ``CREATE TABLE AS SELECT * FROM read_csv(...)``, the floor;
 - ``pandas``: ``pandas.read_csv`` + insert of the frame into DuckDB.
 
-Each step runs in a fresh process (peak memory is its own). Usage::
+- ``re-ingest``: the same CSV loaded again, nothing changed: skipped on its checksum (the
+  default), and with ``--force`` (every row re-checked); only the second load is timed.
+
+Each step runs in a fresh process (peak memory is its own), the steps interleaved (A B C A B C
+…) ``--runs`` times each (default 5): each step's median, spread (min … max), ratio of medians to
+the floor, peak memory, and the 1-minute load average before and after each run, with a
+WARNING (figures not to be recorded) when the load went above one per core. Usage::
 
     .venv/bin/python benchmarks/ingest.py --rows 10000000
 """
@@ -18,12 +24,16 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import DATA, Measurement, print_table, run_step
+from _measure import DATA, Measurement, interleave, median_seconds, print_interleaved, run_step
+
+FLOOR = "duckdb read_csv (floor)"
 
 HEADER = (
     "ID заказа;Номер;ID пользователя;Пользователь;Email;Телефон;Дата создания;Дата оплаты;"
@@ -102,8 +112,12 @@ def step_livebase(path: str) -> str:
         shutil.rmtree(folder)
 
 
-def step_livebase_reload(path: str) -> str:
-    """Second load of the same file into a store that holds it: everything unchanged."""
+def step_livebase_reload(path: str, force: bool = False) -> tuple[float, str]:
+    """Second load of the same file into a store that holds it (nothing changed); only the
+    second load is timed. By default it is skipped on its checksum; ``force`` re-checks every
+    row (``livebase ingest --force``)."""
+    import time
+
     from livebase.ingest import PRESETS, LoadOptions, load_file
     from livebase.store import Store
 
@@ -112,11 +126,11 @@ def step_livebase_reload(path: str) -> str:
         with Store.open(folder / "s.duckdb", create=True) as store:
             options = LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22))
             load_file(store, path, options)
-            import time
-
             started = time.perf_counter()
-            result = load_file(store, path, options)
-            return f"{result.rows_unchanged:,} unchanged in {time.perf_counter() - started:.1f}s (reload only)"
+            result = load_file(store, path, options, force=force)
+            seconds = time.perf_counter() - started
+            state = "skipped" if result.skipped else "re-checked"
+            return seconds, f"{result.rows_unchanged:,} unchanged, {state} (reload only)"
     finally:
         shutil.rmtree(folder)
 
@@ -170,21 +184,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="interleaved runs per step; the median counts"
+    )
     args = parser.parse_args()
     csv_path, parquet_path = generate(args.rows)
     size_mb = csv_path.stat().st_size / 1e6
-    rows: list[Measurement] = [
-        run_step("duckdb read_csv (floor)", "ingest", "step_duckdb_read_csv", str(csv_path)),
-        run_step("livebase ingest CSV", "ingest", "step_livebase", str(csv_path)),
-        run_step("duckdb read_parquet", "ingest", "step_duckdb_read_parquet", str(parquet_path)),
-        run_step("livebase ingest Parquet", "ingest", "step_livebase", str(parquet_path)),
-        run_step("livebase re-ingest CSV", "ingest", "step_livebase_reload", str(csv_path)),
-    ]
+    csv, parquet = str(csv_path), str(parquet_path)
+    steps: dict[str, Callable[[], Measurement]] = {
+        FLOOR: partial(run_step, FLOOR, "ingest", "step_duckdb_read_csv", csv),
+        "livebase ingest CSV": partial(run_step, "CSV", "ingest", "step_livebase", csv),
+        "duckdb read_parquet": partial(
+            run_step, "parquet", "ingest", "step_duckdb_read_parquet", parquet
+        ),
+        "livebase ingest Parquet": partial(run_step, "Parquet", "ingest", "step_livebase", parquet),
+        "livebase re-ingest CSV": partial(
+            run_step, "re-ingest", "ingest", "step_livebase_reload", csv, self_timed=True
+        ),
+        "re-ingest CSV --force": partial(
+            run_step, "--force", "ingest", "step_livebase_reload", csv, True, self_timed=True
+        ),
+    }
     if not args.skip_pandas:
-        rows.append(run_step("pandas read_csv + insert", "ingest", "step_pandas", str(csv_path)))
-    print_table(
-        f"Ingest {args.rows:,} orders ({size_mb:,.0f} MB CSV)", rows, "duckdb read_csv (floor)"
+        steps["pandas read_csv + insert"] = partial(
+            run_step, "pandas", "ingest", "step_pandas", csv
+        )
+    results = interleave(steps, args.runs)
+    print_interleaved(
+        f"Ingest {args.rows:,} orders ({size_mb:,.0f} MB CSV): {args.runs} interleaved runs each",
+        results,
+        FLOOR,
     )
+    first = median_seconds(results["livebase ingest CSV"])
+    print("ratios of medians:")
+    print(f"livebase CSV / read_csv: {first / median_seconds(results[FLOOR]):.2f}x (target <= 2x)")
+    for name in ("livebase re-ingest CSV", "re-ingest CSV --force"):
+        print(f"{name} / first load: {median_seconds(results[name]) / first:.2f}x (target <= 1x)")
 
 
 if __name__ == "__main__":

@@ -19,29 +19,36 @@ contender runs in a fresh process, so its peak memory (VmHWM) is its own:
 - with ``--spark``: the pipeline (features, schemes, KPIs, no history) on Spark local mode vs
   on DuckDB, over the 10M-order log.
 
-With ``--repeat N`` each contender runs N times and the fastest run counts (the host is shared),
-with the highest peak memory of its runs.
+The contenders run interleaved (floor, full, first, … then again), ``--runs N`` times each
+(default 5; ``--repeat`` is the old name): a burst of load on a shared machine then falls on all
+of them alike. The script prints each contender's median, spread (min … max), ratio of medians
+to the floor, peak memory (the highest VmHWM of its runs) and the 1-minute load average before
+and after each run, with a WARNING (figures not to be recorded) when the load went above one
+per core.
 
-    .venv/bin/python benchmarks/segment.py --scale 10M --repeat 3 --incremental --spark
-    .venv/bin/python benchmarks/segment.py --scale 10M --repeat 3 --memory-limit 160MB
+    .venv/bin/python benchmarks/segment.py --scale 10M --incremental --spark
+    .venv/bin/python benchmarks/segment.py --scale 10M --memory-limit 160MB
     .venv/bin/python benchmarks/segment.py --scale 100M --incremental
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / ".data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import DATA, Measurement, interleave, median_seconds, print_interleaved, run_step
+
 AS_OF = date(2026, 6, 30)
 DAYS = 730
 CHUNK = 5_000_000
@@ -182,15 +189,22 @@ def _segment(store: object, as_of: date, source: str, orders: int) -> None:
     )
 
 
+def _import_livebase() -> None:
+    """Import the modules ``_segment`` uses before the clock starts, as every other contender
+    imports its library (duckdb, polars, pandas) before its timer: what a run imports lazily
+    (the CLV models, say) still counts."""
+    import livebase.features
+    import livebase.segments.run  # pandas and sqlglot with it
+    import livebase.store.settings  # noqa: F401
+
+
 def _fresh_copy(store_path: Path, name: str, setup: str, orders: int) -> Path:
     """A copy of the store, prepared by ``setup`` in another process (so that neither its time
     nor its memory counts)."""
     copy = DATA / f"bench_{name}.duckdb"
     shutil.copyfile(store_path, copy)
     if setup:
-        subprocess.run(
-            [sys.executable, __file__, "--child", setup, str(copy), str(orders)], check=True
-        )
+        run_step(setup, "segment", "step", setup, str(copy), orders, self_timed=True)
     return copy
 
 
@@ -225,6 +239,7 @@ def run_livebase(store_path: Path, mode: str, orders: int) -> float:
     from livebase.store import Store
 
     copy = _fresh_copy(store_path, mode, "" if mode == "first" else "setup_yesterday", orders)
+    _import_livebase()
     try:
         with Store.open(copy) as store:
             t = time.perf_counter()
@@ -258,6 +273,7 @@ def run_after_load(store_path: Path, source: str, orders: int) -> float:
     from livebase.store import Store
 
     copy = _fresh_copy(store_path, f"load_{source}", "setup_load", orders)
+    _import_livebase()
     try:
         with Store.open(copy) as store:
             t = time.perf_counter()
@@ -399,47 +415,26 @@ def run_engine(path: Path, engine_kind: str) -> float:
     return time.perf_counter() - t
 
 
-def child(kind: str, path: str, orders: str) -> None:
-    target, n = Path(path), int(orders)
+def step(kind: str, path: str, orders: int) -> tuple[float, str]:
+    """One contender (or set-up) in this process: ``(seconds it timed, detail)``; run by
+    ``_measure.run_step`` in a fresh interpreter, whose VmHWM is then this contender's own
+    (Spark's JVM is a separate process: not counted)."""
+    target = Path(path)
     seconds = {
         "floor": lambda: run_floor(target),
-        "full": lambda: run_livebase(target, "full", n),
-        "first": lambda: run_livebase(target, "first", n),
-        "everyday": lambda: run_livebase(target, "everyday", n),
+        "full": lambda: run_livebase(target, "full", orders),
+        "first": lambda: run_livebase(target, "first", orders),
+        "everyday": lambda: run_livebase(target, "everyday", orders),
         "pandas": lambda: run_pandas(target),
         "polars": lambda: run_polars(target),
-        "incremental": lambda: run_after_load(target, "state", n),
-        "rebuild": lambda: run_after_load(target, "log", n),
+        "incremental": lambda: run_after_load(target, "state", orders),
+        "rebuild": lambda: run_after_load(target, "log", orders),
         "duckdb_engine": lambda: run_engine(target, "duckdb"),
         "spark_engine": lambda: run_engine(target, "spark"),
-        "setup_yesterday": lambda: setup_yesterday(target, n),
-        "setup_load": lambda: setup_load(target, n),
+        "setup_yesterday": lambda: setup_yesterday(target, orders),
+        "setup_load": lambda: setup_load(target, orders),
     }[kind]()
-    # VmHWM: this process's own peak RSS (Spark's JVM is a separate process: not counted)
-    status = Path("/proc/self/status").read_text()
-    peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-    print(f"seconds {seconds:.3f}")
-    print(f"peak_mb {peak / 1024:.0f}")
-
-
-def measure(kind: str, path: Path, orders: int) -> tuple[float, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path), str(orders)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{done.stderr[-3000:]}")
-    values = dict(
-        line.split()
-        for line in done.stdout.splitlines()
-        if line.split()[:1] in (["seconds"], ["peak_mb"])
-    )
-    print(
-        f"  {kind}: {float(values['seconds']):.2f} s, {float(values['peak_mb']):.0f} MB", flush=True
-    )
-    return float(values["seconds"]), float(values["peak_mb"])
+    return seconds, ""
 
 
 def main() -> None:
@@ -450,15 +445,15 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="contenders to leave out, comma-separated")
     parser.add_argument("--memory-limit", help="DuckDB memory limit of livebase, e.g. 512MB")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per contender: the fastest counts (noisy host)"
+        "--runs",
+        "--repeat",
+        type=int,
+        default=5,
+        help="interleaved runs per contender (A B C A B C …); the median counts (default 5)",
     )
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_limit:
         os.environ["LIVEBASE_BENCH_MEMORY"] = args.memory_limit
-    if args.child:
-        child(*args.child)
-        return
     orders = _scale(args.scale)
     skip = set(filter(None, args.skip.split(",")))
     parquet = generate(orders)
@@ -477,8 +472,8 @@ def main() -> None:
     if args.spark:
         ten = generate(10_000_000)
         plan += [("duckdb_engine", build_store(ten)), ("spark_engine", ten)]
-    results: dict[str, tuple[float, float]] = {}
     notes: dict[str, str] = {}
+    steps: dict[str, Callable[[], Measurement]] = {}
     for kind, path in plan:
         if kind in skip:
             continue
@@ -490,30 +485,34 @@ def main() -> None:
             )
             continue
         n = 10_000_000 if kind.endswith("_engine") else orders
-        runs = [measure(kind, path, n) for _ in range(1 if kind == "spark_engine" else args.repeat)]
-        results[kind] = (min(r[0] for r in runs), max(r[1] for r in runs))
-    floor = results.get("floor", (float("nan"), float("nan")))[0]
-    print()
-    print(f"{orders:,} orders, {orders // 10:,} customers, as of {AS_OF}")
-    print(f"{'contender':<15} {'seconds':>9} {'× floor':>8} {'peak MB':>9}")
-    for name, (sec, mb) in results.items():
-        print(f"{name:<15} {sec:>9.2f} {sec / floor:>8.2f} {mb:>9.0f}")
+        steps[kind] = functools.partial(
+            run_step, kind, "segment", "step", kind, str(path), n, self_timed=True
+        )
+    results = interleave(steps, args.runs)
+    print_interleaved(
+        f"{orders:,} orders, {orders // 10:,} customers, as of {AS_OF}: "
+        f"{args.runs} interleaved runs each",
+        results,
+        "floor",
+    )
     for name, note in notes.items():
         print(f"{name:<15} {note}")
 
-    def ratio(a: str, b: str, i: int = 0) -> str:
-        if a in results and b in results:
-            return f"{results[a][i] / results[b][i]:.2f}x"
-        return "n/a"
+    def ratio(a: str, b: str, memory: bool = False) -> str:
+        if not (results.get(a) and results.get(b)):
+            return "n/a"
+        if memory:
+            peak = {k: max(r.measurement.peak_mb for r in results[k]) for k in (a, b)}
+            return f"{peak[a] / peak[b]:.2f}x"
+        return f"{median_seconds(results[a]) / median_seconds(results[b]):.2f}x"
 
-    print(f"full / floor time: {ratio('full', 'floor')} (target <= 1.5x)")
+    print("ratios of medians:")
+    print(f"full / floor time: {ratio('full', 'floor')} (target <= 1.2x)")
+    print(f"first / floor time: {ratio('first', 'floor')} (target <= 1.5x)")
+    print(f"polars / full time: {ratio('polars', 'full')} (target > 1x)")
     print(
-        f"pandas / full time: {ratio('pandas', 'full')} (target >= 3x); "
-        f"memory: {ratio('pandas', 'full', 1)} (target >= 5x)"
-    )
-    print(
-        f"pandas / everyday time: {ratio('pandas', 'everyday')}; "
-        f"memory: {ratio('pandas', 'everyday', 1)}"
+        f"pandas / full time: {ratio('pandas', 'full')}; "
+        f"memory: {ratio('pandas', 'full', memory=True)} (target >= 3x)"
     )
     print(f"polars / everyday time: {ratio('polars', 'everyday')} (target > 1x)")
     if args.incremental:

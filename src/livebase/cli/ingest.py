@@ -31,6 +31,9 @@ skip_opt = typer.Option(
 enc_opt = typer.Option(help="Force the encoding (utf-8, cp1251); sniffed by default.")
 delim_opt = typer.Option(help="Force the CSV delimiter; sniffed by default.")
 fmt_opt = typer.Option("--format", "-f", help="table or json")
+force_opt = typer.Option(
+    "--force", help="Re-check every row of a file that is unchanged since the last load."
+)
 files_arg = typer.Argument(
     help="Files, folders or globs ('exports/*.csv'); '-' reads standard input."
 )
@@ -67,6 +70,12 @@ def _progress(item: str) -> Iterator[tuple[ProgressFn | None, StageFn | None]]:
 
 
 def _print_result(result: LoadResult) -> None:
+    if result.skipped:
+        console.print(
+            f"{result.file}: unchanged since load {result.skipped_since} (same checksum): "
+            "skipped; --force re-checks it"
+        )
+        return
     parts = [
         f"{result.rows_read:,} rows read",
         f"{result.rows_inserted:,} new",
@@ -96,6 +105,7 @@ def _ingest(
     encoding: str | None,
     delimiter: str | None,
     format: OutputFormat,
+    force: bool = False,
 ) -> None:
     from livebase.ingest import PRESETS, LoadOptions, expand_inputs, load_file
     from livebase.ingest.mapping import parse_map_option
@@ -137,7 +147,7 @@ def _ingest(
                 timezone=cfg.timezone,
             )
             with _progress(item) as (advance, stage):
-                result = load_file(store, item, options, progress=advance, stage=stage)
+                result = load_file(store, item, options, progress=advance, stage=stage, force=force)
             results.append(result)
             if format == "table":
                 _print_result(result)
@@ -164,12 +174,15 @@ def register(app: typer.Typer) -> None:
         encoding: Annotated[str | None, enc_opt] = None,
         delimiter: Annotated[str | None, delim_opt] = None,
         format: Annotated[OutputFormat, fmt_opt] = "table",
+        force: Annotated[bool, force_opt] = False,
     ) -> None:
         """Load orders (deals, payments, purchases).
 
         Example: livebase ingest orders ~/Downloads/orders.csv --preset getcourse
         """
-        _ingest("orders", files, preset, map or [], skip_bad_rows, encoding, delimiter, format)
+        _ingest(
+            "orders", files, preset, map or [], skip_bad_rows, encoding, delimiter, format, force
+        )
 
     @ingest_app.command()
     def customers(
@@ -180,12 +193,15 @@ def register(app: typer.Typer) -> None:
         encoding: Annotated[str | None, enc_opt] = None,
         delimiter: Annotated[str | None, delim_opt] = None,
         format: Annotated[OutputFormat, fmt_opt] = "table",
+        force: Annotated[bool, force_opt] = False,
     ) -> None:
         """Load customers (users): email, phone, name, time zone, created date, attributes.
 
         Example: livebase ingest customers users.csv --preset getcourse-users
         """
-        _ingest("customers", files, preset, map or [], skip_bad_rows, encoding, delimiter, format)
+        _ingest(
+            "customers", files, preset, map or [], skip_bad_rows, encoding, delimiter, format, force
+        )
 
     @ingest_app.command()
     def events(
@@ -196,12 +212,15 @@ def register(app: typer.Typer) -> None:
         encoding: Annotated[str | None, enc_opt] = None,
         delimiter: Annotated[str | None, delim_opt] = None,
         format: Annotated[OutputFormat, fmt_opt] = "table",
+        force: Annotated[bool, force_opt] = False,
     ) -> None:
         """Load product events (logins, lessons, sessions, cart events…).
 
         Example: livebase ingest events events.csv
         """
-        _ingest("events", files, preset, map or [], skip_bad_rows, encoding, delimiter, format)
+        _ingest(
+            "events", files, preset, map or [], skip_bad_rows, encoding, delimiter, format, force
+        )
 
     @app.command("presets")
     def presets() -> None:

@@ -2,6 +2,8 @@
 
 Steps, for one file:
 
+0. If the store's latest load was this very file (same sha256) read with the same options, the
+   load is skipped: it would leave every row unchanged (:mod:`livebase.ingest.unchanged`).
 1. ``prepare``: checksum, sniff, stream to a UTF-8 view (cp1251 and XLSX are converted).
 2. Stage every cell as text in a temporary table (DuckDB's parallel CSV reader); lines the
    reader cannot split (missing or extra columns, broken quotes, bad bytes) are collected
@@ -43,13 +45,20 @@ from livebase.ingest.options import LoadOptions
 from livebase.ingest.parsing import quote
 from livebase.ingest.presets import Preset
 from livebase.ingest.records import LoadResult, record_load, write_rejected
-from livebase.ingest.source import PreparedFile, ProgressFn, make_workdir, prepare
+from livebase.ingest.source import (
+    PreparedFile,
+    ProgressFn,
+    file_checksum,
+    make_workdir,
+    prepare,
+)
 from livebase.ingest.staging import (
     blank_row_sql,
     parquet_columns,
     stage_file,
     structural_problems,
 )
+from livebase.ingest.unchanged import EarlierLoad, latest_same_load, options_fingerprint
 from livebase.ingest.validation import collect_problems, parse_rows, problem_columns
 from livebase.store import Store
 
@@ -104,8 +113,13 @@ def load_file(
     *,
     progress: ProgressFn | None = None,
     stage: StageFn | None = None,
+    force: bool = False,
 ) -> LoadResult:
     """Load one file (path or '-' for stdin) of the preset's kind; all rows or none.
+
+    A file that is the store's latest load again (same checksum, same options) is skipped
+    before staging: the result says ``skipped`` and a row in ``loads`` records it
+    (:mod:`livebase.ingest.unchanged`); ``force`` re-checks every row instead.
 
     >>> import tempfile, pathlib, datetime
     >>> from livebase.ingest.presets import PRESETS
@@ -117,7 +131,68 @@ def load_file(
     ...     LoadOptions(PRESETS["generic"], loaded_at=datetime.datetime(2026, 2, 1)))
     >>> result.rows_read, result.rows_inserted, store.fetch_value("SELECT sum(paid_amount) FROM orders")
     (2, 2, Decimal('13.50'))
+    >>> again = load_file(store, str(folder / "orders.csv"),
+    ...     LoadOptions(PRESETS["generic"], loaded_at=datetime.datetime(2026, 2, 2)))
+    >>> again.skipped_since, again.rows_unchanged
+    (1, 2)
     """
+    fingerprint = options_fingerprint(options)
+    earlier = None if force else latest_same_load(store.con, options.preset.kind, fingerprint)
+    known = None
+    if earlier is not None and item != "-":
+        # one streamed sha256 of the original, before any conversion (cp1251, XLSX, gzip)
+        try:
+            known = file_checksum(Path(item))
+        except OSError:
+            known = None  # prepare names the problem
+        if known == earlier.checksum:
+            return _skip(store, item, options, fingerprint, earlier)
+    return _load(store, item, options, fingerprint, earlier, known, progress, stage)
+
+
+def _skip(
+    store: Store, item: str, options: LoadOptions, fingerprint: str, earlier: EarlierLoad
+) -> LoadResult:
+    """Record a re-load that found the file unchanged since ``earlier``: every row unchanged."""
+    con = store.con.cursor()
+    try:
+        with _store_errors(store), _transaction(con):
+            result = LoadResult(
+                next_load_id(con),
+                options.preset.kind,
+                "<stdin>" if item == "-" else item,
+                earlier.checksum,
+                options.preset.name,
+                earlier.rows_read,
+                0,
+                0,
+                earlier.rows_read - earlier.rows_duplicate,
+                earlier.rows_duplicate,
+                0,
+                None,
+                options.loaded_at,
+                options.clock(),
+                options.encoding or "",
+                (f"unchanged since load {earlier.load_id} (same checksum): skipped",),
+                fingerprint,
+                earlier.load_id,
+            )
+            record_load(con, result)
+        return result
+    finally:
+        con.close()
+
+
+def _load(
+    store: Store,
+    item: str,
+    options: LoadOptions,
+    fingerprint: str,
+    earlier: EarlierLoad | None,
+    known: str | None,
+    progress: ProgressFn | None,
+    stage: StageFn | None,
+) -> LoadResult:
     preset = options.preset
     started = options.loaded_at
     if store.path is not None:
@@ -148,7 +223,10 @@ def load_file(
                 delimiter=options.delimiter,
                 encoding=options.encoding,
                 progress=progress,
+                checksum=known,
             )
+            if item == "-" and earlier is not None and prepared.checksum == earlier.checksum:
+                return _skip(store, item, options, fingerprint, earlier)
             has_header = _has_header(prepared, preset)
             headers = prepared.headers
             if prepared.format == "parquet":
@@ -193,8 +271,15 @@ def load_file(
                 and any("not UTF-8 text" in p.problem for p in structural)
             ):
                 # the start of the file was plain ASCII, so UTF-8 was a guess: it is Windows-1251
-                return load_file(
-                    store, item, replace(options, encoding="cp1251"), progress=progress, stage=stage
+                return _load(
+                    store,
+                    item,
+                    replace(options, encoding="cp1251"),
+                    fingerprint,
+                    earlier,
+                    prepared.checksum,
+                    progress,
+                    stage,
                 )
             broken_quote = next((p for p in structural if "quote is opened" in p.problem), None)
             if broken_quote is not None:
@@ -279,6 +364,7 @@ def load_file(
                     options.clock(),
                     prepared.encoding,
                     tuple(mapping.notes + notes),
+                    fingerprint,
                 )
                 record_load(con, result)
             succeeded = True

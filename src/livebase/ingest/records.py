@@ -119,6 +119,15 @@ class LoadResult:
     finished_at: datetime
     encoding: str
     notes: tuple[str, ...] = ()
+    options: str = ""
+    """Fingerprint of the options that shaped the rows (:func:`~livebase.ingest.unchanged.options_fingerprint`)."""
+    skipped_since: int | None = None
+    """Set when the file was skipped as unchanged: the load that read its rows."""
+
+    @property
+    def skipped(self) -> bool:
+        """The file was the store's latest load, unchanged: nothing was staged or merged."""
+        return self.skipped_since is not None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -130,7 +139,10 @@ class LoadResult:
 def record_load(con: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
     """Insert the load's row into ``loads`` (inside the load's transaction)."""
     con.execute(
-        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO loads (load_id, kind, file, checksum, preset, rows_read, rows_inserted,
+            rows_updated, rows_unchanged, rows_duplicate, rows_rejected, rejected_file,
+            started_at, finished_at, options, skipped_since)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             result.load_id,
             result.kind,
@@ -146,5 +158,7 @@ def record_load(con: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
             result.rejected_file,
             result.started_at,
             result.finished_at,
+            result.options or None,
+            result.skipped_since,
         ],
     )

@@ -41,6 +41,7 @@ __all__ = [
     "PreparedFile",
     "ProgressFn",
     "expand_inputs",
+    "file_checksum",
     "make_workdir",
     "prepare",
     "remove_stale_workdirs",
@@ -134,15 +135,34 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _checksum(path: Path, progress: ProgressFn | None, blanks: BlankRows | None = None) -> str:
+def file_checksum(path: Path) -> str:
+    """The sha256 of a file's bytes (streamed), as ``loads.checksum`` records it.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = path.write_bytes(b"")
+    >>> file_checksum(path)[:12]
+    'e3b0c44298fc'
+    """
+    return _checksum(path, None)
+
+
+def _checksum(
+    path: Path,
+    progress: ProgressFn | None,
+    blanks: BlankRows | None = None,
+    known: str | None = None,
+) -> str:
+    """The sha256 of the file (``known`` when the caller has it: not computed again)."""
     digest = hashlib.sha256()
     for chunk in _read_chunks(path):
-        digest.update(chunk)
+        if known is None:
+            digest.update(chunk)
         if blanks is not None:
             blanks.feed(chunk)
         if progress:
             progress(len(chunk))
-    return digest.hexdigest()
+    return known or digest.hexdigest()
 
 
 def _transcode(
@@ -152,9 +172,11 @@ def _transcode(
     display: str,
     progress: ProgressFn | None,
     blanks: BlankRows,
+    known: str | None = None,
 ) -> str:
     """Stream ``codec`` → UTF-8; refuse a Windows-1251 file that mixes in UTF-8 text, and name
-    the line of a byte the codec cannot read. Returns the sha256 of the original bytes."""
+    the line of a byte the codec cannot read. Returns the sha256 of the original bytes
+    (``known`` when the caller has it: not computed again)."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     line = 1
@@ -162,7 +184,8 @@ def _transcode(
     first = True
     with target.open("wb") as out:
         for chunk in _read_chunks(path):
-            digest.update(chunk)
+            if known is None:
+                digest.update(chunk)
             if first and codec == "cp1251" and chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8) :]  # a mislabelled file, read as asked
             if first and codec.startswith("utf-16") and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -205,7 +228,7 @@ def _transcode(
                 "download or export it again",
                 file=display,
             ) from None
-    return digest.hexdigest()
+    return known or digest.hexdigest()
 
 
 def _line_breaks(data: bytes, codec: str) -> int:
@@ -251,10 +274,12 @@ def prepare(
     encoding: str | None = None,
     progress: ProgressFn | None = None,
     stdin: BinaryIO | None = None,
+    checksum: str | None = None,
 ) -> PreparedFile:
     """Checksum, sniff and (if needed) convert one input so DuckDB can read it as UTF-8.
 
-    ``workdir`` receives temporary copies; the caller removes it.
+    ``workdir`` receives temporary copies; the caller removes it. ``checksum``: the file's
+    sha256 when the caller computed it already (:func:`file_checksum`), not computed again.
     """
     if item == "-":
         display = "<stdin>"
@@ -270,6 +295,7 @@ def prepare(
         delimiter=delimiter,
         encoding=encoding,
         progress=progress,
+        known=checksum,
     )
 
 
@@ -282,6 +308,7 @@ def _prepare_path(
     delimiter: str | None,
     encoding: str | None,
     progress: ProgressFn | None,
+    known: str | None = None,
 ) -> PreparedFile:
     try:
         size = original.stat().st_size
@@ -296,7 +323,7 @@ def _prepare_path(
     fmt = detect_format(head, display, original)
 
     if fmt == "gzip":
-        checksum = _checksum(original, None)
+        checksum = known or _checksum(original, None)
         inner = _prepare_path(
             _gunzip(original, workdir, display, progress),
             display,
@@ -316,7 +343,7 @@ def _prepare_path(
         )
 
     if fmt == "parquet":
-        checksum = _checksum(original, progress)
+        checksum = known or _checksum(original, progress)
         return PreparedFile(
             display, original, checksum, size, fmt, original, "binary", "", (), True, False
         )
@@ -325,7 +352,7 @@ def _prepare_path(
     read_path = original
     temporary = False
     if fmt == "xlsx":
-        checksum = _checksum(original, progress)
+        checksum = known or _checksum(original, progress)
         read_path = workdir / "sheet.csv"
         skipped = xlsx_to_csv(original, read_path, display)
         temporary = True
@@ -335,11 +362,11 @@ def _prepare_path(
     else:
         detected = encoding or sniff_encoding(head, file=display)
         if detected.startswith("utf-8"):
-            checksum = _checksum(original, progress, blanks)
+            checksum = _checksum(original, progress, blanks, known)
             enc = detected
         else:
             read_path = workdir / "converted.utf8.csv"
-            checksum = _transcode(original, read_path, detected, display, progress, blanks)
+            checksum = _transcode(original, read_path, detected, display, progress, blanks, known)
             temporary = True
             enc = "utf-8"
         skipped = blanks.found

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+import duckdb
 import pandas as pd
 
 from livebase.errors import RuleError, SegmentError
@@ -55,6 +56,7 @@ from livebase.segments.rules import CheckedRule
 from livebase.segments.schemes import quantile_thresholds_sql, scores_sql, segment_order
 from livebase.segments.settings import (
     JobsScheme,
+    NamedScheme,
     QuantileScheme,
     SegmentsSettings,
 )
@@ -132,9 +134,11 @@ def _clv_predictions(
 ) -> str | None:
     """The SELECT of the CLV fit in force on ``as_of``; RuleError when a rule needs a CLV
     column the store cannot give (no fit, or a horizon the fit did not predict)."""
-    from livebase.models.store_io import latest_fit_id, predictions_sql
+    fit = None
+    if _has_clv_predictions(store):
+        from livebase.models.store_io import latest_fit_id
 
-    fit = latest_fit_id(store, as_of=as_of)
+        fit = latest_fit_id(store, as_of=as_of)
     have: set[str] = set()
     if fit is not None:
         horizons = {
@@ -164,7 +168,20 @@ def _clv_predictions(
                 rule=rule_name,
                 line=line,
             )
-    return None if fit is None else predictions_sql(fit, features.clv_horizons)
+    if fit is None:
+        return None
+    from livebase.models.store_io import predictions_sql
+
+    return predictions_sql(fit, features.clv_horizons)
+
+
+def _has_clv_predictions(store: Store) -> bool:
+    """Whether the store holds any CLV prediction, asked without importing the models (their
+    import pulls in SciPy: seconds a store without a CLV fit should not pay on every run)."""
+    try:  # migration 003 makes the table; asking the catalog costs more than asking the table
+        return bool(store.fetch_value("SELECT EXISTS (SELECT 1 FROM clv_predictions)"))
+    except duckdb.CatalogException:
+        return False
 
 
 def choose_source(
@@ -235,6 +252,7 @@ def run_segmentation(
         customers = int(con.execute(f"SELECT COUNT(*) FROM {_FEATURES}").fetchone()[0])  # type: ignore[index]
         history_paths: dict[str, str] = {}
         tables: dict[str, str] = {}
+        kinds: dict[str, str] = {}
         carry = carried_columns(features)
         with store.transaction():
             for name, scheme in segments.schemes.items():
@@ -243,8 +261,11 @@ def run_segmentation(
                 sql = scheme_step_sql(
                     name, scheme, rules, tables, _rule_inputs(rules, tables, as_of), carry=carry
                 )
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS\n{sql}")
+                # a named map is a CASE over another scheme's scores: a view, not a copy
+                kind = "VIEW" if isinstance(scheme, NamedScheme) else "TABLE"
+                con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS\n{sql}")
                 tables[name] = table
+                kinds[name] = kind
                 history_paths[name] = write_history(
                     con, name, as_of, table, scores=scores_sql(scheme)
                 )
@@ -286,8 +307,8 @@ def run_segmentation(
                 f"FROM ({assignments_sql(tables, scores)}) a ORDER BY scheme, customer_id"
             ).df()
             features_frame = con.execute(f"SELECT * FROM {_FEATURES} ORDER BY customer_id").df()
-        for table in tables.values():
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        for name, table in reversed(tables.items()):
+            con.execute(f"DROP {kinds[name]} IF EXISTS {table}")
     kpis = order_kpis(kpis.drop(columns="ltv"), segments)
     kpis = kpis[["scheme", "segment", "position", *KPI_COLUMNS]]
     return SegmentationRun(

@@ -89,6 +89,8 @@ def quantile_sql(
     (passed through, so later steps need no join); ``scores_sql`` gives the scores.
     """
     b = scheme.bins
+    # the running sum is cast back to BIGINT: DuckDB sums BIGINT into HUGEINT (128 bits), and
+    # the score's integer division in 128 bits cost a third of the step
     levels = []
     for dim, column, order in (
         ("r", "recency_days", "DESC"),
@@ -100,7 +102,8 @@ def quantile_sql(
     SELECT {column} AS v, COUNT(*) AS c FROM {features} WHERE orders_total > 0 GROUP BY {column}
 ),
 {dim}_ranks AS (  -- RANK of each value: 1 + the buyers ranked strictly before it
-    SELECT v, SUM(c) OVER (ORDER BY v {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    SELECT v, CAST(SUM(c) OVER (ORDER BY v {order}
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT)
               - c + 1 AS rank
     FROM {dim}_levels
 )"""
