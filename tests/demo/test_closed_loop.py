@@ -1,5 +1,5 @@
 """The closed-loop demo, seeded: the readouts' intervals cover the simulated truth for the main
-playbooks, and the SMS step (true effect tiny) is recommended "drop"."""
+playbooks, and the SMS step (true effect nil) is never recommended "keep"."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def test_the_closed_loop_measures_the_simulated_truth(
         assert r.reason is None and r.covered, r
         assert r.low is not None and r.low > 0, r  # these playbooks work, and it shows
     (sms,) = rows["winback-60"].steps
-    assert sms["step"] == "sms" and sms["recommendation"] == "drop", sms
+    # the SMS step's true effect is nil: the loop must never say "keep"; with the few SMS the
+    # demo sends, its own holdout is too small to say "drop" for sure, so "hold out more" is
+    # as honest an answer (and the interval must cover the truth, 0)
+    assert sms["step"] == "sms" and sms["recommendation"] in {"drop", "hold_out_more"}, sms
+    assert sms["low"] <= 0 <= sms["high"], sms
     snap = json.loads(snapshot_path(out).read_text(encoding="utf-8"))
     assert {b["name"] for b in snap["playbooks"]} >= set(MAIN)
