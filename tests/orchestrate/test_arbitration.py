@@ -77,9 +77,11 @@ def test_one_playbook_per_window_and_the_better_one_wins(s: dict[str, Any]) -> N
         before = {(j["customer_id"], j["playbook"], j["occurrence"]): j for j in base.journeys()}
         plan = base.tick(playbooks, moment)
         lost += sum(c.arbitrated for c in plan.counts.values())
-        _check_same_tick_arbitration(plan.ledger.to_pylist(), before, base, playbooks, moment)
-    window = config.policy.arbitration
-    assert window is not None
+        window = config.policy.arbitration
+        assert window is not None
+        _check_same_tick_arbitration(
+            plan.ledger.to_pylist(), before, base, playbooks, moment, window
+        )
     planned = base.rows("SELECT customer_id, playbook, ts FROM lb_rp_ledger WHERE type = 'planned'")
     for p in planned:
         for q in planned:

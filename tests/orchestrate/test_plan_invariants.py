@@ -113,11 +113,30 @@ def _check_same_tick_arbitration(
     base: Any,
     playbooks: list[Playbook],
     moment: datetime,
+    window: timedelta | None = None,
 ) -> None:
     """Of two steps due at the start of the tick, an arbitration goes to the better one:
     higher priority, then earlier entry, then playbook name (a step that only came due after
-    a skip in the same tick meets the others' messages already planned)."""
+    a skip in the same tick meets the others' messages already planned). With ``window``: a
+    playbook that already holds the customer's window by a message planned at an earlier tick
+    keeps it, whatever its priority (that rule is checked, not the ranking)."""
     by_name = {pb.name: pb for pb in playbooks}
+    this_tick = {row["event_id"] for row in ledger}
+    earlier = [
+        r
+        for r in base.rows(
+            "SELECT event_id, customer_id, playbook, ts FROM lb_rp_ledger WHERE type = 'planned'"
+        )
+        if r["event_id"] not in this_tick
+    ]
+
+    def holds_window(playbook: str, customer: str) -> bool:
+        return window is not None and any(
+            r["playbook"] == playbook and r["customer_id"] == customer
+            and r["ts"] > moment - window
+            for r in earlier
+        )  # fmt: skip
+
     after = {(j["customer_id"], j["playbook"], j["occurrence"]): j for j in base.journeys()}
 
     def due_at_start(row: dict[str, Any]) -> bool:
@@ -139,6 +158,8 @@ def _check_same_tick_arbitration(
         if lost["type"] != "capped" or not lost["reason"].startswith("arbitration:"):
             continue
         winner = lost["reason"].split(":")[1]
+        if holds_window(winner, lost["customer_id"]):
+            continue
         for won in ledger:
             if (won["type"], won["playbook"], won["customer_id"]) != (
                 "planned",
