@@ -37,6 +37,36 @@ from livebase.orchestrate.send_check import address_hash
 __all__ = ["erase_ops", "swap_key", "vacuum_sqlite"]
 
 
+def _rekey(
+    con: Connection,
+    table: sa.Table,
+    id_column: str,
+    keyed: tuple[str, ...],
+    customer_id: str,
+    alias: str,
+    **cleared: object,
+) -> int:
+    """Move ``customer_id``'s rows of ``table`` to ``alias``: the key columns ``keyed`` get the
+    alias in place of the id (:func:`swap_key`), ``cleared`` columns their new values; returns
+    how many rows moved."""
+    wanted = dict.fromkeys((id_column, *keyed))
+    rows = con.execute(
+        sa.select(*(table.c[name] for name in wanted)).where(table.c.customer_id == customer_id)
+    ).all()
+    for row in rows:
+        found = row._mapping
+        con.execute(
+            table.update()
+            .where(table.c[id_column] == found[id_column])
+            .values(
+                customer_id=alias,
+                **{name: swap_key(found[name], customer_id, alias) for name in keyed},
+                **cleared,
+            )
+        )
+    return len(rows)
+
+
 def swap_key(key: str | None, customer_id: str, alias: str) -> str | None:
     """``key`` with its leading customer id replaced by ``alias`` (keys start with the id)."""
     if key is None:
@@ -94,51 +124,13 @@ def erase_ops(
         .where(OUTBOX.c.customer_id == cid, OUTBOX.c.status.in_(("queued", "retry", "sending")))
         .values(status="cancelled", last_error="erased", updated_at=now)
     )
-    outbox_rows = (
-        con.execute(sa.select(OUTBOX.c.key).where(OUTBOX.c.customer_id == cid)).scalars().all()
+    report.ops["outbox"] = _rekey(
+        con, OUTBOX, "key", ("key",), cid, alias, payload=None, last_error=None, updated_at=now
     )
-    for key in outbox_rows:
-        con.execute(
-            OUTBOX.update()
-            .where(OUTBOX.c.key == key)
-            .values(
-                key=swap_key(key, cid, alias),
-                customer_id=alias,
-                payload=None,
-                last_error=None,
-                updated_at=now,
-            )
-        )
-    report.ops["outbox"] = len(outbox_rows)
-    ledger = con.execute(
-        sa.select(SEND_LEDGER.c.event_id, SEND_LEDGER.c.message_key).where(
-            SEND_LEDGER.c.customer_id == cid
-        )
-    ).all()
-    for event_id, message_key in ledger:
-        con.execute(
-            SEND_LEDGER.update()
-            .where(SEND_LEDGER.c.event_id == event_id)
-            .values(
-                event_id=swap_key(event_id, cid, alias),
-                message_key=swap_key(message_key, cid, alias),
-                customer_id=alias,
-                detail=None,
-            )
-        )
-    report.ops["send_ledger"] = len(ledger)
-    refs = con.execute(
-        sa.select(MESSAGE_REFS.c.token, MESSAGE_REFS.c.message_key).where(
-            MESSAGE_REFS.c.customer_id == cid
-        )
-    ).all()
-    for token, message_key in refs:
-        con.execute(
-            MESSAGE_REFS.update()
-            .where(MESSAGE_REFS.c.token == token)
-            .values(message_key=swap_key(message_key, cid, alias), customer_id=alias)
-        )
-    report.ops["message_refs"] = len(refs)
+    report.ops["send_ledger"] = _rekey(
+        con, SEND_LEDGER, "event_id", ("event_id", "message_key"), cid, alias, detail=None
+    )
+    report.ops["message_refs"] = _rekey(con, MESSAGE_REFS, "token", ("message_key",), cid, alias)
     for table, extra in (
         (JOURNEYS, {}),
         (ASSIGNMENTS, {}),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -197,6 +197,30 @@ def build_worker(
     return worker, unavailable
 
 
+def _worker_of(
+    ops: OpsStore,
+    parts: _WorkspaceParts,
+    *,
+    clock: Clock,
+    settings: DeliverySettings | None,
+    **options: Any,
+) -> tuple[Worker, dict[str, str]]:
+    """:func:`build_worker` over a workspace's parts (channels, policy, zone, secrets)."""
+    return build_worker(
+        ops,
+        root=parts.root,
+        channels=parts.channels,
+        policy=parts.policy,
+        workspace_tz=parts.timezone,
+        base_url=parts.base_url,
+        secrets=parts.secrets,
+        clock=clock,
+        language=parts.language,
+        settings=settings,
+        **options,
+    )
+
+
 def send_due(
     workspace: Workspace,
     *,
@@ -220,16 +244,10 @@ def send_due(
     ops = workspace.open_ops()
     try:
         names = _channels_with_work(ops, parts.channels)
-        worker, unavailable = build_worker(
+        worker, unavailable = _worker_of(
             ops,
-            root=parts.root,
-            channels=parts.channels,
-            policy=parts.policy,
-            workspace_tz=parts.timezone,
-            base_url=parts.base_url,
-            secrets=parts.secrets,
+            parts,
             clock=clock,
-            language=parts.language,
             settings=settings,
             only=names,
             window=window,
@@ -267,16 +285,10 @@ def run_worker(
     parts = _parts(workspace)
     ops = workspace.open_ops()
     try:
-        worker, unavailable = build_worker(
+        worker, unavailable = _worker_of(
             ops,
-            root=parts.root,
-            channels=parts.channels,
-            policy=parts.policy,
-            workspace_tz=parts.timezone,
-            base_url=parts.base_url,
-            secrets=parts.secrets,
+            parts,
             clock=clock,
-            language=parts.language,
             settings=settings,
             poll_seconds=poll_seconds,
             batch=batch,
