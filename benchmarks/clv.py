@@ -3,105 +3,192 @@
 Run:  .venv/bin/python benchmarks/clv.py [--fit-customers 1000000] [--predict-customers 10000000]
 
 Simulates customers from a BG/NBD process (seeded; times recorded in whole days and expressed
-in weeks, as real order data are), then measures, in one run:
+in weeks, as real order data are), saves them under ``benchmarks/.data/``, then measures, with
+the contenders interleaved (A B C D A B C D …) ``--runs`` times each (default 5), each run in a
+fresh process (its peak memory is its own, VmHWM):
 
-1. our fit on the fit set (target <= 5 s);
-2. lifetimes' BetaGeoFitter on the same data, as users call it (one row per customer), and the
-   ratio (target: ours >= 10x faster) and the largest relative parameter difference (<= 1e-3);
-3. our predictions (P(alive) + expected purchases over 39 weeks) for the predict set
-   (target <= 10 s), and the full CLV table (two horizons, monthly discounting) for reference.
+1. our fit on the fit set (target <= 5 s) against lifetimes' ``BetaGeoFitter.fit`` on the same
+   data, as users call it (target: ours >= 10x faster; the largest relative parameter
+   difference, <= 1e-3, is printed);
+2. our predictions (P(alive) + expected purchases over 39 weeks) for the predict set (target
+   <= 10 s) against lifetimes' ``conditional_probability_alive`` +
+   ``conditional_expected_number_of_purchases_up_to_time`` with the same parameters;
+3. our full CLV table (two horizons, monthly discounting), for reference.
 
-Peak memory is the process's maximum resident set size (resource.getrusage).
+Only the computation is timed: loading the simulated data in the child is left out.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import sys
 import time
 import warnings
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from livebase.models import BGNBD, CustomerSummary, GammaGamma, predict_clv, simulate_bgnbd
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import DATA, Measurement, interleave, median_seconds, print_interleaved, run_step
 
 TRUTH = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW's, per week
 
 
-def _simulate(n: int, seed: int) -> pd.DataFrame:
+def _simulate(n: int, seed: int) -> Path:
+    """The simulated (x, t_x, T) arrays of ``n`` customers, saved once under DATA."""
+    path = DATA / f"bgnbd_{n}_{seed}.npz"
+    if path.exists():
+        return path
+    from livebase.models import simulate_bgnbd
+
     rng = np.random.default_rng(seed)
-    T_days = rng.integers(1, 365, n).astype(np.float64)
-    sim = simulate_bgnbd(n, **TRUTH, T=T_days / 7.0, seed=seed)
+    t_days_total = rng.integers(1, 365, n).astype(np.float64)
+    sim = simulate_bgnbd(n, **TRUTH, T=t_days_total / 7.0, seed=seed)
     # record whole days, at most one purchase a day: t_x in (0, T] days for repeat buyers
-    t_days = np.where(sim["x"] > 0, np.clip(np.ceil(sim["t_x"] * 7.0), 1.0, T_days), 0.0)
-    return pd.DataFrame({"x": sim["x"], "t_x": t_days / 7.0, "T": T_days / 7.0})
+    t_days = np.where(sim["x"] > 0, np.clip(np.ceil(sim["t_x"] * 7.0), 1.0, t_days_total), 0.0)
+    DATA.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=np.asarray(sim["x"]), t_x=t_days / 7.0, T=t_days_total / 7.0)
+    return path
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def _load(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.load(path)
+    return data["x"], data["t_x"], data["T"]
+
+
+# -- the measured steps (each runs in a fresh process, timing itself) ---------------------------
+
+
+def step_fit_ours(path: str) -> tuple[float, str]:
+    from livebase.models import BGNBD
+
+    x, t_x, T = _load(path)
+    started = time.perf_counter()
+    fitted = BGNBD.fit_arrays(x, t_x, T)
+    seconds = time.perf_counter() - started
+    return seconds, json.dumps({k: round(v, 6) for k, v in fitted.params.items()})
+
+
+def step_fit_lifetimes(path: str) -> tuple[float, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+
+        x, t_x, T = _load(path)
+        started = time.perf_counter()
+        fitted = lifetimes.BetaGeoFitter().fit(x, t_x, T)
+        seconds = time.perf_counter() - started
+    return seconds, json.dumps({k: round(float(fitted.params_[k]), 6) for k in TRUTH})
+
+
+def step_predict_ours(path: str) -> tuple[float, str]:
+    from livebase.models import BGNBD
+
+    x, t_x, T = _load(path)
+    model = BGNBD(**TRUTH, log_likelihood=0.0, customers=0)
+    started = time.perf_counter()
+    p_alive = model.p_alive(x, t_x, T)
+    expected = model.expected_purchases(39.0, x, t_x, T)
+    seconds = time.perf_counter() - started
+    assert np.isfinite(p_alive).all() and np.isfinite(expected).all()
+    return seconds, f"sum E[purchases 39w] {float(np.sum(expected)):,.0f}"
+
+
+def step_predict_lifetimes(path: str) -> tuple[float, str]:
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+
+        x, t_x, T = _load(path)
+        model = lifetimes.BetaGeoFitter()
+        model.params_ = pd.Series(TRUTH)
+        started = time.perf_counter()
+        p_alive = model.conditional_probability_alive(x, t_x, T)
+        expected = model.conditional_expected_number_of_purchases_up_to_time(39.0, x, t_x, T)
+        seconds = time.perf_counter() - started
+    assert np.isfinite(p_alive).all()
+    return seconds, f"sum E[purchases 39w] {float(np.nansum(expected)):,.0f}"
+
+
+def step_clv_table_ours(path: str) -> tuple[float, str]:
+    import pandas as pd
+
+    from livebase.models import BGNBD, CustomerSummary, GammaGamma, predict_clv
+
+    x, t_x, T = _load(path)
+    summary = CustomerSummary(
+        table=pd.DataFrame(
+            {
+                "customer_id": np.arange(len(x)),
+                "x": x,
+                "t_x": t_x,
+                "T": T,
+                "monetary_value": 30.0,
+                "monetary_x": x,
+            }
+        ),
+        unit="weeks",
+        until=pd.Timestamp("2024-01-01").date(),
+    )
+    model = BGNBD(**TRUTH, log_likelihood=0.0, customers=0)
+    spend = GammaGamma(p=6.25, q=3.74, v=15.44, log_likelihood=0.0, customers=0)
+    started = time.perf_counter()
+    table = predict_clv(summary, model, spend, horizons_days=(90, 365))
+    seconds = time.perf_counter() - started
+    return seconds, f"{len(table):,} customers, 90 d and 365 d"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit-customers", type=int, default=1_000_000)
     parser.add_argument("--predict-customers", type=int, default=10_000_000)
-    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="interleaved runs per step; the median counts"
+    )
     args = parser.parse_args()
+    fit_data = str(_simulate(args.fit_customers, seed=1))
+    predict_data = str(_simulate(args.predict_customers, seed=2))
 
-    data = _simulate(args.fit_customers, seed=1)
-    start = time.perf_counter()
-    ours = BGNBD.fit_arrays(data["x"], data["t_x"], data["T"])
-    fit_s = time.perf_counter() - start
-    print(f"{'step':<44} {'seconds':>9} {'peak RSS MiB':>13}")
-    print(
-        f"{'ours: fit BG/NBD, ' + format(args.fit_customers, ',') + ' customers':<44} "
-        f"{fit_s:9.2f} {_rss_mib():13.0f}"
+    def step(name: str, function: str, path: str) -> Callable[[], Measurement]:
+        return partial(run_step, name, "clv", function, path, self_timed=True)
+
+    fit = interleave(
+        {
+            "lifetimes fit": step("lifetimes fit", "step_fit_lifetimes", fit_data),
+            "livebase fit": step("livebase fit", "step_fit_ours", fit_data),
+        },
+        args.runs,
     )
-    print("  ours:      " + ", ".join(f"{k}={v:.6f}" for k, v in ours.params.items()))
-
-    if not args.skip_reference:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import lifetimes
-        start = time.perf_counter()
-        ref = lifetimes.BetaGeoFitter().fit(data["x"], data["t_x"], data["T"])
-        ref_s = time.perf_counter() - start
-        ref_params = {k: float(ref.params_[k]) for k in TRUTH}
-        diff = max(abs(ours.params[k] - ref_params[k]) / ref_params[k] for k in TRUTH)
-        print(
-            f"{'lifetimes ' + lifetimes.__version__ + ': BetaGeoFitter.fit, same data':<44} "
-            f"{ref_s:9.2f} {_rss_mib():13.0f}"
-        )
-        print("  lifetimes: " + ", ".join(f"{k}={v:.6f}" for k, v in ref_params.items()))
-        print(
-            f"  speed-up ours vs lifetimes: {ref_s / fit_s:.1f}x; "
-            f"largest relative parameter difference: {diff:.2e}"
-        )
-
-    big = _simulate(args.predict_customers, seed=2)
-    start = time.perf_counter()
-    p_alive = ours.p_alive(big["x"], big["t_x"], big["T"])
-    expected = ours.expected_purchases(39.0, big["x"], big["t_x"], big["T"])
-    pred_s = time.perf_counter() - start
-    assert np.isfinite(p_alive).all() and np.isfinite(expected).all()
-    print(
-        f"{'ours: P(alive) + E[purchases 39w], ' + format(args.predict_customers, ','):<44} "
-        f"{pred_s:9.2f} {_rss_mib():13.0f}"
+    print_interleaved(
+        f"BG/NBD fit, {args.fit_customers:,} customers: {args.runs} interleaved runs",
+        fit,
+        "lifetimes fit",
     )
+    ours = json.loads(fit["livebase fit"][-1].measurement.detail)
+    ref = json.loads(fit["lifetimes fit"][-1].measurement.detail)
+    diff = max(abs(ours[k] - ref[k]) / ref[k] for k in TRUTH)
+    speed_up = median_seconds(fit["lifetimes fit"]) / median_seconds(fit["livebase fit"])
+    print(f"livebase is {speed_up:.1f}x faster; largest relative parameter difference {diff:.2e}")
 
-    summary = CustomerSummary(
-        table=big.assign(customer_id=np.arange(len(big)), monetary_value=30.0, monetary_x=big["x"]),
-        unit="weeks",
-        until=pd.Timestamp("2024-01-01").date(),
+    predict = interleave(
+        {
+            "lifetimes predict": step("lifetimes", "step_predict_lifetimes", predict_data),
+            "livebase predict": step("livebase", "step_predict_ours", predict_data),
+            "livebase CLV table": step("CLV table", "step_clv_table_ours", predict_data),
+        },
+        args.runs,
     )
-    spend = GammaGamma(p=6.25, q=3.74, v=15.44, log_likelihood=0.0, customers=0)
-    start = time.perf_counter()
-    table = predict_clv(summary, ours, spend, horizons_days=(90, 365))
-    clv_s = time.perf_counter() - start
-    print(
-        f"{'ours: full CLV table (90d, 365d), ' + format(len(table), ','):<44} "
-        f"{clv_s:9.2f} {_rss_mib():13.0f}"
+    print_interleaved(
+        f"P(alive) + expected purchases, {args.predict_customers:,} customers: "
+        f"{args.runs} interleaved runs",
+        predict,
+        "lifetimes predict",
     )
 
 
