@@ -37,7 +37,7 @@ from livebase.features import (
     features_sql,
 )
 from livebase.features.state import state_ready
-from livebase.segments.history import segment_state_sql, write_history
+from livebase.segments.history import SchemeResults, segment_state_sql, write_histories
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
 from livebase.segments.names import (
     FEATURES_TABLE,
@@ -93,7 +93,8 @@ class SegmentationRun:
     job_matrices: dict[str, pd.DataFrame]
     """Jobs scheme → long table: segment (of ``matrix_with``), job, customers, revenue."""
     history_paths: dict[str, str]
-    """Scheme → how its history was written: append or rebuild."""
+    """Scheme → how its history was written: append (the changed rows), first (no history
+    yet: every row inserted) or rebuild (a date on or before an earlier run)."""
     assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
     """customer_id, scheme, segment, scores (JSON text), when collected."""
     features: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -255,24 +256,38 @@ def run_segmentation(
         kinds: dict[str, str] = {}
         carry = carried_columns(features)
         with store.transaction():
+            pending: list[SchemeResults] = []
+
+            def write_pending() -> None:
+                """The history of the schemes computed since the last write, in one pass."""
+                history_paths.update(write_histories(con, as_of, pending))
+                for written in pending:
+                    con.execute(
+                        "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
+                        [
+                            written.scheme,
+                            as_of,
+                            customers,
+                            _config_hash(features, segments.schemes[written.scheme]),
+                            ran_at,
+                        ],
+                    )
+                pending.clear()
+
             for name, scheme in segments.schemes.items():
                 table = f"lb_seg_{name}"
                 rules = checked.get(name, [])
-                sql = scheme_step_sql(
-                    name, scheme, rules, tables, _rule_inputs(rules, tables, as_of), carry=carry
-                )
+                inputs = _rule_inputs(rules, tables, as_of)
+                if inputs != _FEATURES:  # the rules read earlier schemes' history: write it
+                    write_pending()
+                sql = scheme_step_sql(name, scheme, rules, tables, inputs, carry=carry)
                 # a named map is a CASE over another scheme's scores: a view, not a copy
                 kind = "VIEW" if isinstance(scheme, NamedScheme) else "TABLE"
                 con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS\n{sql}")
                 tables[name] = table
                 kinds[name] = kind
-                history_paths[name] = write_history(
-                    con, name, as_of, table, scores=scores_sql(scheme)
-                )
-                con.execute(
-                    "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
-                    [name, as_of, customers, _config_hash(features, scheme), ran_at],
-                )
+                pending.append(SchemeResults(name, table, scores_sql(scheme)))
+            write_pending()
             kpis: pd.DataFrame = con.execute(
                 kpi_sql(
                     f"(\n{assignments_sql(tables, columns=carry)}\n)",
