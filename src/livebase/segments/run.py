@@ -53,11 +53,18 @@ from livebase.segments.pipeline import (
     scheme_step_sql,
 )
 from livebase.segments.rules import CheckedRule
-from livebase.segments.schemes import quantile_thresholds_sql, scores_sql, segment_order
+from livebase.segments.schemes import (
+    quantile_thresholds_sql,
+    scheme_columns_sql,
+    scored_schemes_sql,
+    scores_sql,
+    segment_order,
+)
 from livebase.segments.settings import (
+    AbcScheme,
     JobsScheme,
-    NamedScheme,
     QuantileScheme,
+    RulesScheme,
     SegmentsSettings,
 )
 from livebase.store import Store
@@ -78,6 +85,7 @@ __all__ = [
 Every = Literal["day", "week", "month"]
 SourceChoice = Literal["auto", "log", "state"]
 _FEATURES = FEATURES_TABLE
+_SCORED = "lb_scored"
 
 
 @dataclass(frozen=True)
@@ -274,15 +282,29 @@ def run_segmentation(
                     )
                 pending.clear()
 
+            # every quantile and A/B/C scheme in one pass over the features; each scheme's
+            # table is a view over it, and a named map a view over its quantile scheme's
+            scored = {
+                n: s
+                for n, s in segments.schemes.items()
+                if isinstance(s, QuantileScheme | AbcScheme)
+            }
+            if scored:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_SCORED} AS\n"
+                    + scored_schemes_sql(scored, _FEATURES, carry=carry)
+                )
             for name, scheme in segments.schemes.items():
                 table = f"lb_seg_{name}"
                 rules = checked.get(name, [])
                 inputs = _rule_inputs(rules, tables, as_of)
                 if inputs != _FEATURES:  # the rules read earlier schemes' history: write it
                     write_pending()
-                sql = scheme_step_sql(name, scheme, rules, tables, inputs, carry=carry)
-                # a named map is a CASE over another scheme's scores: a view, not a copy
-                kind = "VIEW" if isinstance(scheme, NamedScheme) else "TABLE"
+                if isinstance(scheme, QuantileScheme | AbcScheme):
+                    sql = scheme_columns_sql(name, scheme, _SCORED, carry=carry)
+                else:
+                    sql = scheme_step_sql(name, scheme, rules, tables, inputs, carry=carry)
+                kind = "TABLE" if isinstance(scheme, RulesScheme | JobsScheme) else "VIEW"
                 con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS\n{sql}")
                 tables[name] = table
                 kinds[name] = kind
@@ -324,6 +346,7 @@ def run_segmentation(
             features_frame = con.execute(f"SELECT * FROM {_FEATURES} ORDER BY customer_id").df()
         for name, table in reversed(tables.items()):
             con.execute(f"DROP {kinds[name]} IF EXISTS {table}")
+        con.execute(f"DROP TABLE IF EXISTS {_SCORED}")
     kpis = order_kpis(kpis.drop(columns="ltv"), segments)
     kpis = kpis[["scheme", "segment", "position", *KPI_COLUMNS]]
     return SegmentationRun(
