@@ -59,8 +59,8 @@ class SchemeResults:
     results: str
     """A relation with customer_id, segment and the columns ``scores`` reads."""
     scores: str = "n.scores"
-    """The SQL expression of the scores over ``results`` (aliased ``n``); evaluated only for
-    the rows written."""
+    """The SQL expression of the scores over ``results`` (aliased ``n``), JSON or JSON text;
+    evaluated only for the rows written."""
 
 
 def write_history(
@@ -122,7 +122,7 @@ def write_histories(
         # one branch per scheme: each join builds over that scheme's current rows only
         branches = "\nUNION ALL\n".join(
             f"""SELECT n.customer_id, {sql_string(r.scheme)} AS scheme, n.segment,
-       CAST({r.scores} AS VARCHAR) AS scores
+       CAST({r.scores} AS JSON) AS scores
 FROM {r.results} n
 LEFT JOIN segment_history h
   ON h.customer_id = n.customer_id AND h.scheme = {sql_string(r.scheme)} AND h.valid_to IS NULL
@@ -140,7 +140,7 @@ WHERE h.segment IS NULL OR h.segment <> n.segment"""
     inserted = ["SELECT customer_id, scheme, segment, scores FROM lb_changed"] if changed else []
     inserted += [
         f"SELECT n.customer_id, {sql_string(r.scheme)} AS scheme, n.segment,\n"
-        f"       CAST({r.scores} AS VARCHAR) AS scores\n"
+        f"       CAST({r.scores} AS JSON) AS scores\n"
         f"FROM {r.results} n"
         for r in fresh
     ]

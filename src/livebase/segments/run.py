@@ -57,6 +57,7 @@ from livebase.segments.schemes import (
     quantile_thresholds_sql,
     scheme_columns_sql,
     scored_schemes_sql,
+    scores_json_sql,
     scores_sql,
     segment_order,
 )
@@ -308,7 +309,7 @@ def run_segmentation(
                 con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS\n{sql}")
                 tables[name] = table
                 kinds[name] = kind
-                pending.append(SchemeResults(name, table, scores_sql(scheme)))
+                pending.append(SchemeResults(name, table, scores_json_sql(scheme)))
             write_pending()
             kpis: pd.DataFrame = con.execute(
                 kpi_sql(
