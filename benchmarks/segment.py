@@ -149,6 +149,9 @@ def build_store(parquet: Path) -> Path:
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
     with Store.open(tmp, create=True) as store:
+        limit = memory_limit(_orders_of(parquet))
+        if limit is not None:  # 100M orders: spill to disk rather than fill the shared machine
+            store.con.execute(f"SET memory_limit = '{limit}'")
         store.con.execute(
             f"""INSERT INTO orders (order_id, customer_id, created_at, paid_at, amount,
                 paid_amount, status, first_load, last_load)
@@ -166,6 +169,32 @@ def build_store(parquet: Path) -> Path:
         store.con.execute("CHECKPOINT")
     tmp.rename(path)
     return path
+
+
+def _orders_of(parquet: Path) -> int:
+    """The number of orders of a generated log, from its name (segment_log_<orders>)."""
+    return int(parquet.stem.rsplit("_", 1)[1])
+
+
+def dry_run(orders: int, plan: list[tuple[str, Path]], skip: set[str]) -> None:
+    """Print what a run would generate, build and measure, and the memory it would allow,
+    without generating or running anything."""
+    parquet = DATA / f"segment_log_{orders}.parquet"
+    chunk_mb = min(CHUNK, orders) * 120 / 2**20  # ≈ 120 bytes per order in the Arrow chunk
+    print(f"{orders:,} orders, {orders // 10:,} customers, as of {AS_OF}")
+    state = "exists" if parquet.exists() else f"to generate in {-(-orders // CHUNK)} chunks"
+    print(f"log {parquet} ({state}; one chunk of ≤{CHUNK:,} orders in memory, ≈{chunk_mb:,.0f} MB)")
+    store = parquet.with_suffix(".duckdb")
+    print(f"store {store} ({'exists' if store.exists() else 'to build'})")
+    limit = memory_limit(orders)
+    print(f"DuckDB memory limit of the build and of livebase's runs: {limit or 'none (default)'}")
+    for kind, _path in plan:
+        if kind in skip:
+            continue
+        if kind == "pandas" and orders > 20_000_000:
+            print(f"  {kind:<14} not run (needs ≈{orders * 190 / 2**30:.0f} GiB)")
+        else:
+            print(f"  {kind:<14} runs in its own process")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,24 +480,26 @@ def main() -> None:
         default=5,
         help="interleaved runs per contender (A B C A B C …); the median counts (default 5)",
     )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan and memory limits, run nothing"
+    )
     args = parser.parse_args()
     if args.memory_limit:
         os.environ["LIVEBASE_BENCH_MEMORY"] = args.memory_limit
     orders = _scale(args.scale)
     skip = set(filter(None, args.skip.split(",")))
+    kinds = ["floor", "full", "first", "everyday", "polars", "pandas"]
+    if args.incremental:
+        kinds += ["incremental", "rebuild"]
+    if args.dry_run:
+        dry_run(orders, [(k, DATA) for k in kinds], skip)
+        return
     parquet = generate(orders)
     store = build_store(parquet)
     print(f"{orders:,} orders, {orders // 10:,} customers, as of {AS_OF}", flush=True)
     plan: list[tuple[str, Path]] = [
-        ("floor", store),
-        ("full", store),
-        ("first", store),
-        ("everyday", store),
-        ("polars", parquet),
-        ("pandas", parquet),
+        (k, parquet if k in ("polars", "pandas") else store) for k in kinds
     ]
-    if args.incremental:
-        plan += [("incremental", store), ("rebuild", store)]
     if args.spark:
         ten = generate(10_000_000)
         plan += [("duckdb_engine", build_store(ten)), ("spark_engine", ten)]

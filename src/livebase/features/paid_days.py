@@ -7,7 +7,7 @@ empty, and never falls back to the wall clock.
 >>> latest_paid_day(store)
 Traceback (most recent call last):
 ...
-livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE'
+livebase.errors.EmptyStoreError: the store has no paid orders yet: load them with 'livebase ingest orders FILE' (or give --as-of)
 >>> _ = store.con.execute(
 ...     "INSERT INTO orders (order_id, customer_id, paid_at, amount, paid_amount, currency, "
 ...     "status, first_load, last_load) VALUES "

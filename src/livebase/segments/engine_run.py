@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from livebase.errors import SegmentError
-from livebase.features import FeaturesSettings
-from livebase.segments.history import write_history
+from livebase.features import FeaturesSettings, sql_string
+from livebase.segments.history import SchemeResults, write_histories
 from livebase.segments.kpis import KPI_COLUMNS
 from livebase.segments.pipeline import pipeline_steps
 from livebase.segments.run import SegmentationRun, _config_hash, check_segment_rules, order_kpis
@@ -104,12 +104,19 @@ def save_engine_run(
     try:
         customers = run.features.num_rows
         with store.transaction():
+            write_histories(
+                con,
+                run.as_of,
+                [
+                    SchemeResults(
+                        name,
+                        "(SELECT customer_id, segment, scores FROM lb_engine_assignments "
+                        f"WHERE scheme = {sql_string(name)})",
+                    )
+                    for name in segments.schemes
+                ],
+            )
             for name, scheme in segments.schemes.items():
-                results = (
-                    "(SELECT customer_id, segment, scores FROM lb_engine_assignments "
-                    f"WHERE scheme = '{name}')"
-                )
-                write_history(con, name, run.as_of, results)
                 con.execute(
                     "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
                     [name, run.as_of, customers, _config_hash(features, scheme), ran_at],

@@ -13,10 +13,16 @@ Writing the results of a run as of ``D``:
   ``D``, and at the next run after ``D`` the segment that held there before, since that run
   found it. Consecutive equal segments merge. Re-running a date with the same data changes
   nothing; runs in any order give the history of the runs sorted by date.
+
+The schemes of one run are written together (``write_histories``): one table of the changed
+rows of every scheme, one UPDATE closing them, one INSERT; a scheme's first run (no history
+yet) is inserted straight, without looking for changes. Unchanged rows are never rewritten.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -28,12 +34,14 @@ from livebase.features import sql_string
 from livebase.i18n import _l
 
 __all__ = [
+    "SchemeResults",
     "customer_history",
     "rebuild_history",
     "resolve_run",
     "run_dates",
     "segment_state_sql",
     "segments_at",
+    "write_histories",
     "write_history",
 ]
 
@@ -41,6 +49,18 @@ __all__ = [
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> Any:
     row = con.execute(sql, params).fetchone()
     return None if row is None else row[0]
+
+
+@dataclass(frozen=True)
+class SchemeResults:
+    """One scheme's results of a run, as the history writer reads them."""
+
+    scheme: str
+    results: str
+    """A relation with customer_id, segment and the columns ``scores`` reads."""
+    scores: str = "n.scores"
+    """The SQL expression of the scores over ``results`` (aliased ``n``), JSON or JSON text;
+    evaluated only for the rows written."""
 
 
 def write_history(
@@ -56,43 +76,93 @@ def write_history(
     ``scores``: the SQL expression of the scores over the columns of ``results`` (default:
     its ``scores`` column); it is evaluated only for the rows written. Call inside a
     transaction, before recording the run in ``segment_runs``. Returns the path taken:
-    ``"append"`` or ``"rebuild"``.
+    ``"append"``, ``"first"`` (no history yet: every row inserted) or ``"rebuild"``.
     """
-    scores = scores or "n.scores"
-    later = _scalar(
-        con,
-        "SELECT MIN(as_of) FROM segment_runs WHERE scheme = ? AND as_of >= ?",
-        [scheme, as_of],
-    )
-    if later is None:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE lb_changed AS
-            SELECT n.customer_id, n.segment, {scores} AS scores
-            FROM {results} n
-            LEFT JOIN segment_history h
-              ON h.customer_id = n.customer_id AND h.scheme = ? AND h.valid_to IS NULL
-            WHERE h.segment IS NULL OR h.segment <> n.segment""",
-            [scheme],
+    runs = [SchemeResults(scheme, results, scores or "n.scores")]
+    return write_histories(con, as_of, runs)[scheme]
+
+
+def write_histories(
+    con: duckdb.DuckDBPyConnection, as_of: date, runs: Sequence[SchemeResults]
+) -> dict[str, str]:
+    """Merge the results of several schemes' runs at ``as_of`` into the history in one pass.
+
+    Schemes run at a date after every earlier run of theirs are appended together: one
+    ``lb_changed`` (the union of each scheme's changed rows), one UPDATE closing the rows
+    that changed, one INSERT. A scheme without any current row (its first run) skips the
+    change detection and is inserted straight. A scheme run on or before an earlier run is
+    rebuilt (``rebuild_history``). Call inside a transaction, before recording the runs in
+    ``segment_runs``. Returns scheme → path taken: ``append``, ``first`` or ``rebuild``.
+    """
+    if not runs:
+        return {}
+    names = [r.scheme for r in runs]
+    if len(set(names)) != len(names):
+        raise SegmentError(f"a scheme appears twice in one history write: {names}")
+    marks = ", ".join("?" * len(names))
+    later = {
+        str(row[0])
+        for row in con.execute(
+            f"SELECT DISTINCT scheme FROM segment_runs WHERE scheme IN ({marks}) AND as_of >= ?",
+            [*names, as_of],
+        ).fetchall()
+    }
+    current = {
+        str(row[0])
+        for row in con.execute(
+            f"""SELECT DISTINCT scheme FROM segment_history
+            WHERE scheme IN ({marks}) AND valid_to IS NULL""",
+            names,
+        ).fetchall()
+    }
+    paths: dict[str, str] = {}
+    changed = [r for r in runs if r.scheme not in later and r.scheme in current]
+    fresh = [r for r in runs if r.scheme not in later and r.scheme not in current]
+    if changed:
+        # one branch per scheme: each join builds over that scheme's current rows only
+        branches = "\nUNION ALL\n".join(
+            f"""SELECT n.customer_id, {sql_string(r.scheme)} AS scheme, n.segment,
+       CAST({r.scores} AS JSON) AS scores
+FROM {r.results} n
+LEFT JOIN segment_history h
+  ON h.customer_id = n.customer_id AND h.scheme = {sql_string(r.scheme)} AND h.valid_to IS NULL
+WHERE h.segment IS NULL OR h.segment <> n.segment"""
+            for r in changed
         )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE lb_changed AS\n{branches}")
         con.execute(
-            """UPDATE segment_history SET valid_to = ?
-            WHERE scheme = ? AND valid_to IS NULL
-              AND customer_id IN (SELECT customer_id FROM lb_changed)""",
-            [as_of, scheme],
+            """UPDATE segment_history h SET valid_to = ?
+            FROM lb_changed c
+            WHERE h.customer_id = c.customer_id AND h.scheme = c.scheme AND h.valid_to IS NULL""",
+            [as_of],
         )
+        paths.update(dict.fromkeys((r.scheme for r in changed), "append"))
+    inserted = ["SELECT customer_id, scheme, segment, scores FROM lb_changed"] if changed else []
+    inserted += [
+        f"SELECT n.customer_id, {sql_string(r.scheme)} AS scheme, n.segment,\n"
+        f"       CAST({r.scores} AS JSON) AS scores\n"
+        f"FROM {r.results} n"
+        for r in fresh
+    ]
+    if inserted:
+        union = "\nUNION ALL\n".join(inserted)
         con.execute(
-            """INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
-            SELECT customer_id, ?, segment, scores, ?, NULL FROM lb_changed""",
-            [scheme, as_of],
+            f"""INSERT INTO segment_history (customer_id, scheme, segment, scores, valid_from, valid_to)
+            SELECT customer_id, scheme, segment, scores, ?, NULL FROM (\n{union}\n) w""",
+            [as_of],
         )
+        paths.update(dict.fromkeys((r.scheme for r in fresh), "first"))
+    if changed:
         con.execute("DROP TABLE lb_changed")
-        return "append"
-    new_points = f"""
+    for r in runs:
+        if r.scheme in later:
+            new_points = f"""
         UNION ALL
-        SELECT customer_id, segment, CAST({scores} AS VARCHAR), CAST(? AS DATE)
-        FROM {results} n"""
-    rebuild_history(con, scheme, as_of, new_points=new_points)
-    return "rebuild"
+        SELECT customer_id, segment, CAST({r.scores} AS VARCHAR), CAST(? AS DATE)
+        FROM {r.results} n"""
+            rebuild_history(con, r.scheme, as_of, new_points=new_points)
+            paths[r.scheme] = "rebuild"
+    return {r.scheme: paths[r.scheme] for r in runs}
 
 
 def rebuild_history(

@@ -37,7 +37,7 @@ from livebase.features import (
     features_sql,
 )
 from livebase.features.state import state_ready
-from livebase.segments.history import segment_state_sql, write_history
+from livebase.segments.history import SchemeResults, segment_state_sql, write_histories
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
 from livebase.segments.names import (
     FEATURES_TABLE,
@@ -53,11 +53,19 @@ from livebase.segments.pipeline import (
     scheme_step_sql,
 )
 from livebase.segments.rules import CheckedRule
-from livebase.segments.schemes import quantile_thresholds_sql, scores_sql, segment_order
+from livebase.segments.schemes import (
+    quantile_thresholds_sql,
+    scheme_columns_sql,
+    scored_schemes_sql,
+    scores_json_sql,
+    scores_sql,
+    segment_order,
+)
 from livebase.segments.settings import (
+    AbcScheme,
     JobsScheme,
-    NamedScheme,
     QuantileScheme,
+    RulesScheme,
     SegmentsSettings,
 )
 from livebase.store import Store
@@ -78,6 +86,7 @@ __all__ = [
 Every = Literal["day", "week", "month"]
 SourceChoice = Literal["auto", "log", "state"]
 _FEATURES = FEATURES_TABLE
+_SCORED = "lb_scored"
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,8 @@ class SegmentationRun:
     job_matrices: dict[str, pd.DataFrame]
     """Jobs scheme → long table: segment (of ``matrix_with``), job, customers, revenue."""
     history_paths: dict[str, str]
-    """Scheme → how its history was written: append or rebuild."""
+    """Scheme → how its history was written: append (the changed rows), first (no history
+    yet: every row inserted) or rebuild (a date on or before an earlier run)."""
     assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
     """customer_id, scheme, segment, scores (JSON text), when collected."""
     features: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -255,24 +265,52 @@ def run_segmentation(
         kinds: dict[str, str] = {}
         carry = carried_columns(features)
         with store.transaction():
+            pending: list[SchemeResults] = []
+
+            def write_pending() -> None:
+                """The history of the schemes computed since the last write, in one pass."""
+                history_paths.update(write_histories(con, as_of, pending))
+                for written in pending:
+                    con.execute(
+                        "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
+                        [
+                            written.scheme,
+                            as_of,
+                            customers,
+                            _config_hash(features, segments.schemes[written.scheme]),
+                            ran_at,
+                        ],
+                    )
+                pending.clear()
+
+            # every quantile and A/B/C scheme in one pass over the features; each scheme's
+            # table is a view over it, and a named map a view over its quantile scheme's
+            scored = {
+                n: s
+                for n, s in segments.schemes.items()
+                if isinstance(s, QuantileScheme | AbcScheme)
+            }
+            if scored:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {_SCORED} AS\n"
+                    + scored_schemes_sql(scored, _FEATURES, carry=carry)
+                )
             for name, scheme in segments.schemes.items():
                 table = f"lb_seg_{name}"
                 rules = checked.get(name, [])
-                sql = scheme_step_sql(
-                    name, scheme, rules, tables, _rule_inputs(rules, tables, as_of), carry=carry
-                )
-                # a named map is a CASE over another scheme's scores: a view, not a copy
-                kind = "VIEW" if isinstance(scheme, NamedScheme) else "TABLE"
+                inputs = _rule_inputs(rules, tables, as_of)
+                if inputs != _FEATURES:  # the rules read earlier schemes' history: write it
+                    write_pending()
+                if isinstance(scheme, QuantileScheme | AbcScheme):
+                    sql = scheme_columns_sql(name, scheme, _SCORED, carry=carry)
+                else:
+                    sql = scheme_step_sql(name, scheme, rules, tables, inputs, carry=carry)
+                kind = "TABLE" if isinstance(scheme, RulesScheme | JobsScheme) else "VIEW"
                 con.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS\n{sql}")
                 tables[name] = table
                 kinds[name] = kind
-                history_paths[name] = write_history(
-                    con, name, as_of, table, scores=scores_sql(scheme)
-                )
-                con.execute(
-                    "INSERT OR REPLACE INTO segment_runs VALUES (?, ?, ?, ?, ?)",
-                    [name, as_of, customers, _config_hash(features, scheme), ran_at],
-                )
+                pending.append(SchemeResults(name, table, scores_json_sql(scheme)))
+            write_pending()
             kpis: pd.DataFrame = con.execute(
                 kpi_sql(
                     f"(\n{assignments_sql(tables, columns=carry)}\n)",
@@ -309,6 +347,7 @@ def run_segmentation(
             features_frame = con.execute(f"SELECT * FROM {_FEATURES} ORDER BY customer_id").df()
         for name, table in reversed(tables.items()):
             con.execute(f"DROP {kinds[name]} IF EXISTS {table}")
+        con.execute(f"DROP TABLE IF EXISTS {_SCORED}")
     kpis = order_kpis(kpis.drop(columns="ltv"), segments)
     kpis = kpis[["scheme", "segment", "position", *KPI_COLUMNS]]
     return SegmentationRun(

@@ -25,7 +25,7 @@ Customers without a counted order are the scheme's ``no_purchase`` segment (scor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from livebase.features import sql_string
 from livebase.segments.rules import CheckedRule
@@ -40,11 +40,15 @@ from livebase.segments.settings import (
 
 __all__ = [
     "ABC_GROUPS",
+    "ScoredScheme",
     "abc_sql",
     "named_sql",
     "quantile_sql",
     "quantile_thresholds_sql",
     "rules_sql",
+    "scheme_columns_sql",
+    "scored_schemes_sql",
+    "scores_json_sql",
     "scores_sql",
     "segment_order",
 ]
@@ -88,53 +92,8 @@ def quantile_sql(
     Columns: customer_id, scheme, segment, r, f, m, then the feature columns ``carry``
     (passed through, so later steps need no join); ``scores_sql`` gives the scores.
     """
-    b = scheme.bins
-    # the running sum is cast back to BIGINT: DuckDB sums BIGINT into HUGEINT (128 bits), and
-    # the score's integer division in 128 bits cost a third of the step
-    levels = []
-    for dim, column, order in (
-        ("r", "recency_days", "DESC"),
-        ("f", "frequency", "ASC"),
-        ("m", "monetary", "ASC"),
-    ):
-        levels.append(
-            f"""{dim}_levels AS (  -- buyers per distinct {column}
-    SELECT {column} AS v, COUNT(*) AS c FROM {features} WHERE orders_total > 0 GROUP BY {column}
-),
-{dim}_ranks AS (  -- RANK of each value: 1 + the buyers ranked strictly before it
-    SELECT v, CAST(SUM(c) OVER (ORDER BY v {order}
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT)
-              - c + 1 AS rank
-    FROM {dim}_levels
-)"""
-        )
-    ctes = ",\n".join(levels)
-    scores = ",\n        ".join(
-        f"CAST(1 + ({b} * ({d}.rank - 1)) // n.buyers AS INTEGER) AS {d}" for d in "rfm"
-    )
-    return f"""-- scheme '{name}': R, F, M scores 1..{b} from ranks; equal values share a score.
--- score = 1 + floor({b} * (rank - 1) / buyers), in integer arithmetic (exact on every engine);
--- rank = 1 + the number of buyers with a strictly worse value (recency: longer ago).
-WITH {ctes},
-n AS (SELECT COUNT(*) AS buyers FROM {features} WHERE orders_total > 0),
-scored AS (
-    SELECT
-        x.customer_id,
-        {scores}{_carried(carry, "x")}
-    FROM {features} x
-    CROSS JOIN n
-    LEFT JOIN r_ranks r ON r.v = x.recency_days AND x.orders_total > 0
-    LEFT JOIN f_ranks f ON f.v = x.frequency AND x.orders_total > 0
-    LEFT JOIN m_ranks m ON m.v = x.monetary AND x.orders_total > 0
-)
-SELECT
-    customer_id,
-    {sql_string(name)} AS scheme,
-    CASE WHEN r IS NULL THEN {sql_string(scheme.no_purchase)}
-         ELSE CAST(r AS VARCHAR) || CAST(f AS VARCHAR) || CAST(m AS VARCHAR) END AS segment,
-    r, f, m{_carried(carry)}
-FROM scored
-"""
+    table = f"(\n{scored_schemes_sql({name: scheme}, features, carry=carry)}\n) scored"
+    return scheme_columns_sql(name, scheme, table, carry=carry)
 
 
 def scores_sql(
@@ -159,6 +118,34 @@ def scores_sql(
     if isinstance(scheme, NamedScheme):
         return _json(("r", "r", False), ("f", "f", False))
     return """'{"rule":' || COALESCE(CAST(rule AS VARCHAR), 'null') || '}'"""
+
+
+_SCORE_KEYS: dict[type, tuple[tuple[str, str], ...]] = {
+    QuantileScheme: (("r", "r"), ("f", "f"), ("m", "m")),
+    AbcScheme: (("r", "r"), ("f", "f"), ("m", "m"), ("cell", "cell"), ("group", "grp")),
+    NamedScheme: (("r", "r"), ("f", "f")),
+}
+
+
+def scores_json_sql(
+    scheme: QuantileScheme | AbcScheme | NamedScheme | RulesScheme | JobsScheme,
+) -> str:
+    """The scores as DuckDB's JSON type: the text of ``scores_sql``, built without casting
+    text to JSON (a JSON cast parses every value: a fifth of writing a first run's history).
+
+    >>> import duckdb
+    >>> row = "SELECT 5 AS r, 3 AS f, 1 AS m UNION ALL SELECT NULL, NULL, NULL"
+    >>> q = QuantileScheme()
+    >>> duckdb.sql(f"SELECT CAST({scores_json_sql(q)} AS VARCHAR), {scores_sql(q)} "
+    ...            f"FROM ({row}) t").fetchall()
+    [('{"r":5,"f":3,"m":1}', '{"r":5,"f":3,"m":1}'), (None, None)]
+    """
+    keys = _SCORE_KEYS.get(type(scheme))
+    if keys is None:  # rules and jobs: the number of the rule that matched (null: none)
+        return "JSON_OBJECT('rule', rule)"
+    pairs = ", ".join(f"'{key}', {column}" for key, column in keys)
+    # NULL without a purchase, as the text is: every score is NULL together then
+    return f"CASE WHEN r IS NOT NULL THEN JSON_OBJECT({pairs}) END"
 
 
 def quantile_thresholds_sql(scores: str, features: str | None) -> str:
@@ -231,43 +218,163 @@ def abc_sql(name: str, scheme: AbcScheme, features: str, *, carry: Sequence[str]
 
     Columns: customer_id, scheme, segment, r, f, m, cell, grp (NULL without a purchase).
     """
+    table = f"(\n{scored_schemes_sql({name: scheme}, features, carry=carry)}\n) scored"
+    return scheme_columns_sql(name, scheme, table, carry=carry)
+
+
+ScoredScheme = QuantileScheme | AbcScheme
+"""The schemes scored from ranks and thresholds over the features (``scored_schemes_sql``)."""
+
+
+def _running(value: str, order: str) -> str:
+    return (
+        f"SUM({value}) OVER (ORDER BY v {order}\n"
+        "                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
+
+
+def _scored_ctes(quantile: bool, abc: bool, features: str) -> list[str]:
+    """The rank (quantile) and Pareto (A/B/C) tables per distinct value: scheme-independent,
+    so every scheme of a run shares them; monetary has one table for both."""
+    ctes: list[str] = []
+    if quantile:
+        for dim, column, order in (("r", "recency_days", "DESC"), ("f", "frequency", "ASC")):
+            ctes.append(
+                f"""{dim}_levels AS (  -- buyers per distinct {column}
+    SELECT {column} AS v, COUNT(*) AS c FROM {features} WHERE orders_total > 0 GROUP BY {column}
+),
+{dim}_ranks AS (  -- RANK of each value: 1 + the buyers ranked strictly before it
+    SELECT v, CAST({_running("c", order)} AS BIGINT) - c + 1 AS rank
+    FROM {dim}_levels
+)"""
+            )
+        ctes.append(f"n AS (SELECT COUNT(*) AS buyers FROM {features} WHERE orders_total > 0)")
+    columns = []
+    if quantile:
+        columns.append(f"CAST({_running('c', 'ASC')} AS BIGINT) - c + 1 AS rank")
+    if abc:  # the revenue of the buyers who spent strictly more (equal spend, equal class)
+        columns.append(f"{_running('revenue', 'DESC')} - revenue AS revenue_above")
+        columns.append("SUM(revenue) OVER () AS revenue_total")
+    m_columns = ",\n        ".join(columns)
+    ctes.append(
+        f"""m_levels AS (  -- buyers and their revenue per distinct monetary
+    SELECT monetary AS v, COUNT(*) AS c, SUM(monetary) AS revenue
+    FROM {features} WHERE orders_total > 0 GROUP BY monetary
+),
+m_ranks AS (
+    SELECT v,
+        {m_columns}
+    FROM m_levels
+)"""
+    )
+    return ctes
+
+
+def _graded_columns(name: str, scheme: ScoredScheme) -> list[str]:
+    """The scheme's r, f, m over the features ``x`` joined with the rank tables."""
+    p = f"{name}__"
+    if isinstance(scheme, QuantileScheme):
+        b = scheme.bins
+        return [f"CAST(1 + ({b} * ({d}.rank - 1)) // n.buyers AS INTEGER) AS {p}{d}" for d in "rfm"]
     ra, rb = scheme.recency_days
     fa, fb = scheme.frequency
     ma, mb = scheme.monetary_shares
-    segment = "cell" if scheme.output == "cell" else "grp"
-    return f"""-- scheme '{name}': R, F, M each A/B/C; M by Pareto of the window's revenue.
-WITH {_pareto_ctes(features)},
+    return [
+        f"""CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN x.recency_days <= {ra} THEN 'A' WHEN x.recency_days <= {rb} THEN 'B'
+                 ELSE 'C' END END AS {p}r""",
+        f"""CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN x.frequency >= {fa} THEN 'A' WHEN x.frequency >= {fb} THEN 'B'
+                 ELSE 'C' END END AS {p}f""",
+        f"""CASE WHEN x.orders_total > 0 THEN
+            CASE WHEN m.revenue_above < {ma!r} * m.revenue_total THEN 'A'
+                 WHEN m.revenue_above < {mb!r} * m.revenue_total THEN 'B' ELSE 'C' END END AS {p}m""",
+    ]
+
+
+def _segment_columns(name: str, scheme: ScoredScheme) -> list[str]:
+    """The scheme's segment (and A/B/C cell and group) over its graded r, f, m."""
+    p = f"{name}__"
+    r, f, m = (f"{p}{d}" for d in "rfm")
+    if isinstance(scheme, QuantileScheme):
+        code = f"CAST({r} AS VARCHAR) || CAST({f} AS VARCHAR) || CAST({m} AS VARCHAR)"
+        return [
+            f"CASE WHEN {r} IS NULL THEN {sql_string(scheme.no_purchase)}\n"
+            f"         ELSE {code} END AS {p}segment",
+            r,
+            f,
+            m,
+        ]
+    cell = f"{r} || {f} || {m}"
+    grp = f"""CASE WHEN {r} = 'A' AND ({f} = 'A' OR {m} = 'A') THEN 'core'
+         WHEN {r} = 'A' THEN 'growing'
+         WHEN {r} = 'B' THEN 'pre_churn'
+         WHEN {r} = 'C' THEN 'churn' END"""
+    segment = cell if scheme.output == "cell" else grp
+    return [
+        f"COALESCE({segment}, {sql_string(scheme.no_purchase)}) AS {p}segment",
+        r,
+        f,
+        m,
+        f"{cell} AS {p}cell",
+        f"{grp} AS {p}grp",
+    ]
+
+
+def scored_schemes_sql(
+    schemes: Mapping[str, ScoredScheme], features: str, *, carry: Sequence[str] = ()
+) -> str:
+    """Every quantile and A/B/C scheme of ``schemes`` in one pass over ``features``.
+
+    One row per customer: customer_id, for each scheme ``<name>__segment`` and its scores
+    (``<name>__r``, ``__f``, ``__m``; A/B/C also ``__cell`` and ``__grp``), then ``carry``.
+    The rank and Pareto tables are shared by the schemes (one per distinct recency,
+    frequency and monetary value); ``scheme_columns_sql`` gives one scheme's table from it.
+    """
+    quantile = any(isinstance(s, QuantileScheme) for s in schemes.values())
+    abc = any(isinstance(s, AbcScheme) for s in schemes.values())
+    ctes = ",\n".join(_scored_ctes(quantile, abc, features))
+    graded = ",\n        ".join(c for n, s in schemes.items() for c in _graded_columns(n, s))
+    segments = ",\n    ".join(c for n, s in schemes.items() for c in _segment_columns(n, s))
+    joins = "\n    LEFT JOIN m_ranks m ON m.v = x.monetary AND x.orders_total > 0"
+    if quantile:
+        joins = (
+            "\n    CROSS JOIN n"
+            "\n    LEFT JOIN r_ranks r ON r.v = x.recency_days AND x.orders_total > 0"
+            "\n    LEFT JOIN f_ranks f ON f.v = x.frequency AND x.orders_total > 0" + joins
+        )
+    names = ", ".join(f"'{n}'" for n in schemes)
+    return f"""-- schemes {names}: one pass over the features.
+-- Quantile: score = 1 + floor(bins * (rank - 1) / buyers), in integer arithmetic (exact on
+-- every engine); rank = 1 + the number of buyers with a strictly worse value (recency:
+-- longer ago); equal values share a score. A/B/C: M by Pareto of the window's revenue.
+WITH {ctes},
 graded AS (
     SELECT
         x.customer_id,
-        CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN x.recency_days <= {ra} THEN 'A' WHEN x.recency_days <= {rb} THEN 'B'
-                 ELSE 'C' END END AS r,
-        CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN x.frequency >= {fa} THEN 'A' WHEN x.frequency >= {fb} THEN 'B'
-                 ELSE 'C' END END AS f,
-        CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN p.revenue_above < {ma!r} * p.revenue_total THEN 'A'
-                 WHEN p.revenue_above < {mb!r} * p.revenue_total THEN 'B' ELSE 'C' END END AS m{_carried(carry, "x")}
-    FROM {features} x
-    LEFT JOIN pareto p ON p.monetary = x.monetary AND x.orders_total > 0
-),
-cells AS (
-    SELECT
-        *,
-        r || f || m AS cell,
-        CASE WHEN r = 'A' AND (f = 'A' OR m = 'A') THEN 'core'
-             WHEN r = 'A' THEN 'growing'
-             WHEN r = 'B' THEN 'pre_churn'
-             WHEN r = 'C' THEN 'churn' END AS grp
-    FROM graded
+        {graded}{_carried(carry, "x")}
+    FROM {features} x{joins}
 )
 SELECT
     customer_id,
+    {segments}{_carried(carry)}
+FROM graded"""
+
+
+def scheme_columns_sql(
+    name: str, scheme: ScoredScheme, scored: str, *, carry: Sequence[str] = ()
+) -> str:
+    """One scheme's table (customer_id, scheme, segment, r, f, m[, cell, grp], ``carry``)
+    over the relation ``scored`` of ``scored_schemes_sql``."""
+    p = f"{name}__"
+    extra = ["cell", "grp"] if isinstance(scheme, AbcScheme) else []
+    columns = ", ".join(f"{p}{c} AS {c}" for c in ["segment", "r", "f", "m", *extra])
+    return f"""-- scheme '{name}' ({scheme.kind})
+SELECT
+    customer_id,
     {sql_string(name)} AS scheme,
-    COALESCE({segment}, {sql_string(scheme.no_purchase)}) AS segment,
-    r, f, m, cell, grp{_carried(carry)}
-FROM cells
+    {columns}{_carried(carry)}
+FROM {scored}
 """
 
 
