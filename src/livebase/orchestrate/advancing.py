@@ -94,6 +94,9 @@ def advance(
     ledger = (
         f"(SELECT {columns} FROM {state.ledger} UNION ALL SELECT {columns} FROM lb_pb_new_ledger)"
     )
+    hashed = scalar(
+        con, f"SELECT count(*) FROM {state.suppressions} WHERE address_hash IS NOT NULL"
+    )
     window = policy.arbitration
     arbitration = None if window is None else (str(policy.arbitration_window), window)
     max_steps = max(len(pb.steps) for pb in playbooks)
@@ -112,6 +115,7 @@ def advance(
                 flags=flags,
                 contact=contact,
                 require_consent=policy.require_consent,
+                by_address=hashed > 0,
             )
         )
         if scalar(con, "SELECT count(*) FROM lb_pb_dec") == 0:

@@ -136,12 +136,14 @@ def decisions_sql(
     flags: str,
     contact: str,
     require_consent: bool,
+    by_address: bool = True,
 ) -> str:
     """The decision of every due step of ``work`` (journeys in treatment, due by ``as_of``).
 
     ``flags`` is a SELECT over the frame (``frame_flags_sql``): only the rows of the customers
     with a due step are computed. Suppressions match by customer or by address hash, each an
-    equi-join (the first reason in sort order wins).
+    equi-join (the first reason in sort order wins); ``by_address`` false (no suppression
+    has an address hash) spares hashing every due step's address.
     """
     t = ts_sql(as_of)
     return f"""
@@ -207,7 +209,7 @@ def decisions_sql(
     ),
     by_address AS (
         SELECT x.key, min(s.reason) AS reason FROM x JOIN sup s
-          ON s.address_hash = {_address_hash_sql("x.contact")}
+          ON s.address_hash = {_address_hash_sql("x.contact") if by_address else "NULL"}
          AND s.channel IN (x.channel, 'any')
         GROUP BY x.key
     ),
