@@ -75,10 +75,7 @@ def advance(
             checked_rule(config, r, f"stop_rules.{i}") or "FALSE" for i, r in enumerate(rules)
         ]
     seg_cols = list(segment_columns(config).values())
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE lb_pb_flags AS "
-        + frame_flags_sql(playbooks, stop_rules, seg_cols, FRAME)
-    )
+    flags = frame_flags_sql(playbooks, stop_rules, seg_cols, FRAME)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE lb_pb_res (customer_id VARCHAR, channel VARCHAR, "
         "ts TIMESTAMP, playbook VARCHAR, tick BOOLEAN)"
@@ -97,6 +94,9 @@ def advance(
     ledger = (
         f"(SELECT {columns} FROM {state.ledger} UNION ALL SELECT {columns} FROM lb_pb_new_ledger)"
     )
+    hashed = scalar(
+        con, f"SELECT count(*) FROM {state.suppressions} WHERE address_hash IS NOT NULL"
+    )
     window = policy.arbitration
     arbitration = None if window is None else (str(policy.arbitration_window), window)
     max_steps = max(len(pb.steps) for pb in playbooks)
@@ -112,9 +112,10 @@ def advance(
                 ledger=ledger,
                 consents=state.consents,
                 suppressions=state.suppressions,
-                flags="lb_pb_flags",
+                flags=flags,
                 contact=contact,
                 require_consent=policy.require_consent,
+                by_address=hashed > 0,
             )
         )
         if scalar(con, "SELECT count(*) FROM lb_pb_dec") == 0:
@@ -126,19 +127,17 @@ def advance(
             schema=pa.schema([("tz", pa.string()), ("due", pa.timestamp("us"))]),
         )
         table_from_arrow(con, "lb_pb_quiet", quiet_rows)
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE lb_pb_cand AS
-            SELECT d.key, d.customer_id, d.playbook, d.occurrence, d.idx, d.channel,
+        source = f"""SELECT d.key, d.customer_id, d.playbook, d.occurrence, d.idx, d.channel,
                    d.priority, d.entered_at,
                    CASE WHEN d.purpose = 'marketing' THEN q.due ELSE {t} END AS due
             FROM lb_pb_dec d JOIN lb_pb_quiet q USING (tz)
             WHERE d.outcome = 'send' AND d.purpose = 'marketing'
               AND d.playbook IN ({", ".join(sql_string(m) for m in marketing) or "NULL"})"""
-        )
         admit_in_rounds(
             con,
             policy.caps,
             candidates="lb_pb_cand",
+            source=source,
             reservations="lb_pb_res",
             frame=FRAME,
             arbitration=arbitration,

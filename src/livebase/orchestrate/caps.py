@@ -61,34 +61,43 @@ def admit_in_rounds(
     rules: Sequence[CapRule],
     *,
     candidates: str,
+    source: str,
     reservations: str,
     frame: str,
     arbitration: tuple[str, timedelta] | None = None,
 ) -> None:
-    """Decide every candidate: adds ``cap_reason`` (NULL = admitted) and ``frees_at``.
+    """Decide every candidate of ``source`` into the temp table ``candidates``.
 
-    ``arbitration`` is the policy's window (as written, and as a duration), or None.
-
-    ``candidates`` (a temp table) has key, customer_id, playbook, channel, due, priority,
-    entered_at, occurrence, idx; it is rebuilt with the columns ``cap_reason``, ``frees_at``
-    and ``rk`` (the round) added.
-    ``reservations`` (customer_id, channel, ts, playbook, tick) gains the admitted ones.
+    ``source`` is a SELECT of key, customer_id, playbook, channel, due, priority, entered_at,
+    occurrence, idx; ``candidates`` gets its rows with ``rk`` (the round), ``cap_reason``
+    (NULL = admitted) and ``frees_at`` added. ``arbitration`` is the policy's window (as
+    written, and as a duration), or None. ``reservations`` (customer_id, channel, ts,
+    playbook, tick) gains the admitted ones. Per round two statements (the refusals, the
+    admitted reservations), whatever the number of playbooks; the segments the caps look at
+    are joined from ``frame`` once.
     """
-    con.execute(  # rebuilt, not altered and updated: DuckDB's UPDATE … FROM is slow
-        f"""CREATE OR REPLACE TEMP TABLE {candidates} AS
-        SELECT *, CAST(NULL AS VARCHAR) AS cap_reason, CAST(NULL AS TIMESTAMP) AS frees_at,
-            CAST(row_number() OVER (PARTITION BY customer_id
-                ORDER BY priority DESC, entered_at, playbook, occurrence, idx) AS INTEGER) AS rk
-        FROM {candidates}"""
+    schemes = sorted({scheme for r in rules for scheme in (r.segments or {})})
+    seg_cols = "".join(f", f.{scheme}_segment" for scheme in schemes)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_ranked AS
+        SELECT c.*{seg_cols}, f.customer_id IS NOT NULL AS in_frame,
+            CAST(row_number() OVER (PARTITION BY c.customer_id
+                ORDER BY c.priority DESC, c.entered_at, c.playbook, c.occurrence, c.idx)
+                AS INTEGER) AS rk
+        FROM ({source}) c LEFT JOIN {frame} f ON f.customer_id = c.customer_id"""
     )
-    row = con.execute(f"SELECT coalesce(max(rk), 0) FROM {candidates}").fetchall()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lb_pb_capfail "
+        "(key VARCHAR, reason VARCHAR, frees_at TIMESTAMP)"
+    )
+    row = con.execute("SELECT coalesce(max(rk), 0) FROM lb_pb_ranked").fetchall()[0]
     rounds = int(row[0]) if row else 0
     if not rules and arbitration is None:
+        rounds = 0
         con.execute(
             f"INSERT INTO {reservations} SELECT customer_id, channel, due, playbook, TRUE "
-            f"FROM {candidates}"
+            "FROM lb_pb_ranked"
         )
-        return
     quote = chr(39)
     rows = [
         f"({i}, '{r.channel}', {r.max}, {int(r.window.total_seconds())}, "
@@ -103,19 +112,19 @@ def admit_in_rounds(
         )
     values = ", ".join(rows)
     whens = " ".join(
-        f"WHEN {i} THEN {segments_sql(r.segments, 'f')} IS TRUE" for i, r in enumerate(rules)
+        f"WHEN {i} THEN {segments_sql(r.segments, 'k')} IS TRUE" for i, r in enumerate(rules)
     )
     applies = f"(CASE r.rule_no {whens} ELSE TRUE END)" if whens else "TRUE"
     for rk in range(1, rounds + 1):
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE lb_pb_capcheck AS
-            WITH k AS (SELECT * FROM {candidates} WHERE rk = {rk}),
+            INSERT INTO lb_pb_capfail
+            WITH k AS (SELECT * FROM lb_pb_ranked WHERE rk = {rk} AND in_frame),
             rules(rule_no, channel, max_, seconds, code, others) AS (VALUES {values}),
             kr AS (
                 SELECT k.key, k.customer_id, k.channel AS k_channel, k.due, k.playbook AS k_pb,
                        r.rule_no, r.channel, r.max_, r.seconds, r.code, r.others
-                FROM k JOIN {frame} f USING (customer_id) CROSS JOIN rules r
+                FROM k CROSS JOIN rules r
                 WHERE (r.channel = 'any' OR r.channel = k.channel)
                   AND {applies}
             ),
@@ -133,23 +142,24 @@ def admit_in_rounds(
                  AND (NOT kr.others OR res.playbook <> kr.k_pb)
                  AND abs(epoch(res.ts) - epoch(kr.due)) < kr.seconds
                 GROUP BY kr.key, kr.rule_no, kr.max_, kr.seconds, kr.code, kr.others
-            ),
-            failing AS (
-                SELECT key, arg_min(
+            )
+            SELECT key, arg_min(
                     CASE WHEN others THEN 'arbitration:' || holder || ':' || code
                          WHEN by_tick THEN 'arbitration:' || winner || ':' || code
                          ELSE code END,
                     rule_no) AS reason,
                     arg_min(CASE WHEN len(past) >= n - max_ + 1 AND n - max_ + 1 >= 1
                         THEN past[n - max_ + 1] + to_seconds(seconds) END, rule_no) AS frees_at
-                FROM counted WHERE n >= max_ GROUP BY key
-            )
-            SELECT * FROM failing"""
+            FROM counted WHERE n >= max_ GROUP BY key"""
         )
         con.execute(
-            f"""UPDATE {candidates} c SET cap_reason = f.reason, frees_at = f.frees_at
-            FROM lb_pb_capcheck f WHERE f.key = c.key;
-            INSERT INTO {reservations}
-            SELECT customer_id, channel, due, playbook, TRUE FROM {candidates}
-            WHERE rk = {rk} AND cap_reason IS NULL"""
+            f"""INSERT INTO {reservations}
+            SELECT customer_id, channel, due, playbook, TRUE FROM lb_pb_ranked c
+            WHERE rk = {rk} AND NOT EXISTS (SELECT 1 FROM lb_pb_capfail f WHERE f.key = c.key)"""
         )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {candidates} AS
+        SELECT c.* EXCLUDE (in_frame{"".join(f", {s}_segment" for s in schemes)}),
+               f.reason AS cap_reason, f.frees_at
+        FROM lb_pb_ranked c LEFT JOIN lb_pb_capfail f USING (key)"""
+    )

@@ -1,14 +1,23 @@
 """A tick's first two moves on the working copy of the journeys (``lb_pb_w``): exits, entries.
 
-:func:`mark_exits` ends active journeys whose customer bought (``exit_when``) or reached the
-conversion goal since entry. :func:`enter` admits who the trigger and audience let in
-(``entry.entry_sql``), each assigned to treatment, the playbook's holdout or the global holdout
-(salted hash, stable), with the assignment and held-out ledger rows of the tick.
+Both are set-based over **all** playbooks at once (a handful of statements per tick, whatever
+the number of playbooks). :func:`mark_exits` ends active journeys whose customer bought
+(``exit_when``) or reached the conversion goal since entry, the playbooks' exit rules joined in
+as a small table (``lb_pb_exit_rules``). :func:`enter` admits who the trigger and audience let
+in (``entry.entry_sql`` of every playbook, as one UNION ALL), each assigned to treatment, the
+playbook's holdout or the global holdout (salted hash, stable), with the assignment and
+held-out ledger rows of the tick.
+
+>>> from livebase.orchestrate.playbook import Playbook
+>>> pb = Playbook.model_validate({"name": "w", "trigger": {"inactivity_days": 60},
+...     "exit_when": ["purchase", "lesson_missed"], "steps": [{"id": "e", "channel": "email"}]})
+>>> exit_rules([pb])
+[('w', 0, 'purchase', 'converted', 14), ('w', 1, 'purchase', 'purchase', None), ('w', 2, 'lesson_missed', 'lesson_missed', None)]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,66 +30,80 @@ from livebase.orchestrate.plan_types import PlaybookCounts, StateTables
 from livebase.orchestrate.playbook import Playbook
 from livebase.orchestrate.tick_sql import days_sql
 
-__all__ = ["enter", "mark_exits"]
+__all__ = ["enter", "exit_rules", "mark_exits"]
 
 
-def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> None:
+def exit_rules(playbooks: Sequence[Playbook]) -> list[tuple[str, int, str, str, int | None]]:
+    """(playbook, order, event, reason, conversion window in days or None) of every exit check.
+
+    The first rule is the conversion goal (reason ``converted``, within its window); then each
+    ``exit_when`` event, ending the journey whenever it happens. The first rule that holds
+    gives the reason.
+    """
+    rules: list[tuple[str, int, str, str, int | None]] = []
     for pb in playbooks:
-        checks: list[tuple[str, str]] = []
         conv = pb.conversion
-        for event in [conv.event, *pb.exit_when]:
-            reason = "converted" if event == conv.event and not checks else event
-            window = (
-                f" AND {{ts}} <= w.entered_at + INTERVAL {conv.window_days} DAY"
-                if reason == "converted"
-                else ""
-            )
-            if event == "purchase":
-                exists = (
-                    "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = w.customer_id "
-                    f"AND o.paid_amount > 0 AND o.paid_at > w.entered_at AND o.paid_at <= {t}"
-                    + window.format(ts="o.paid_at")
-                    + ")"
-                )
-            else:
-                exists = (
-                    "EXISTS (SELECT 1 FROM events e WHERE e.customer_id = w.customer_id "
-                    f"AND e.name = {sql_string(event)} AND e.ts > w.entered_at AND e.ts <= {t}"
-                    + window.format(ts="e.ts")
-                    + ")"
-                )
-            checks.append((exists, reason))
-        whens = " ".join(f"WHEN {e} THEN {sql_string(r)}" for e, r in checks)
-        con.execute(
-            f"""UPDATE lb_pb_w w SET state = 'exited', exit_reason = r.reason, exited_at = {t},
-                next_step = NULL, next_due_at = NULL, changed = TRUE
-            FROM (SELECT customer_id, occurrence, CASE {whens} END AS reason
-                  FROM lb_pb_w w WHERE w.playbook = {sql_string(pb.name)} AND w.state = 'active') r
-            WHERE w.playbook = {sql_string(pb.name)} AND w.customer_id = r.customer_id
-              AND w.occurrence = r.occurrence AND r.reason IS NOT NULL"""
+        for order, event in enumerate([conv.event, *pb.exit_when]):
+            converted = order == 0
+            rules.append(
+                (pb.name, order, event, "converted" if converted else event,
+                 conv.window_days if converted else None)
+            )  # fmt: skip
+    return rules
+
+
+def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int]:
+    """End the active journeys of ``lb_pb_w`` that an exit rule ends by ``t``; exits per playbook."""
+    rules = exit_rules(playbooks)
+    if not rules:
+        return {}
+    values = ", ".join(
+        f"({sql_string(name)}, {order}, {sql_string(event)}, {sql_string(reason)}, "
+        f"{'NULL' if window is None else window})"
+        for name, order, event, reason, window in rules
+    )
+    until = "coalesce(c.entered_at + to_days(c.window_days), {t})"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_exits AS
+        WITH r(playbook, ord, event, reason, window_days) AS (VALUES {values}),
+        c AS (
+            SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, r.ord, r.event,
+                   r.reason, r.window_days
+            FROM lb_pb_w w JOIN r USING (playbook) WHERE w.state = 'active'
+        ),
+        hits AS (
+            SELECT c.customer_id, c.playbook, c.occurrence, c.ord, c.reason FROM c
+            WHERE c.event = 'purchase' AND EXISTS (
+                SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id
+                  AND o.paid_amount > 0 AND o.paid_at > c.entered_at AND o.paid_at <= {t}
+                  AND o.paid_at <= {until.format(t=t)})
+            UNION ALL
+            SELECT c.customer_id, c.playbook, c.occurrence, c.ord, c.reason FROM c
+            WHERE c.event <> 'purchase' AND EXISTS (
+                SELECT 1 FROM events e WHERE e.customer_id = c.customer_id
+                  AND e.name = c.event AND e.ts > c.entered_at AND e.ts <= {t}
+                  AND e.ts <= {until.format(t=t)})
         )
+        SELECT customer_id, playbook, occurrence, arg_min(reason, ord) AS reason
+        FROM hits GROUP BY customer_id, playbook, occurrence"""
+    )
+    con.execute(
+        f"""UPDATE lb_pb_w w SET state = 'exited', exit_reason = x.reason, exited_at = {t},
+            next_step = NULL, next_due_at = NULL, changed = TRUE
+        FROM lb_pb_exits x WHERE w.customer_id = x.customer_id AND w.playbook = x.playbook
+          AND w.occurrence = x.occurrence AND w.state = 'active'"""
+    )
+    rows = con.execute("SELECT playbook, count(*) FROM lb_pb_exits GROUP BY playbook").fetchall()
+    return {str(name): int(n) for name, n in rows}
 
 
-def enter(
-    con: Any,
-    config: LivebaseConfig,
-    pb: Playbook,
-    as_of: datetime,
-    state: StateTables,
-    counts: PlaybookCounts,
-) -> None:
-    t = ts_sql(as_of)
+def _entrants_sql(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str) -> str:
+    """The entrants of one playbook with their arms (a branch of the tick's UNION ALL)."""
     audience = pb.audience
     where = checked_rule(config, audience.where, "audience.where")
     exclude = checked_rule(
         config, audience.exclude.where if audience.exclude else None, "audience.exclude.where"
     )
-    # journeys already running or past, plus this tick's exits (the working copy wins)
-    journeys = f"""(SELECT customer_id, playbook, occurrence, entered_at, state
-        FROM {state.journeys} j WHERE playbook = {sql_string(pb.name)} AND NOT EXISTS (
-            SELECT 1 FROM lb_pb_w w WHERE w.customer_id = j.customer_id
-              AND w.playbook = j.playbook AND w.occurrence = j.occurrence)
-        UNION ALL SELECT customer_id, playbook, occurrence, entered_at, state FROM lb_pb_w)"""
     sql = entry_sql(pb, as_of, journeys=journeys, where=where, exclude_where=exclude)
     marketing = pb.purpose == "marketing"
     g = config.policy.global_holdout if marketing else 0.0
@@ -95,47 +118,73 @@ def enter(
         if h > 0
         else "'treatment'"
     )
-    first = pb.steps[0]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lb_pb_enter AS
-        SELECT e.customer_id, e.occurrence, {global_arm} AS g_arm, {pb_arm} AS p_arm
+    return f"""SELECT {sql_string(pb.name)} AS playbook, e.customer_id, e.occurrence,
+            {global_arm} AS g_arm, {pb_arm} AS p_arm, {g > 0} AS global_unit,
+            CAST({h} AS DOUBLE) AS h, {sql_string(pb.holdout_salt)} AS salt
         FROM ({sql}) e WHERE e.reason = 'enters'"""
+
+
+def enter(
+    con: Any,
+    config: LivebaseConfig,
+    playbooks: Sequence[Playbook],
+    as_of: datetime,
+    state: StateTables,
+    counts: Mapping[str, PlaybookCounts],
+) -> None:
+    """Admit the entrants of every playbook into ``lb_pb_w`` (see the module docstring)."""
+    if not playbooks:
+        return
+    t = ts_sql(as_of)
+    names = ", ".join(sql_string(pb.name) for pb in playbooks)
+    # journeys already running or past, plus this tick's exits (the working copy wins)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_jall AS
+        SELECT customer_id, playbook, occurrence, entered_at, state
+        FROM {state.journeys} j WHERE playbook IN ({names}) AND NOT EXISTS (
+            SELECT 1 FROM lb_pb_w w WHERE w.customer_id = j.customer_id
+              AND w.playbook = j.playbook AND w.occurrence = j.occurrence)
+        UNION ALL SELECT customer_id, playbook, occurrence, entered_at, state FROM lb_pb_w"""
     )
-    arm = "CASE WHEN g_arm = 'holdout' THEN 'global_holdout' ELSE p_arm END"
-    first_due = f"{t} + {days_sql(str(first.after_days))}"
+    branches = "\n        UNION ALL ".join(
+        _entrants_sql(config, pb, as_of, "lb_pb_jall") for pb in playbooks
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lb_pb_enter AS {branches}")
+    arm = "CASE WHEN e.g_arm = 'holdout' THEN 'global_holdout' ELSE e.p_arm END"
+    first_due = f"{t} + {days_sql('s.after_days')}"
     con.execute(
         f"""INSERT INTO lb_pb_w
-        SELECT customer_id, {sql_string(pb.name)}, occurrence, {t}, {arm},
+        SELECT e.customer_id, e.playbook, e.occurrence, {t}, {arm},
                CASE WHEN {arm} = 'treatment' THEN 'active' ELSE 'held_out' END,
-               NULL, CASE WHEN {arm} = 'treatment' THEN {sql_string(first.id)} END,
+               NULL, CASE WHEN {arm} = 'treatment' THEN s.step END,
                CASE WHEN {arm} = 'treatment' THEN {first_due} END, NULL, NULL,
                CASE WHEN {arm} = 'treatment' THEN 0 END, TRUE
-        FROM lb_pb_enter"""
+        FROM lb_pb_enter e JOIN lb_pb_steps s ON s.playbook = e.playbook AND s.idx = 0"""
     )
-    key = f"customer_id || '|' || {sql_string(pb.name)} || '|' || occurrence || '|' || {sql_string(first.id)}"
+    key = "e.customer_id || '|' || e.playbook || '|' || e.occurrence || '|' || s.step"
     con.execute(
         f"""INSERT INTO lb_pb_new_ledger
-        SELECT {key} || ':held_out', {key}, customer_id, {sql_string(pb.name)}, occurrence,
-               {sql_string(first.id)}, {sql_string(first.channel)}, 'held_out',
-               CASE WHEN g_arm = 'holdout' THEN 'global_holdout' ELSE 'playbook_holdout' END,
+        SELECT {key} || ':held_out', {key}, e.customer_id, e.playbook, e.occurrence,
+               s.step, s.channel, 'held_out',
+               CASE WHEN e.g_arm = 'holdout' THEN 'global_holdout' ELSE 'playbook_holdout' END,
                0.0, {t}
-        FROM lb_pb_enter WHERE g_arm = 'holdout' OR p_arm = 'holdout'"""
+        FROM lb_pb_enter e JOIN lb_pb_steps s ON s.playbook = e.playbook AND s.idx = 0
+        WHERE e.g_arm = 'holdout' OR e.p_arm = 'holdout'"""
     )
-    if marketing and g > 0:
-        con.execute(
-            f"""INSERT INTO lb_pb_new_assign
-            SELECT 'global', customer_id, 0, g_arm, {g}, {sql_string(config.policy.global_salt)}, {t}
-            FROM lb_pb_enter e WHERE NOT EXISTS (SELECT 1 FROM {state.assignments} a
-                WHERE a.unit = 'global' AND a.customer_id = e.customer_id)"""
-        )
+    g = config.policy.global_holdout
     con.execute(
         f"""INSERT INTO lb_pb_new_assign
-        SELECT {sql_string("playbook:" + pb.name)}, customer_id, occurrence, p_arm, {h},
-               {sql_string(pb.holdout_salt)}, {t}
-        FROM lb_pb_enter WHERE g_arm <> 'holdout'"""
+        SELECT 'global', customer_id, 0, g_arm, {g}, {sql_string(config.policy.global_salt)}, {t}
+        FROM lb_pb_enter e WHERE e.global_unit AND NOT EXISTS (
+            SELECT 1 FROM {state.assignments} a
+            WHERE a.unit = 'global' AND a.customer_id = e.customer_id)
+        UNION ALL
+        SELECT 'playbook:' || playbook, customer_id, occurrence, p_arm, h, salt, {t}
+        FROM lb_pb_enter e WHERE g_arm <> 'holdout'"""
     )
-    entered, held_out = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE g_arm = 'holdout' OR p_arm = 'holdout') "
-        "FROM lb_pb_enter"
-    ).fetchall()[0]
-    counts.entered, counts.held_out = int(entered), int(held_out)
+    rows = con.execute(
+        "SELECT playbook, count(*), count(*) FILTER (WHERE g_arm = 'holdout' OR p_arm = 'holdout') "
+        "FROM lb_pb_enter GROUP BY playbook"
+    ).fetchall()
+    for name, entered, held_out in rows:
+        counts[str(name)].entered, counts[str(name)].held_out = int(entered), int(held_out)

@@ -35,7 +35,6 @@ from livebase.orchestrate.frame import build_frame
 from livebase.orchestrate.plan_types import STATE_DDL, PlaybookCounts, StateTables, TickPlan
 from livebase.orchestrate.playbook import Playbook
 from livebase.orchestrate.step_tables import load_step_tables
-from livebase.orchestrate.tick_sql import scalar
 from livebase.store import Store
 
 __all__ = ["STATE_DDL", "PlaybookCounts", "StateTables", "TickPlan", "plan_tick"]
@@ -81,13 +80,9 @@ def plan_tick(
           ON s.playbook = j.playbook AND s.step = j.next_step
         WHERE j.state = 'active' AND j.playbook IN ({names})"""
     )
-    mark_exits(con, active, t)
-    for pb in active:
-        counts[pb.name].exited = scalar(
-            con, f"SELECT count(*) FROM lb_pb_w WHERE changed AND playbook = {sql_string(pb.name)}"
-        )
-    for pb in active:
-        enter(con, config, pb, as_of, state, counts[pb.name])
+    for name, exited in mark_exits(con, active, t).items():
+        counts[name].exited = exited
+    enter(con, config, active, as_of, state, counts)
     advance(con, config, active, as_of, state)
     con.execute(
         """UPDATE lb_pb_w SET state = 'completed', next_step = NULL, next_due_at = NULL

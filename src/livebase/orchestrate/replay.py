@@ -189,10 +189,10 @@ def replay(
                 con.execute("INSERT INTO lb_rp_outbox SELECT * FROM lb_rp_day")
             finally:
                 con.unregister("lb_rp_day")
-        for name, c in plan.counts.items():
-            con.execute(
+        if plan.counts:
+            con.executemany(
                 "INSERT INTO lb_rp_counts VALUES (?, ?, ?, ?, ?)",
-                [day, name, c.entered, c.held_out, c.exited],
+                [[day, n, c.entered, c.held_out, c.exited] for n, c in plan.counts.items()],
             )
         _react(store, plan, state, rates)
         if on_day is not None:

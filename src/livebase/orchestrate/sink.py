@@ -54,12 +54,14 @@ def _utc_text(moment: datetime) -> str:
     return aware.astimezone(UTC).strftime(_UTC_TEXT)
 
 
-def _staged(table: pa.Table, timezone: str, extra: Mapping[str, Any]) -> pa.Table:
+def _staged(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, timezone: str, extra: Mapping[str, Any]
+) -> pa.Table:
     """``table`` with every timestamp turned from local ``timezone`` to UTC text, plus the
-    constant columns ``extra`` (text, numbers), computed by DuckDB on the Arrow data."""
+    constant columns ``extra`` (text, numbers), computed by DuckDB (``con``, a scratch
+    in-memory connection) on the Arrow data."""
     if table.num_rows == 0:
         return table
-    con = duckdb.connect()
     try:
         con.register("lb_rows", table)
         zone = timezone.replace("'", "''")
@@ -74,7 +76,7 @@ def _staged(table: pa.Table, timezone: str, extra: Mapping[str, Any]) -> pa.Tabl
         ]
         staged: pa.Table = con.sql(f"SELECT {', '.join(columns)} FROM lb_rows").to_arrow_table()
     finally:
-        con.close()
+        con.unregister("lb_rows")
     return staged
 
 
@@ -149,18 +151,25 @@ def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -
 
     stamp = _utc_text(now)
     written_at = _utc_text(now_utc())  # the bridges copy by this wall clock (ops.tables)
-    staged = {
-        "journeys": _staged(
-            plan.journeys, timezone, {"updated_at": stamp, "recorded_at": written_at}
-        ),
-        "assignments": _staged(plan.assignments, timezone, {"recorded_at": written_at}),
-        "outbox": _staged(
-            plan.outbox,
-            timezone,
-            {"status": "queued", "created_at": stamp, "updated_at": stamp, "attempts": 0},
-        ),
-        "send_ledger": _staged(plan.ledger, timezone, {"recorded_at": written_at}),
-    }
+    scratch = duckdb.connect()  # one in-memory connection stages all four tables
+    try:
+        staged = {
+            "journeys": _staged(
+                scratch, plan.journeys, timezone, {"updated_at": stamp, "recorded_at": written_at}
+            ),
+            "assignments": _staged(
+                scratch, plan.assignments, timezone, {"recorded_at": written_at}
+            ),
+            "outbox": _staged(
+                scratch,
+                plan.outbox,
+                timezone,
+                {"status": "queued", "created_at": stamp, "updated_at": stamp, "attempts": 0},
+            ),
+            "send_ledger": _staged(scratch, plan.ledger, timezone, {"recorded_at": written_at}),
+        }
+    finally:
+        scratch.close()
     with adbc_connect(ops) as con:
         cursor = con.cursor()
         if ops.dialect == "sqlite":  # staging in memory; room for the indexes being merged into

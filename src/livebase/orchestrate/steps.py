@@ -136,8 +136,15 @@ def decisions_sql(
     flags: str,
     contact: str,
     require_consent: bool,
+    by_address: bool = True,
 ) -> str:
-    """The decision of every due step of ``work`` (journeys in treatment, due by ``as_of``)."""
+    """The decision of every due step of ``work`` (journeys in treatment, due by ``as_of``).
+
+    ``flags`` is a SELECT over the frame (``frame_flags_sql``): only the rows of the customers
+    with a due step are computed. Suppressions match by customer or by address hash, each an
+    equi-join (the first reason in sort order wins); ``by_address`` false (no suppression
+    has an address hash) spares hashing every due step's address.
+    """
     t = ts_sql(as_of)
     return f"""
     WITH d AS (
@@ -149,24 +156,27 @@ def decisions_sql(
         FROM {work} w JOIN {steps} s ON s.playbook = w.playbook AND s.idx = w.idx
         WHERE w.state = 'active' AND w.arm = 'treatment' AND w.next_due_at <= {t}
     ),
+    cd AS (
+        SELECT d.key, d.customer_id, d.playbook, d.occurrence, d.entered_at, c.kind, c.ref
+        FROM d JOIN {conditions} c ON c.playbook = d.playbook AND c.idx = d.idx
+    ),
     cf AS (
-        SELECT d.key, min(c.kind) AS kind FROM d
-        JOIN {conditions} c ON c.playbook = d.playbook AND c.idx = d.idx
-        WHERE (c.kind IN ('not_opened', 'not_clicked', 'no_reaction') AND EXISTS (
-                 SELECT 1 FROM {ledger} l
-                 WHERE l.message_key = d.customer_id || '|' || d.playbook || '|'
-                                       || d.occurrence || '|' || c.ref
-                   AND l.ts <= {t}
-                   AND l.type IN (SELECT unnest(CASE c.kind WHEN 'not_opened' THEN ['opened']
-                                  WHEN 'not_clicked' THEN ['clicked']
-                                  ELSE ['opened', 'clicked'] END))))
-           OR (c.kind = 'no_purchase' AND EXISTS (
-                 SELECT 1 FROM orders o WHERE o.customer_id = d.customer_id
-                   AND o.paid_amount > 0 AND o.paid_at > d.entered_at AND o.paid_at <= {t}))
-           OR (c.kind = 'no_event' AND EXISTS (
-                 SELECT 1 FROM events e WHERE e.customer_id = d.customer_id AND e.name = c.ref
-                   AND e.ts > d.entered_at AND e.ts <= {t}))
-        GROUP BY d.key
+        SELECT key, min(kind) AS kind FROM (
+            SELECT cd.key, cd.kind FROM cd JOIN {ledger} l
+              ON l.message_key = cd.customer_id || '|' || cd.playbook || '|'
+                                 || cd.occurrence || '|' || cd.ref
+            WHERE l.ts <= {t}
+              AND ((l.type = 'opened' AND cd.kind IN ('not_opened', 'no_reaction'))
+                OR (l.type = 'clicked' AND cd.kind IN ('not_clicked', 'no_reaction')))
+            UNION ALL
+            SELECT cd.key, cd.kind FROM cd JOIN orders o ON o.customer_id = cd.customer_id
+            WHERE cd.kind = 'no_purchase' AND o.paid_amount > 0
+              AND o.paid_at > cd.entered_at AND o.paid_at <= {t}
+            UNION ALL
+            SELECT cd.key, cd.kind FROM cd JOIN events e
+              ON e.customer_id = cd.customer_id AND e.name = cd.ref
+            WHERE cd.kind = 'no_event' AND e.ts > cd.entered_at AND e.ts <= {t}
+        ) GROUP BY key
     ),
     cons AS (
         SELECT d.key, arg_max(c.status, CAST(epoch_us(c.ts) AS HUGEINT) * 1000000000 + c.id)
@@ -185,15 +195,28 @@ def decisions_sql(
                {_variant_sql(playbooks, "variant")} AS variant,
                coalesce(fx.tz, '') AS tz
         FROM d LEFT JOIN cf USING (key) LEFT JOIN cons USING (key)
-        LEFT JOIN {flags} fx ON fx.customer_id = d.customer_id
+        LEFT JOIN ({flags} WHERE customer_id IN (SELECT customer_id FROM d)) fx
+          ON fx.customer_id = d.customer_id
+    ),
+    sup AS (
+        SELECT customer_id, address_hash, channel, reason FROM {suppressions}
+        WHERE expires_at IS NULL OR expires_at > {t}
+    ),
+    by_id AS (
+        SELECT x.key, min(s.reason) AS reason FROM x JOIN sup s
+          ON s.customer_id = x.customer_id AND s.channel IN (x.channel, 'any')
+        GROUP BY x.key
+    ),
+    by_address AS (
+        SELECT x.key, min(s.reason) AS reason FROM x JOIN sup s
+          ON s.address_hash = {_address_hash_sql("x.contact") if by_address else "NULL"}
+         AND s.channel IN (x.channel, 'any')
+        GROUP BY x.key
     ),
     y AS (
-        SELECT x.*, (SELECT min(s.reason) FROM {suppressions} s
-                     WHERE (s.customer_id = x.customer_id
-                            OR s.address_hash = {_address_hash_sql("x.contact")})
-                       AND s.channel IN (x.channel, 'any')
-                       AND (s.expires_at IS NULL OR s.expires_at > {t})) AS suppressed
-        FROM x
+        SELECT x.*, CASE WHEN i.reason IS NULL THEN a.reason WHEN a.reason IS NULL THEN i.reason
+                         ELSE least(i.reason, a.reason) END AS suppressed
+        FROM x LEFT JOIN by_id i USING (key) LEFT JOIN by_address a USING (key)
     )
     SELECT * REPLACE (v_template AS template, v_offer AS offer),
         CASE WHEN cond_fail IS NOT NULL THEN 'skip:condition:' || cond_fail
