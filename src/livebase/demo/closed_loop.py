@@ -6,10 +6,10 @@ Every simulated day, at 12:30 in the school's time zone, in the order a running 
 1. **Purchases** made since the last day are stored in the service's inbox as
    ``POST /v1/events`` stores an order (same parser; the per-event live status update is left to
    the weekly publish): the base's own purchases and those the messages caused.
-2. **The batch job** (every fourth day and on each broadcast day, see below) brings the inbox
-   (as orders, with ``customer_state`` kept up to date) and the send ledger, journeys,
-   assignments and consents into the analytics store (:func:`livebase.jobs.bring_in`); every
-   seventh day it re-segments the base and publishes every customer's status.
+2. **The batch job** (daily by default, see below) brings the inbox (as orders, with
+   ``customer_state`` kept up to date) and the send ledger, journeys, assignments and consents
+   into the analytics store (:func:`livebase.jobs.bring_in`); every seventh day it re-segments
+   the base and publishes every customer's status.
 3. **The planner** runs one tick in that job (:func:`~livebase.orchestrate.run.run_tick`:
    entries, holdouts, cascades, caps, consent, quiet hours, written to the operational store).
 4. **The worker** sends what is due that day (:func:`~livebase.delivery.run.send_due`: claims,
@@ -18,11 +18,18 @@ Every simulated day, at 12:30 in the school's time zone, in the order a running 
 5. **Customers react** to what landed there (:mod:`livebase.demo.reactions`): opens and clicks
    through the signed links, delivery reports of push and SMS, purchases the messages caused.
 
-Why the planner runs every fourth day and not daily: a tick of the school's six playbooks costs
-about 2 CPU-seconds on this 2-core machine (plus about 1 s of bridges), so 84 daily ticks alone
-would take the three minutes ``make demo`` has; the triggers catch up at the next tick
-(inactivity and segment entry are conditions on the state, not events that can be missed), the
-broadcasts run on their day, and the worker still sends every step on its due day.
+The planner runs daily (``every_days=1``, as a school runs it). A larger ``every_days`` runs
+the batch job only every that many days and on each broadcast day: the triggers catch up at the
+next tick (inactivity and segment entry are conditions on the state, not events that can be
+missed) and the worker still sends every step on its due day.
+
+The bridges re-read nothing before their watermarks (:data:`BRIDGE_OVERLAP`), not the ten
+minutes a running service needs: the operational rows are stamped with the wall clock, and
+twelve simulated weeks take a few wall minutes, so the default overlap would copy every row
+written since the simulation began again at every tick. No overlap is exact here: every writer
+of the simulation (planner, worker, reactions, purchases) runs in this process and commits
+before the next pull starts, so no transaction is ever in flight across a pull, and a row
+written after a pull is stamped later than every row it read.
 
 Assumptions of the simulation (the "truth" the readouts are checked against):
 
@@ -63,13 +70,15 @@ from livebase.ops.store import OpsStore
 from livebase.store import Store
 from livebase.workspace import Workspace
 
-__all__ = ["EVERY_DAYS", "SEND_TIME", "LoopResult", "TruthRow", "prepare_workspace",
-           "run_closed_loop"]  # fmt: skip
+__all__ = ["BRIDGE_OVERLAP", "EVERY_DAYS", "SEND_TIME", "LoopResult", "TruthRow",
+           "prepare_workspace", "run_closed_loop"]  # fmt: skip
 
 SEND_TIME = time(12, 30)
 """When the simulated school plans and sends each day (local time)."""
-EVERY_DAYS = 4
+EVERY_DAYS = 1
 """The planner's batch job runs every this many simulated days (and on broadcast days)."""
+BRIDGE_OVERLAP = timedelta(0)
+"""How far before their watermarks the simulation's bridges re-read (see the module docstring)."""
 
 
 @dataclass
@@ -284,7 +293,7 @@ def run_closed_loop(
     with ws.open_ops() as ops, local_sinks(ws) as sending:
         bought = _Purchases(ops, cfg.timezone)
         first = datetime.combine(start, SEND_TIME, tzinfo=zone)
-        bring_in(store, ops, cfg, now=first)
+        bring_in(store, ops, cfg, now=first, overlap=BRIDGE_OVERLAP)
         _segment(store, ops, cfg, start, first)
         hz = _hazard(store, datetime.combine(start, time()))
         ids = hz["customer_id"].astype(str).to_numpy()
@@ -306,7 +315,7 @@ def run_closed_loop(
                 bought.submit_until(now.replace(tzinfo=None))
             if d % every_days == 0 or d == days or day in broadcasts:
                 with spent("bridges"):
-                    bring_in(store, ops, cfg, now=now)
+                    bring_in(store, ops, cfg, now=now, overlap=BRIDGE_OVERLAP)
                 if (day - resegment).days >= 7:
                     with spent("segmentation"):
                         _segment(store, ops, cfg, day, now)
@@ -332,7 +341,7 @@ def run_closed_loop(
         end = start + timedelta(days=days)
         closing = datetime.combine(end + timedelta(days=1), time())
         bought.submit_until(closing)
-        bring_in(store, ops, cfg, now=closing.replace(tzinfo=zone))
+        bring_in(store, ops, cfg, now=closing.replace(tzinfo=zone), overlap=BRIDGE_OVERLAP)
     with spent("readouts"):
         rows = _readouts(ws, store, bought.frame(), end)
     messages = dict(
