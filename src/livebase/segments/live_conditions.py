@@ -313,11 +313,7 @@ def _parsed(sql: str) -> exp.Expression:
 
 def _columns(rules: Sequence[CheckedRule]) -> tuple[str, ...]:
     """Every column the conditions of ``rules`` read."""
-    names = {
-        column.name
-        for rule in rules
-        for column in _parsed(rule.sql).find_all(exp.Column)
-    }
+    names = {column.name for rule in rules for column in _parsed(rule.sql).find_all(exp.Column)}
     return tuple(sorted(names))
 
 
