@@ -14,6 +14,17 @@ store (no HTTP): the ratio says what the HTTP layer costs.
 
 The machine's load average is recorded; with more than one runnable process per core the
 figures are not worth keeping (a warning says so): run it on a quiet machine.
+
+``--live-status 1M,10M`` measures instead the per-event cost of the live status update after
+a purchase (issue 19) at those numbers of customers: the seeded order log of
+``benchmarks/segment.py`` (ten orders per customer) is segmented with the school template's
+schemes (quantile, A/B/C, named, rules, jobs) and published to the operational store (SQLite),
+then each run times ``--events`` single-event ``accept_events`` calls (one paid order of a
+random known customer, its own transaction: features moved, every scheme re-assigned with the
+published thresholds, the status row and segment changes written), interleaved with the
+reference: a bare ``sqlite3`` look-up and update of one status row in its own transaction.
+
+    .venv/bin/python benchmarks/service.py --live-status 10k,1M --events 300 --runs 5
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -35,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 CDNOW = ROOT.parent / "shared" / "data" / "CDNOW_master.txt"
@@ -270,13 +284,158 @@ def run_direct(root: Path, batches: int, size: int) -> float:
         return batches * size / (time.perf_counter() - began)
 
 
+# ---------------------------------------------------------------------------------------------
+# per-event live status at a large base (each contender runs in its own process)
+
+
+def live_status_workspace(customers: int) -> Path:
+    """A school workspace over segment.py's seeded log of ``customers × 10`` orders, segmented
+    as of its AS_OF and published to its operational store (built once, kept in .data)."""
+    from _measure import DATA
+    from livebase.segments.publish import publish_status
+    from livebase.segments.run import run_segmentation
+    from livebase.workspace import Workspace, init_workspace
+    from segment import AS_OF as LOG_AS_OF
+    from segment import build_store, generate
+
+    folder = DATA / f"live_status_{customers}"
+    ready = folder / "published"
+    if ready.exists():
+        return folder / "school"
+    shutil.rmtree(folder, ignore_errors=True)
+    store_path = build_store(generate(customers * 10))
+    ws = init_workspace(folder / "school", template="school")
+    shutil.copyfile(store_path, ws.store_path)
+    ws = Workspace.load(ws.root)
+    config = ws.config
+    now = datetime.combine(LOG_AS_OF, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    with ws.open_store() as store, ws.open_ops() as ops:
+        run = run_segmentation(
+            store, config.features, config.segments, LOG_AS_OF, ran_at=now, collect=False
+        )
+        publish_status(
+            store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
+        )
+    ready.write_text(f"{customers} customers published\n", encoding="utf-8")
+    return ws.root
+
+
+def _customer_ids(customers: int, count: int, seed: int) -> list[str]:
+    """Random known customers of segment.py's log (ids ``c00000000``…; a few never bought)."""
+    rng = random.Random(seed)
+    return [f"c{rng.randrange(customers):08d}" for _ in range(count)]
+
+
+def _order(key: str, customer_id: str, ts: datetime) -> dict[str, Any]:
+    return {
+        "event_id": key,
+        "customer_id": customer_id,
+        "ts": ts.isoformat(),
+        "order": {"order_id": key, "amount": 990.0, "status": "paid"},
+    }
+
+
+def _step(function: str, root: str, customers: int, events: int, seeds: Any) -> Any:
+    from _measure import run_step
+
+    return run_step(function, "service", function, root, customers, events, next(seeds),
+                    self_timed=True)  # fmt: skip
+
+
+def time_live_status(root: str, customers: int, events: int, seed: int) -> tuple[float, str]:
+    """Seconds of ``events`` single-event ``accept_events`` calls (self-timed)."""
+    from livebase.ingest.inbound import parse_batch
+    from livebase.orchestrate.live import accept_events
+    from livebase.web.app import live_rules
+    from livebase.workspace import Workspace
+
+    ws = Workspace.load(Path(root))
+    rules = live_rules(ws)
+    ids = _customer_ids(customers, events + 1, seed)
+    ts = datetime(2026, 7, 1, 12, tzinfo=UTC) + timedelta(seconds=seed)
+    with ws.open_ops() as ops:
+        batches = [
+            parse_batch([_order(f"live-{seed}-{i}", c, ts)], max_batch=1, timezone="UTC")
+            for i, c in enumerate(ids)
+        ]
+        accept_events(ops, batches[0], rules, source="bench", now=ts)  # warm: thresholds, rules
+        started = time.perf_counter()
+        statuses = 0
+        for batch in batches[1:]:
+            statuses += len(accept_events(ops, batch, rules, source="bench", now=ts).statuses)
+        elapsed = time.perf_counter() - started
+    return elapsed, f"{elapsed / events * 1000:.2f} ms/event, {statuses} of {events} moved"
+
+
+def time_bare_sqlite(root: str, customers: int, events: int, seed: int) -> tuple[float, str]:
+    """Seconds of ``events`` look-ups and updates of one status row, each in its own
+    transaction (self-timed)."""
+    import sqlite3
+
+    con = sqlite3.connect(Path(root) / "ops.sqlite", isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    ids = _customer_ids(customers, events, seed)
+    found = 0
+    started = time.perf_counter()
+    for i, customer in enumerate(ids):
+        con.execute("BEGIN IMMEDIATE")
+        row = con.execute(
+            "SELECT features FROM customer_status WHERE customer_id = ?", (customer,)
+        ).fetchone()
+        found += row is not None
+        con.execute(
+            "UPDATE customer_status SET updated_at = ? WHERE customer_id = ?",
+            (f"2026-07-01 12:00:{i % 60:02d}", customer),
+        )
+        con.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed, f"{elapsed / events * 1000:.2f} ms/event, {found} of {events} rows found"
+
+
+def run_live_status(scales: list[int], events: int, runs: int) -> None:
+    """Per-event cost of the live status update at each scale, interleaved with bare SQLite."""
+    from _measure import interleave, print_interleaved
+
+    for customers in scales:
+        began = time.perf_counter()
+        root = str(live_status_workspace(customers))
+        print(f"{customers:,} customers published ({time.perf_counter() - began:.0f} s)")
+        seeds = iter(range(1, 10_000))
+        steps = {
+            "bare sqlite look-up+update": functools.partial(
+                _step, "time_bare_sqlite", root, customers, events, seeds
+            ),
+            "live status update": functools.partial(
+                _step, "time_live_status", root, customers, events, seeds
+            ),
+        }
+        results = interleave(steps, runs)
+        print_interleaved(
+            f"Per-event live status at {customers:,} customers (seconds of {events} events, "
+            "each its own transaction)",
+            results,
+            "bare sqlite look-up+update",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--rates", default="50,100,200,400,800,1600", help="events/s, ascending")
     parser.add_argument("--batches", type=int, default=60, help="batches per rate (fixed count)")
     parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument(
+        "--live-status", default="", help="customers, e.g. 10k,1M: per-event status cost only"
+    )
+    parser.add_argument("--events", type=int, default=300, help="events per live-status run")
+    parser.add_argument("--runs", type=int, default=5, help="interleaved live-status runs")
     args = parser.parse_args()
+    if args.live_status:
+        from segment import _scale
+
+        run_live_status([_scale(x) for x in args.live_status.split(",")], args.events, args.runs)
+        return
     if not CDNOW.exists():
         raise SystemExit(f"needs {CDNOW} (../shared/data beside the project)")
     rates = [float(r) for r in args.rates.split(",")]

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from livebase.ingest.inbox import InboxReport, pull_inbox
-from livebase.ops.bridges import BridgeReport, pull_operational
+from livebase.ops.bridges import OVERLAP, BridgeReport, pull_operational
 from livebase.ops.store import OpsStore
 from livebase.store import Store
 from livebase.workspace import Workspace
@@ -48,11 +48,17 @@ class BatchJob:
 
 
 def bring_in(
-    store: Store, ops: OpsStore, config: LivebaseConfig, *, now: datetime
+    store: Store,
+    ops: OpsStore,
+    config: LivebaseConfig,
+    *,
+    now: datetime,
+    overlap: timedelta = OVERLAP,
 ) -> tuple[BridgeReport, InboxReport]:
     """What every batch job does first: the operational tables (ledger, journeys, assignments,
-    consents) and the service's inbox (as events and orders) into the analytics store."""
-    bridged = pull_operational(store, ops, timezone=config.timezone, now=now)
+    consents) and the service's inbox (as events and orders) into the analytics store.
+    ``overlap``: how far before each watermark the pulls re-read (see ``pull_operational``)."""
+    bridged = pull_operational(store, ops, timezone=config.timezone, now=now, overlap=overlap)
     inbox = pull_inbox(
         store,
         ops,
@@ -60,6 +66,7 @@ def bring_in(
         ingest=config.ingest,
         currency=config.currency,
         now=now,
+        overlap=overlap,
     )
     return bridged, inbox
 

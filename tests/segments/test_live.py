@@ -164,3 +164,98 @@ def test_a_scheme_without_published_cut_points_keeps_its_segment() -> None:
         "named": "Lost",
     }
     assert assign_live(features, {"schemes": {}}, settings) == {}
+
+
+CONDITIONS = (
+    "paid_modules_90d >= 2 and days_since_login <= 7",
+    "orders_total between 2 and 4 or subscriptions_90d >= 1",
+    "(coalesce(days_since_login, 9999) >= 14 and subscriptions_90d >= 1) or days_since_subscription > 30",
+    "not (monetary > 1000.5) or recency_days is null",
+    "monetary / frequency >= 2500 and -recency_days > -90",
+    "least(recency_days, days_since_login) < 30 or greatest(monetary, 0.5) * 2 = 3.0",
+    "abs(recency_days - days_since_login) <= 3 and recency_days + 1 - 1 in (5, 10, NULL)",
+    "named_segment in ('Loyal', 'Champions') and named_segment_since >= DATE '2026-06-01'",
+    "named_segment <> 'Lost' and frequency <> 0 and TRUE",
+    "named_segment_previous is not null or named_segment_days > 10",
+    "named_segment like 'Lo%'",
+    "named_segment_since > '2026-06-01'",
+    "frequency",
+)
+"""Conditions in (and out of) the compiled subset, over features and an earlier scheme's state."""
+
+
+def _random_row(rng: random.Random) -> dict[str, object]:
+    def maybe(value: object) -> object:
+        return None if rng.random() < 0.2 else value
+
+    return {
+        "paid_modules_90d": maybe(rng.randint(0, 4)),
+        "days_since_login": maybe(rng.randint(0, 120)),
+        "orders_total": maybe(rng.randint(0, 6)),
+        "subscriptions_90d": maybe(rng.randint(0, 2)),
+        "days_since_subscription": maybe(rng.randint(0, 60)),
+        "monetary": maybe(rng.choice([0.0, 0.5, 990.0, 1000.5, 2500.0, 12000.25])),
+        "frequency": maybe(rng.randint(0, 5)),
+        "recency_days": maybe(rng.choice([0, 5, 10, 30, 89, 90, 400])),
+        "named_segment": maybe(rng.choice(["Loyal", "Lost", "Champions", "New"])),
+        "named_segment_previous": maybe("Lost"),
+        "named_segment_since": maybe(rng.choice(["2026-05-31", "2026-06-01", "2026-06-20"])),
+        "named_segment_days": maybe(rng.randint(0, 30)),
+    }
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_a_compiled_condition_answers_as_duckdb_does(condition: str) -> None:
+    """Each condition alone, over 120 seeded rows with NULLs, equals DuckDB's evaluation;
+    conditions outside the compiled subset still answer (through DuckDB)."""
+    from livebase.segments.live_conditions import FirstMatch, duckdb_first_match
+    from livebase.segments.rules import CheckedRule
+
+    rules = [CheckedRule("r", condition, None)]
+    matcher = FirstMatch(rules)
+    rng = random.Random(condition)
+    for _ in range(120):
+        row = _random_row(rng)
+        assert matcher.first(row) == duckdb_first_match(row, rules), (condition, row)
+
+
+def test_the_school_rules_compile_and_need_no_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every condition of the school template runs in Python: the per-event status update
+    opens no DuckDB connection."""
+    from livebase.segments import live_conditions
+    from livebase.segments.live import _matchers
+    from livebase.workspace import init_workspace
+
+    config = init_workspace(tmp_path / "school", template="school").config
+    matchers = _matchers(config.features, config.segments)
+    assert matchers and all(m.compiled for m in matchers.values())
+
+    def no_duckdb(*args: object) -> None:
+        raise AssertionError("a DuckDB evaluation was not expected")
+
+    monkeypatch.setattr(live_conditions, "duckdb_first_match", no_duckdb)
+    rng = random.Random(3)
+    for _ in range(50):
+        row = {**_random_row(rng), "paid_orders_180d": 0, "paid_orders_30d": 1,
+               "tenure_days": 20, "courses_finished": 0, "lessons_completed_90d": 6,
+               "days_since_first_paid": 40, "sessions_per_month_last_quarter": 1.5,
+               "logins_30d": 2}  # fmt: skip
+        for matcher in matchers.values():
+            matcher.first(row)
+
+
+def test_a_signal_the_status_row_lacks_is_null() -> None:
+    """A first purchase of a customer without a status row has no signal values yet: rules
+    over signals read NULL, as the batch run's table does, whichever way they are evaluated."""
+    from livebase.segments.live_conditions import FirstMatch, duckdb_first_match
+    from livebase.segments.rules import CheckedRule
+
+    rules = [
+        CheckedRule("champions", "paid_modules_90d >= 2 AND days_since_login <= 7", None),
+        CheckedRule("lost", "coalesce(days_since_login, 9999) >= 90", None),
+    ]
+    row = {"orders_total": 1, "recency_days": 0}
+    assert FirstMatch(rules).first(row) == 1
+    assert duckdb_first_match(row, rules) == 1

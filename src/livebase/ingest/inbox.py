@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from livebase.config import IngestConfig
@@ -62,13 +62,15 @@ def pull_inbox(
     ingest: IngestConfig,
     currency: str,
     now: datetime,
+    overlap: timedelta = OVERLAP,
 ) -> InboxReport:
-    """Load the inbox rows received since the last pull into ``events`` and ``orders``."""
+    """Load the inbox rows received since the last pull (re-reading ``overlap`` before it)
+    into ``events`` and ``orders``."""
     since = _since(ops)
     where = ""
     params: list[object] = []
     if since is not None:
-        start = (since - OVERLAP).replace(tzinfo=None)
+        start = (since - overlap).replace(tzinfo=None)
         if ops.dialect == "sqlite":
             where, params = " WHERE received_at > ?", [start.strftime(_SQLITE_FORMAT)]
         else:

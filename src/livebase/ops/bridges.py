@@ -158,10 +158,13 @@ def pull_operational(
     timezone: str,
     now: datetime,
     tables: Sequence[str] = tuple(BRIDGED_TABLES),
+    overlap: timedelta = OVERLAP,
 ) -> BridgeReport:
     """Copy what the operational store gained into its DuckDB copies (see the module doc).
 
-    ``now`` stamps the watermarks. The DuckDB writes commit before the watermarks move, so a
+    ``now`` stamps the watermarks; ``overlap``: how far before the watermark to re-read (a
+    caller whose writers all finished before the pull, such as the demo's simulation, may
+    shorten it). The DuckDB writes commit before the watermarks move, so a
     crash in between only means the next pull re-reads the same rows.
     """
     import time
@@ -176,7 +179,7 @@ def pull_operational(
             since = _watermark(ops, source)
             where, params = "", []
             if since is not None:
-                start = since - OVERLAP
+                start = since - overlap
                 where = " WHERE recorded_at > " + ("?" if ops.dialect == "sqlite" else "$1")
                 params = [
                     start.replace(tzinfo=None).strftime(_SQLITE_FORMAT)

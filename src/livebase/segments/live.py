@@ -13,7 +13,9 @@ with the run's thresholds held fixed:
   the smallest monetary of class A and of class B (M is monotone in spend).
 - **named** map: the owner of the (R, F) cell, as in the batch SQL.
 - **rules** and **jobs**: the same checked SQL conditions, evaluated over the one customer's
-  features and the states of the earlier schemes (in-memory DuckDB, no store touched).
+  features and the states of the earlier schemes, compiled once per process into Python with
+  DuckDB's semantics (:mod:`livebase.segments.live_conditions`; no connection per event, no
+  store touched).
 
 :func:`live_thresholds` is the document the analytics→ops bridge stores in
 ``status_thresholds.thresholds``; :func:`assign_live` applies it; :func:`apply_payment` moves
@@ -45,7 +47,7 @@ import pandas as pd
 
 from livebase.errors import SegmentError
 from livebase.features import FeaturesSettings
-from livebase.segments.rules import CheckedRule
+from livebase.segments.live_conditions import FirstMatch
 from livebase.segments.settings import (
     AbcScheme,
     JobsScheme,
@@ -152,19 +154,21 @@ def _named_map(scheme: NamedScheme) -> dict[str, str]:
     return found
 
 
-_CHECKED: dict[tuple[str, str], dict[str, list[CheckedRule]]] = {}
+_MATCHERS: dict[tuple[str, str], dict[str, FirstMatch]] = {}
 
 
-def _checked_rules(
-    features: FeaturesSettings, segments: SegmentsSettings
-) -> dict[str, list[CheckedRule]]:
-    """The checked rules of every rules scheme, parsed once per distinct configuration."""
+def _matchers(features: FeaturesSettings, segments: SegmentsSettings) -> dict[str, FirstMatch]:
+    """The checked rules of every rules scheme, parsed and compiled once per distinct
+    configuration (a process serves one workspace: the cache stays small)."""
     from livebase.segments.run import check_segment_rules
 
     key = (features.model_dump_json(), segments.model_dump_json())
-    found = _CHECKED.get(key)
+    found = _MATCHERS.get(key)
     if found is None:
-        found = _CHECKED[key] = check_segment_rules(features, segments)
+        checked = check_segment_rules(features, segments)
+        if len(_MATCHERS) > 16:
+            _MATCHERS.clear()
+        found = _MATCHERS[key] = {name: FirstMatch(rules) for name, rules in checked.items()}
     return found
 
 
@@ -227,16 +231,15 @@ class LiveState:
 
 def _rules(
     features: Mapping[str, Any],
-    checked: Sequence[CheckedRule],
+    matcher: FirstMatch,
     otherwise: str,
     states: Mapping[str, tuple[str | None, str | None, date | None]],
     as_of: date | None,
 ) -> str:
-    import duckdb
-
-    row: dict[str, Any] = {}
-    for key, value in features.items():
-        row[key] = value
+    """The first rule of a rules or jobs scheme that holds for the customer (compiled once per
+    process, :mod:`livebase.segments.live_conditions`), over the features and the states of
+    the schemes before it."""
+    row: dict[str, Any] = dict(features)
     for scheme, (segment, previous, since) in states.items():
         row[f"{scheme}_segment"] = segment
         row[f"{scheme}_segment_previous"] = previous
@@ -244,19 +247,8 @@ def _rules(
         row[f"{scheme}_segment_days"] = (
             None if since is None or as_of is None else (as_of - since).days
         )
-    frame = pd.DataFrame([row])
-    for column in frame.columns:
-        if column.endswith("_date") or column.endswith("_since"):
-            frame[column] = pd.to_datetime(frame[column]).dt.date
-    whens = " ".join(f"WHEN {rule.sql} THEN {i}" for i, rule in enumerate(checked))
-    con = duckdb.connect()
-    try:
-        con.register("inputs", frame)
-        found = con.execute(f"SELECT CASE {whens} END FROM inputs").fetchone()
-    finally:
-        con.close()
-    index = None if found is None else found[0]
-    return otherwise if index is None else checked[int(index)].name
+    index = matcher.first(row)
+    return otherwise if index is None else matcher.rules[index].name
 
 
 def assign_live(
@@ -311,10 +303,10 @@ def assign_live(
                 segment = _named_map(scheme)[f"{base['r']}{base['f']}"]
         else:
             assert isinstance(scheme, RulesScheme | JobsScheme)
-            checked = _checked_rules(
-                features_settings or FeaturesSettings.model_validate({}), segments
-            )[name]
-            segment = _rules(features, checked, scheme.otherwise, states, as_of)
+            matcher = _matchers(features_settings or FeaturesSettings.model_validate({}), segments)[
+                name
+            ]
+            segment = _rules(features, matcher, scheme.otherwise, states, as_of)
         if segment is None:
             # the last run published no cut points for this scheme: keep what the customer had
             if before is None or before.segment is None:
