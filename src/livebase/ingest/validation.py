@@ -19,12 +19,14 @@ from livebase.i18n import N_
 from livebase.ingest.mapping import ColumnMapping
 from livebase.ingest.options import LoadOptions
 from livebase.ingest.parsing import (
+    CellSql,
     amount_sql,
     clean_amount_sql,
     integer_sql,
     json_sql,
     label_sql,
     quote,
+    stacked_select,
     text_sql,
     timestamp_sql,
 )
@@ -126,40 +128,64 @@ def parse_rows(
     amount_cells = [c for n in ("amount", "paid_amount") if (c := _cell(mapping, n))]
     decimal = _decimal_mode(con, amount_cells, options, prepared.delimiter)
 
+    # layer 0: each field's cell trimmed once; the builders' layers follow, then the values
+    trimmed: list[str] = []
+    layered: list[tuple[dict[str, str], ...]] = []
     select: list[str] = []
     problems: list[tuple[str, str]] = []
     for spec in preset.fields:
         cell = _cell(mapping, spec.name)
         if cell is None:
             continue
+        text = f"_t_{spec.name}"
+        trimmed.append(f"{cell if cell.startswith('coalesce(') else f'trim({cell})'} AS {text}")
+        parsed: CellSql
         if spec.type in {"id", "text", "status"}:
-            value, problem = text_sql(cell), "CAST(NULL AS VARCHAR)"
+            parsed = CellSql(text_sql(text), "CAST(NULL AS VARCHAR)")
             if spec.type == "id":
-                problem = f"CASE WHEN regexp_full_match(trim({cell}), {quote(_SCIENTIFIC)}) THEN {quote(_SCIENTIFIC_PROBLEM)} END"
+                # Excel's scientific notation has an E: the regular expression runs on those only
+                parsed = CellSql(
+                    parsed.value,
+                    f"CASE WHEN contains({text}, 'E') OR contains({text}, 'e') THEN CASE WHEN "
+                    f"regexp_full_match({text}, {quote(_SCIENTIFIC)}) "
+                    f"THEN {quote(_SCIENTIFIC_PROBLEM)} END END",
+                )
         elif spec.type == "timestamp":
-            value, problem = timestamp_sql(
-                cell, day_first=cfg.dates.day_first, low=low, high=high, timezone=options.timezone
+            parsed = timestamp_sql(
+                text,
+                day_first=cfg.dates.day_first,
+                low=low,
+                high=high,
+                timezone=options.timezone,
+                name=spec.name,
             )
         elif spec.type == "amount":
-            value, problem = amount_sql(cell, decimal)
+            parsed = amount_sql(text, decimal, name=spec.name)
         elif spec.type == "integer":
-            value, problem = integer_sql(cell)
+            parsed = integer_sql(text, name=spec.name)
         else:
-            value, problem = json_sql(cell)
-        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column
-        checks = f"WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN {_excel_problem(cell)} "
+            parsed = json_sql(text, name=spec.name)
+        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column; it
+        # starts with #, so the regular expression runs on those cells only
+        excel = f"_x_{spec.name}"
+        first = {
+            excel: f"CASE WHEN starts_with({text}, '#') "
+            f"THEN regexp_full_match({text}, {quote(_EXCEL_ERROR)}) ELSE false END"
+        }
+        layers = parsed.layers or ({},)
+        layered.append(({**first, **layers[0]}, *layers[1:]))
+        checks = f"WHEN {excel} THEN {_excel_problem(text)} "
         if spec.required:
-            checks = f"WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} " + checks
-        select.append(
-            f"CASE WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN NULL ELSE {value} END AS {spec.name}"
-        )
-        problems.append((spec.name, f"CASE {checks}ELSE {problem} END"))
+            checks = f"WHEN {text_sql(text)} IS NULL THEN {_REQUIRED} " + checks
+        select.append(f"CASE WHEN {excel} THEN NULL ELSE {parsed.value} END AS {spec.name}")
+        problems.append((spec.name, f"CASE {checks}ELSE {parsed.problem} END"))
     if preset.layout == "whitespace":
         expected = len(mapping.headers)
+        trimmed.append("s._parts AS _parts")
         problems.append(
             (
                 "row_shape",
-                f"CASE WHEN s._parts <> {expected} THEN 'has ' || s._parts || ' values separated "
+                f"CASE WHEN _parts <> {expected} THEN 'has ' || _parts || ' values separated "
                 f"by spaces, expected {expected} (a space inside a number, like 1 234.00?)' END",
             )
         )
@@ -168,9 +194,10 @@ def parse_rows(
         pairs = ", ".join(
             f"{quote(name)}, nullif(trim(c{i}), '')" for i, name in mapping.attributes
         )
-        select.append(f"json_object({pairs}) AS attributes")
+        trimmed.append(f"json_object({pairs}) AS attributes")
     else:
-        select.append("CAST(NULL AS JSON) AS attributes")
+        trimmed.append("CAST(NULL AS JSON) AS attributes")
+    select.append("attributes")
 
     if reject_lines:
         # row numbers: staged row k sits after the rejected lines that precede it
@@ -186,11 +213,11 @@ def parse_rows(
         row_expr = f"(s.rowid + {first_row})"
 
     problem_cols = [f"{expr} AS _e_{name}" for name, expr in problems]
-    parsed_sql = (
-        f"SELECT {row_expr} AS _row, s.rowid AS _row_id, "
-        f"{', '.join(select + problem_cols)} FROM lb_stage s "
-        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')})"
+    staged = (
+        f"(SELECT {row_expr} AS _row, s.rowid AS _row_id, {', '.join(trimmed)} FROM lb_stage s "
+        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')}))"
     )
+    parsed_sql = stacked_select(staged, ["*"], layered, ["_row", "_row_id", *select, *problem_cols])
     columns = {"_row", "_row_id", "attributes"}
     columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
     columns |= {f"_e_{name}" for name, _ in problems}
