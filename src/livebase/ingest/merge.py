@@ -38,11 +38,17 @@ def _merge(
     """
     cols = ", ".join(columns)
     con.execute("DROP TABLE IF EXISTS lb_latest")
+    empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
+    assert empty is not None
+    # into an empty table (a first load) no key can match: one pass counts the keys
+    matching = (
+        "0"
+        if empty[0]
+        else f"""(SELECT count(*) FROM (SELECT DISTINCT {key} FROM {source}) k
+                  SEMI JOIN {table} t ON t.{key} = k.{key})"""
+    )
     keys = con.execute(
-        f"""SELECT count(*), count(DISTINCT {key}),
-                   (SELECT count(*) FROM (SELECT DISTINCT {key} FROM {source}) k
-                    SEMI JOIN {table} t ON t.{key} = k.{key})
-            FROM {source}"""
+        f"SELECT count(*), count(DISTINCT {key}), {matching} FROM {source}"
     ).fetchone()
     assert keys is not None
     rows, distinct, matched = (int(v) for v in keys)
