@@ -227,11 +227,13 @@ def parse_rows(
     columns |= {f"_e_{name}" for name, _ in problems}
     # rows carry their staged row id, so their order need not be kept (faster on 2 cores)
     con.execute("SET preserve_insertion_order = false")
+    field_checks = [f"_e_{name}" for name, _ in problems]
     try:
         if preset.kind == "orders":
-            _derive_orders(con, mapping, options, parsed_sql, columns)
+            _derive_orders(con, mapping, options, parsed_sql, columns, field_checks)
         else:
-            con.execute(f"CREATE TEMP TABLE lb_rows AS {parsed_sql}")
+            _record_checks(con, field_checks)
+            con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(parsed_sql, field_checks)}")
     finally:
         con.execute("RESET preserve_insertion_order")
     return {r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}
@@ -243,9 +245,14 @@ def _derive_orders(
     options: LoadOptions,
     parsed_sql: str,
     cols: set[str],
+    field_checks: list[str],
 ) -> None:
     """Order status, revenue amount and date, customer and order ids, row-level rules."""
     _status_table(con, options)
+    # the checks in the order a row's problems are listed; the two that later passes update
+    # (customer by contact, conflicting duplicates) stay columns of their own
+    _record_checks(con, [*field_checks, *_ORDER_RULES])
+    folded = [*field_checks, *(c for c in _ORDER_RULES if c not in _UPDATED_RULES)]
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -295,8 +302,7 @@ def _derive_orders(
         else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
     )
     # materialised once: every later pass (checks, merge, customers) reads plain columns
-    con.execute(
-        f"""CREATE TEMP TABLE lb_rows AS
+    derived = f"""
         WITH parsed AS ({parsed_sql}), base AS (
             SELECT p.*, _mapped, coalesce(_mapped, {default_status}) AS _st,
                    coalesce(_flagged, false) AS _flag, {customer} AS _cust,
@@ -341,7 +347,7 @@ def _derive_orders(
                  THEN 'no date: the order has neither a creation nor a payment date' END
                 AS _e_nodate
         FROM base"""
-    )
+    con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(derived, folded)}")
     if "email" in cols or "phone" in cols:
         resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
     if "order_id" in cols and options.conflicting_duplicates == "refuse":
@@ -365,9 +371,44 @@ _ROW_RULES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ORDER_RULES = list(_ROW_RULES)
+_UPDATED_RULES = ("_e_customer", "_e_conflict")
+
+
+def _record_checks(con: duckdb.DuckDBPyConnection, checks: list[str]) -> None:
+    """``lb_checks``: every check of this load, in the order a row's problems are listed."""
+    con.execute("DROP TABLE IF EXISTS lb_checks")
+    con.execute("CREATE TEMP TABLE lb_checks (name VARCHAR, ord INTEGER)")
+    con.executemany("INSERT INTO lb_checks VALUES (?, ?)", [[c, i] for i, c in enumerate(checks)])
+
+
+def _folded(query: str, checks: list[str]) -> str:
+    """``query`` with its problem columns ``checks`` folded into one list, ``_problems``:
+    NULL on a good row, so a file of good rows stores one empty column, not one per check.
+
+    >>> import duckdb
+    >>> sql = _folded("SELECT 1 AS a, NULL AS _e_x, 'bad' AS _e_y", ["_e_x", "_e_y"])
+    >>> duckdb.execute(sql).fetchone()
+    (1, [{'c': '_e_y', 'p': 'bad'}])
+    """
+    if not checks:
+        return f"SELECT *, CAST(NULL AS STRUCT(c VARCHAR, p VARCHAR)[]) AS _problems FROM ({query})"
+    none = " AND ".join(f"{c} IS NULL" for c in checks)
+    listed = ", ".join(f"{{'c': {quote(c)}, 'p': {c}}}" for c in checks)
+    return (
+        f"SELECT * EXCLUDE ({', '.join(checks)}), CASE WHEN {none} THEN NULL "
+        f"ELSE list_filter([{listed}], lambda x: x.p IS NOT NULL) END AS _problems FROM ({query})"
+    )
+
+
 def problem_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The ``_e_*`` columns of ``table``: one per check."""
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0].startswith("_e_")]
+    """The problem columns of ``table``: ``_problems`` (the folded checks) and the ``_e_*``
+    checks kept as columns; a row is good when all are NULL."""
+    return [
+        r[0]
+        for r in con.execute(f"DESCRIBE {table}").fetchall()
+        if r[0].startswith("_e_") or r[0] == "_problems"
+    ]
 
 
 def collect_problems(
@@ -383,21 +424,40 @@ def collect_problems(
     assert total is not None
     if total[0] == 0:
         return [], 0
-    parts: list[str] = []
-    for col in columns:
-        fields = _ROW_RULES.get(col, (col.removeprefix("_e_"),))
+    checks = [str(r[0]) for r in con.execute("SELECT name FROM lb_checks ORDER BY ord").fetchall()]
+    headers, raws = [], []
+    for check in checks:
+        fields = _ROW_RULES.get(check, (check.removeprefix("_e_"),))
         field_name = next((f for f in fields if mapping.fields.get(f)), fields[0])
         positions = mapping.fields.get(field_name) or []
         header = mapping.headers[positions[0]] if positions else field_name
-        raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "NULL"
-        if col == "_e_row_shape":
+        raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "CAST(NULL AS VARCHAR)"
+        if check == "_e_row_shape":
             header, raw = "(whole row)", "trim(s._line)"
-        parts.append(
-            f"SELECT t._row, {quote(header)} AS col, {raw} AS val, t.{col} AS problem, "
-            f"{len(parts)} AS ord FROM {table} t JOIN lb_stage s ON s.rowid = t._row_id "
-            f"WHERE t.{col} IS NOT NULL"
+        headers.append(quote(header))
+        raws.append(raw)
+
+    def by_check(name: str, values: list[str]) -> str:
+        cases = " ".join(f"WHEN {quote(c)} THEN {v}" for c, v in zip(checks, values, strict=True))
+        return f"CASE {name} {cases} END"
+
+    parts: list[str] = []
+    for col in columns:
+        # one row per problem: the folded list unnested, or a check kept as a column
+        problems = (
+            f"SELECT _row, _row_id, x.c AS check, x.p AS problem FROM "
+            f"(SELECT _row, _row_id, unnest(_problems) AS x FROM {table} "
+            f"WHERE _problems IS NOT NULL)"
+            if col == "_problems"
+            else f"SELECT _row, _row_id, {quote(col)} AS check, {col} AS problem FROM {table} "
+            f"WHERE {col} IS NOT NULL"
         )
+        parts.append(problems)
+    ords = [str(i) for i in range(len(checks))]
     rows = con.execute(
-        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, ord LIMIT {limit}"
+        f"SELECT t._row, {by_check('t.check', headers)} AS col, {by_check('t.check', raws)} "
+        f"AS val, t.problem, {by_check('t.check', ords)} AS ord "
+        f"FROM ({' UNION ALL '.join(parts)}) t JOIN lb_stage s ON s.rowid = t._row_id "
+        f"ORDER BY t._row, ord LIMIT {limit}"
     ).fetchall()
     return [RowProblem(int(r[0]), r[1], r[2], r[3]) for r in rows], int(total[0])
