@@ -292,7 +292,8 @@ def _load(
                 stage("validate")
             first_row = 2 if has_header else 1
             skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
-            cols = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
+            parsed_rows = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
+            cols = parsed_rows.columns
             table = "lb_rows"
             # lb_rows holds one row per staged row that is not blank (counted, not scanned)
             parsed = con.execute("SELECT count(*) FROM lb_rows").fetchone()
@@ -334,7 +335,10 @@ def _load(
             with _store_errors(store), _transaction(con):
                 load_id = next_load_id(con)
                 if preset.kind == "orders":
-                    counts = merge_orders(con, good, load_id)
+                    # with no row rejected, the merge's rows are the parsed rows: their
+                    # repeated ids are counted already
+                    repeated = None if total else parsed_rows.repeated_ids
+                    counts = merge_orders(con, good, load_id, repeated)
                 elif preset.kind == "customers":
                     counts = merge_customers(con, good, load_id, cols)
                 else:

@@ -90,16 +90,17 @@ def resolve_customers_by_contact(
 _CONFLICT_COLUMNS = ("customer_id", "created_at", "paid_at", "amount", "paid_amount", "status")
 
 
-def refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+def refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> int:
     """An order id on several rows of one file with different values: which row is right
     cannot be known, so every row of that id is refused, naming the others. Exact repeats
-    stay harmless (counted as repeated in the file)."""
+    stay harmless (counted as repeated in the file). Returns how many rows repeat an order
+    id of an earlier row (the merge need not count them again)."""
     dup = con.execute(
         "SELECT count(*) - count(DISTINCT order_id) FROM lb_rows WHERE order_id IS NOT NULL"
     ).fetchone()
     assert dup is not None
     if not dup[0]:
-        return
+        return 0
     signature = f"hash({', '.join(_CONFLICT_COLUMNS)})"
     con.execute(
         f"""UPDATE lb_rows t SET _e_conflict =
@@ -113,3 +114,4 @@ def refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> None:
               HAVING min({signature}) <> max({signature})) d
         WHERE t.order_id = d.order_id"""
     )
+    return int(dup[0])

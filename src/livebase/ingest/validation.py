@@ -10,7 +10,7 @@ back, naming row, column header and the cell as it was in the file.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import duckdb
 
@@ -38,7 +38,7 @@ from livebase.ingest.row_rules import (
 from livebase.ingest.source import PreparedFile
 from livebase.ingest.staging import blank_row_sql
 
-__all__ = ["collect_problems", "parse_rows", "problem_columns"]
+__all__ = ["ParsedRows", "collect_problems", "parse_rows", "problem_columns"]
 
 _REQUIRED = quote(N_("a value is required here"))
 # what Excel shows in a cell whose formula failed
@@ -113,6 +113,14 @@ def _status_table(con: duckdb.DuckDBPyConnection, options: LoadOptions) -> None:
     con.executemany("INSERT INTO lb_status VALUES (?, ?, ?)", rows)
 
 
+class ParsedRows(NamedTuple):
+    """What :func:`parse_rows` made: the columns of ``lb_rows``, and how many of its rows
+    repeat an order id of an earlier row (None when not counted)."""
+
+    columns: set[str]
+    repeated_ids: int | None
+
+
 def parse_rows(
     con: duckdb.DuckDBPyConnection,
     mapping: ColumnMapping,
@@ -121,11 +129,9 @@ def parse_rows(
     prepared: PreparedFile,
     first_row: int,
     reject_lines: list[int],
-) -> set[str]:
-    """Create ``lb_rows``: one typed row per staged row, with ``_e_<field>`` problems.
-
-    Returns the column names of ``lb_rows``.
-    """
+) -> ParsedRows:
+    """Create ``lb_rows``: one typed row per staged row, with its problems (``_problems``
+    and ``_e_*`` columns, NULL when the row is good)."""
     cfg = options.config
     low = cfg.dates.min.isoformat()
     high = (options.loaded_at + timedelta(days=cfg.dates.max_days_after_load)).isoformat(sep=" ")
@@ -228,15 +234,16 @@ def parse_rows(
     # rows carry their staged row id, so their order need not be kept (faster on 2 cores)
     con.execute("SET preserve_insertion_order = false")
     field_checks = [f"_e_{name}" for name, _ in problems]
+    repeated = None
     try:
         if preset.kind == "orders":
-            _derive_orders(con, mapping, options, parsed_sql, columns, field_checks)
+            repeated = _derive_orders(con, mapping, options, parsed_sql, columns, field_checks)
         else:
             _record_checks(con, field_checks)
             con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(parsed_sql, field_checks)}")
     finally:
         con.execute("RESET preserve_insertion_order")
-    return {r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}
+    return ParsedRows({r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}, repeated)
 
 
 def _derive_orders(
@@ -246,8 +253,9 @@ def _derive_orders(
     parsed_sql: str,
     cols: set[str],
     field_checks: list[str],
-) -> None:
-    """Order status, revenue amount and date, customer and order ids, row-level rules."""
+) -> int | None:
+    """Order status, revenue amount and date, customer and order ids, row-level rules.
+    Returns how many rows repeat an order id of an earlier row (None when not counted)."""
     _status_table(con, options)
     # the checks in the order a row's problems are listed; the two that later passes update
     # (customer by contact, conflicting duplicates) stay columns of their own
@@ -351,7 +359,8 @@ def _derive_orders(
     if "email" in cols or "phone" in cols:
         resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
     if "order_id" in cols and options.conflicting_duplicates == "refuse":
-        refuse_conflicting_duplicates(con)
+        return refuse_conflicting_duplicates(con)
+    return None
 
 
 _NO_CUSTOMER = N_("no customer: neither a customer id nor an email or phone")
