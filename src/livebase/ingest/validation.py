@@ -89,12 +89,14 @@ def _decimal_mode(
     return "comma" if delimiter == ";" else "point"
 
 
-def _cell(mapping: ColumnMapping, name: str) -> str | None:
+def _cell(mapping: ColumnMapping, name: str, *, trimmed: bool = False) -> str | None:
+    """The staged cell of a field (the first non-empty one when several columns map to it);
+    ``trimmed``: without surrounding spaces."""
     positions = mapping.fields.get(name)
     if not positions:
         return None
     if len(positions) == 1:
-        return f"c{positions[0]}"
+        return f"trim(c{positions[0]})" if trimmed else f"c{positions[0]}"
     return "coalesce(" + ", ".join(f"nullif(trim(c{p}), '')" for p in positions) + ")"
 
 
@@ -144,11 +146,11 @@ def parse_rows(
     select: list[str] = []
     problems: list[tuple[str, str]] = []
     for spec in preset.fields:
-        cell = _cell(mapping, spec.name)
+        cell = _cell(mapping, spec.name, trimmed=True)
         if cell is None:
             continue
         text = f"_t_{spec.name}"
-        trimmed.append(f"{cell if cell.startswith('coalesce(') else f'trim({cell})'} AS {text}")
+        trimmed.append(f"{cell} AS {text}")
         parsed: CellSql
         if spec.type in {"id", "text", "status"}:
             parsed = CellSql(text_sql(text), "CAST(NULL AS VARCHAR)")
