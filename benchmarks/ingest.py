@@ -97,7 +97,10 @@ def generate(rows: int) -> tuple[Path, Path]:
 # -- the measured steps (each runs in a fresh process) ------------------------------------------
 
 
-def step_livebase(path: str) -> str:
+def step_livebase(path: str, source: str = "") -> str:
+    """``source``: another checkout's ``src`` folder to import livebase from (``--baseline``)."""
+    if source:
+        sys.path.insert(0, source)
     from livebase.ingest import PRESETS, LoadOptions, load_file
     from livebase.store import Store
 
@@ -187,6 +190,17 @@ def main() -> None:
     parser.add_argument(
         "--runs", type=int, default=5, help="interleaved runs per step; the median counts"
     )
+    parser.add_argument(
+        "--only",
+        choices=["csv", "parquet", "reload", "pandas"],
+        action="append",
+        help="measure these contenders only (besides the floor and the CSV ingest); repeatable",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also run the CSV ingest of another checkout's src folder (before/after, interleaved)",
+    )
     args = parser.parse_args()
     csv_path, parquet_path = generate(args.rows)
     size_mb = csv_path.stat().st_size / 1e6
@@ -209,6 +223,21 @@ def main() -> None:
         steps["pandas read_csv + insert"] = partial(
             run_step, "pandas", "ingest", "step_pandas", csv
         )
+    if args.baseline:
+        steps["baseline ingest CSV"] = partial(
+            run_step, "baseline", "ingest", "step_livebase", csv, args.baseline
+        )
+    if args.only:
+        kept = {
+            "csv": ["livebase ingest CSV"],
+            "parquet": ["duckdb read_parquet", "livebase ingest Parquet"],
+            "reload": ["livebase re-ingest CSV", "re-ingest CSV --force"],
+            "pandas": ["pandas read_csv + insert"],
+        }
+        names = {FLOOR, "baseline ingest CSV", "livebase ingest CSV"} | {
+            n for o in args.only for n in kept[o]
+        }
+        steps = {name: step for name, step in steps.items() if name in names}
     results = interleave(steps, args.runs)
     print_interleaved(
         f"Ingest {args.rows:,} orders ({size_mb:,.0f} MB CSV): {args.runs} interleaved runs each",
@@ -218,8 +247,14 @@ def main() -> None:
     first = median_seconds(results["livebase ingest CSV"])
     print("ratios of medians:")
     print(f"livebase CSV / read_csv: {first / median_seconds(results[FLOOR]):.2f}x (target <= 2x)")
+    if "baseline ingest CSV" in results:
+        baseline = median_seconds(results["baseline ingest CSV"])
+        print(f"baseline CSV / read_csv: {baseline / median_seconds(results[FLOOR]):.2f}x")
     for name in ("livebase re-ingest CSV", "re-ingest CSV --force"):
-        print(f"{name} / first load: {median_seconds(results[name]) / first:.2f}x (target <= 1x)")
+        if name in results:
+            print(
+                f"{name} / first load: {median_seconds(results[name]) / first:.2f}x (target <= 1x)"
+            )
 
 
 if __name__ == "__main__":

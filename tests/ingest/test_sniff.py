@@ -34,6 +34,37 @@ def test_blank_rows_are_the_same_whatever_the_chunk_boundaries(
     assert chunked.found == whole.found
 
 
+def _blank_rows_by_walking(data: bytes) -> list[int]:
+    """Reference: walk the bytes, rows end at line breaks outside quotes; a row between two
+    row ends holding only spaces is blank (row 1, the header, is never counted as blank)."""
+    found, row, inside, start = [], 1, False, None
+    for at, byte in enumerate(data):
+        if byte == ord('"'):
+            inside = not inside
+        elif byte == ord("\n") and not inside:
+            if start is not None and not data[start:at].strip(b" \t\r"):
+                found.append(row)
+            row += 1
+            start = at + 1
+    return found
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(lines=LINES, cuts=st.lists(st.integers(0, 200), max_size=6))
+def test_blank_rows_are_the_rows_a_byte_by_byte_walk_finds(
+    lines: list[str], cuts: list[int]
+) -> None:
+    data = ("\n".join(["h;h", *lines]) + "\n").encode("utf-8")
+    chunked = BlankRows()
+    start = 0
+    for cut in sorted(set(min(c, len(data)) for c in cuts)):
+        chunked.feed(data[start:cut])
+        start = cut
+    chunked.feed(data[start:])
+
+    assert chunked.found == _blank_rows_by_walking(data)
+
+
 def test_a_blank_line_inside_a_quoted_cell_is_not_a_skipped_row() -> None:
     rows = BlankRows()
     rows.feed(b'h;h\n"a\n\nb";1\n\n2;3\n')

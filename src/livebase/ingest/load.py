@@ -53,7 +53,6 @@ from livebase.ingest.source import (
     prepare,
 )
 from livebase.ingest.staging import (
-    blank_row_sql,
     parquet_columns,
     stage_file,
     structural_problems,
@@ -289,20 +288,19 @@ def _load(
                     f"close the quote in '{broken_quote.value}'",
                     file=prepared.display,
                 )
-            staged = con.execute(
-                f"SELECT count(*) FROM lb_stage s WHERE NOT ({blank_row_sql(len(headers), 's')})"
-            ).fetchone()
-            assert staged is not None
-            rows_read = int(staged[0]) + len(structural)
-            if rows_read == 0:
-                raise IngestError(_l("the file has a header but no rows"), file=prepared.display)
-
             if stage:
                 stage("validate")
             first_row = 2 if has_header else 1
             skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
-            cols = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
+            parsed_rows = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
+            cols = parsed_rows.columns
             table = "lb_rows"
+            # lb_rows holds one row per staged row that is not blank (counted, not scanned)
+            parsed = con.execute("SELECT count(*) FROM lb_rows").fetchone()
+            assert parsed is not None
+            rows_read = int(parsed[0]) + len(structural)
+            if rows_read == 0:
+                raise IngestError(_l("the file has a header but no rows"), file=prepared.display)
             problems, total_bad = collect_problems(con, table, mapping, _SHOWN_PROBLEMS)
             all_problems = sorted(structural + problems, key=lambda p: p.row)
             total = total_bad + len(structural)
@@ -313,6 +311,9 @@ def _load(
 
             rejected_file = None
             good = "true"
+            if not total:
+                # the raw cells only serve to quote bad rows: free their memory for the merge
+                con.execute("DROP TABLE lb_stage")
             if total:
                 fallback = None if store.path is None else store.path.parent / "rejected"
                 written = write_rejected(
@@ -334,7 +335,10 @@ def _load(
             with _store_errors(store), _transaction(con):
                 load_id = next_load_id(con)
                 if preset.kind == "orders":
-                    counts = merge_orders(con, good, load_id)
+                    # with no row rejected, the merge's rows are the parsed rows: their
+                    # repeated ids are counted already
+                    repeated = None if total else parsed_rows.repeated_ids
+                    counts = merge_orders(con, good, load_id, repeated)
                 elif preset.kind == "customers":
                     counts = merge_customers(con, good, load_id, cols)
                 else:

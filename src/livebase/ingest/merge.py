@@ -30,22 +30,36 @@ def _merge(
     load_id: int,
     *,
     keep_when_null: bool = False,
+    repeated: int | None = None,
 ) -> tuple[int, int, int, int]:
     """Merge ``source`` (with ``_row``) into ``table``; returns inserted, updated, unchanged, dup.
 
     The last row of a key in the file wins. With ``keep_when_null``, an empty cell keeps the
-    stored value (a users export without phones does not erase known phones).
+    stored value (a users export without phones does not erase known phones). ``repeated``:
+    how many rows of ``source`` repeat an earlier row's key, when the caller counted them.
     """
     cols = ", ".join(columns)
     con.execute("DROP TABLE IF EXISTS lb_latest")
-    keys = con.execute(
-        f"""SELECT count(*), count(DISTINCT {key}),
-                   (SELECT count(*) FROM (SELECT DISTINCT {key} FROM {source}) k
-                    SEMI JOIN {table} t ON t.{key} = k.{key})
-            FROM {source}"""
-    ).fetchone()
-    assert keys is not None
-    rows, distinct, matched = (int(v) for v in keys)
+    empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
+    assert empty is not None
+    # into an empty table (a first load) no key can match: one pass counts the keys
+    matching = (
+        "0"
+        if empty[0]
+        else f"""(SELECT count(*) FROM (SELECT DISTINCT {key} FROM {source}) k
+                  SEMI JOIN {table} t ON t.{key} = k.{key})"""
+    )
+    if empty[0] and repeated is not None:
+        # a first load whose repeated keys are known: no DISTINCT over every key again
+        counted = con.execute(f"SELECT count(*) FROM {source}").fetchone()
+        assert counted is not None
+        rows, distinct, matched = int(counted[0]), int(counted[0]) - repeated, 0
+    else:
+        keys = con.execute(
+            f"SELECT count(*), count(DISTINCT {key}), {matching} FROM {source}"
+        ).fetchone()
+        assert keys is not None
+        rows, distinct, matched = (int(v) for v in keys)
     duplicates = rows - distinct
     if not duplicates and not matched:
         # the common first load of a file: nothing to compare, one insert pass
@@ -137,7 +151,12 @@ _ORDER_COLUMNS = [
 ]
 
 
-def merge_orders(con: duckdb.DuckDBPyConnection, good: str, load_id: int) -> tuple[int, ...]:
+def merge_orders(
+    con: duckdb.DuckDBPyConnection, good: str, load_id: int, repeated: int | None = None
+) -> tuple[int, ...]:
+    """Merge the good rows of ``lb_rows`` into ``orders``, then customers and
+    ``customer_state``. ``repeated``: how many of those rows repeat an earlier row's order id,
+    when known (not counted again)."""
     good_rows = f"(SELECT * FROM lb_rows WHERE {good})"
     # an order re-sent under another customer leaves its old customer's state to refresh too
     con.execute("DROP TABLE IF EXISTS lb_moved")
@@ -146,7 +165,9 @@ def merge_orders(con: duckdb.DuckDBPyConnection, good: str, load_id: int) -> tup
         FROM orders o JOIN {good_rows} g ON g.order_id = o.order_id
         WHERE o.customer_id <> g.customer_id"""
     )
-    counts = _merge(con, "orders", "order_id", _ORDER_COLUMNS, good_rows, load_id)
+    counts = _merge(
+        con, "orders", "order_id", _ORDER_COLUMNS, good_rows, load_id, repeated=repeated
+    )
     contacts = f"""(SELECT customer_id, email, phone, name, CAST(NULL AS VARCHAR) AS timezone,
                CAST(NULL AS TIMESTAMP) AS created_at, CAST(NULL AS JSON) AS cust_attributes, _row
         FROM {good_rows})"""

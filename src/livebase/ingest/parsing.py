@@ -1,31 +1,37 @@
 """SQL expressions (DuckDB dialect) that parse text cells and say what is wrong with them.
 
-Each builder returns a pair: the typed value, and a problem text that is NULL when the cell
-is fine. The whole file is validated in one set-based query, never row by row in Python.
+Each builder returns a :class:`CellSql`: the typed value, a problem text that is NULL when the
+cell is fine, and the intermediate columns both read (the parsed timestamp, the kind of
+amount), computed once per row in projections below them instead of once per mention. The
+whole file is validated in one set-based query, never row by row in Python. Cells come in
+trimmed (:func:`livebase.ingest.validation.parse_rows` trims each once).
 
 >>> import duckdb
->>> value, problem = amount_sql("'1 234,50 руб.'", "comma")
->>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+>>> amount = amount_sql("cell", "comma", name="a")
+>>> duckdb.execute(amount.select("(SELECT '1 234,50 руб.' AS cell)")).fetchone()
 (Decimal('1234.50'), None)
->>> value, problem = timestamp_sql("'31.02.2024'", day_first=True, low="1990-01-01",
-...                                high="2030-01-01 00:00:00")
->>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+>>> date = timestamp_sql("cell", day_first=True, low="1990-01-01", high="2030-01-01 00:00:00",
+...                      name="d")
+>>> duckdb.execute(date.select("(SELECT '31.02.2024' AS cell)")).fetchone()
 (None, 'not a date on the calendar')
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
 from livebase.i18n import N_
 
 __all__ = [
+    "CellSql",
     "amount_sql",
     "clean_amount_sql",
     "integer_sql",
     "json_sql",
     "label_sql",
     "quote",
+    "stacked_select",
     "text_sql",
     "timestamp_sql",
 ]
@@ -35,6 +41,50 @@ Decimal = Literal["comma", "point"]
 
 NOT_ON_CALENDAR = N_("not a date on the calendar")
 NOT_A_DATE = N_("not a date (expected e.g. 2026-03-31 14:05 or 31.03.2026 14:05)")
+
+
+@dataclass(frozen=True)
+class CellSql:
+    """How one cell is typed and checked, as SQL over a row.
+
+    ``layers``: intermediate columns (name → expression), each layer computed in a projection
+    of its own before the next, so an expression read by both the value and the problem (a
+    parsed timestamp, a regular expression) runs once per row. ``value`` and ``problem`` may
+    read the cell and every intermediate column.
+    """
+
+    value: str
+    problem: str
+    layers: tuple[dict[str, str], ...] = field(default=())
+
+    def select(self, source: str) -> str:
+        """A query of (value, problem) over ``source`` (a table or a parenthesised query)."""
+        return stacked_select(source, ["*"], [self.layers], [f"{self.value}", f"{self.problem}"])
+
+
+def stacked_select(
+    source: str, carried: list[str], layered: list[tuple[dict[str, str], ...]], final: list[str]
+) -> str:
+    """``SELECT final FROM`` ``source`` under one projection per depth of ``layered``.
+
+    ``carried``: the columns of ``source`` the layers and ``final`` read. Layer ``k`` of every
+    cell is computed in the same projection, after layer ``k - 1``.
+
+    >>> stacked_select("t", ["a"], [({"b": "a + 1"}, {"c": "b * 2"})], ["c AS d"])
+    'SELECT c AS d FROM (SELECT *, b * 2 AS c FROM (SELECT *, a + 1 AS b FROM (SELECT a FROM t)))'
+    """
+    depth = max((len(layers) for layers in layered), default=0)
+    query = f"(SELECT {', '.join(carried)} FROM {source})"
+    for level in range(depth):
+        columns = [
+            f"{expr} AS {name}"
+            for layers in layered
+            if level < len(layers)
+            for name, expr in layers[level].items()
+        ]
+        if columns:
+            query = f"(SELECT *, {', '.join(columns)} FROM {query})"
+    return f"SELECT {', '.join(final)} FROM {query}"
 
 
 def quote(text: str) -> str:
@@ -47,8 +97,8 @@ def quote(text: str) -> str:
 
 
 def text_sql(cell: str) -> str:
-    """Trimmed text; empty becomes NULL."""
-    return f"nullif(trim({cell}), '')"
+    """Text; empty becomes NULL (the cell is trimmed already)."""
+    return f"nullif({cell}, '')"
 
 
 # currency marks before or after the number, and every kind of space used as a thousands mark
@@ -62,27 +112,35 @@ def clean_amount_sql(cell: str) -> str:
     return f"replace(regexp_replace({stripped}, {quote(_SPACES)}, '', 'g'), '−', '-')"
 
 
-def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
+_TOO_LARGE = "too large for an amount (at most 16 digits before the decimal mark)"
+_MORE_DECIMALS = (
+    "more than two decimals; if that separator marks thousands, set ingest.decimal in livebase.yaml"
+)
+
+
+def amount_sql(cell: str, decimal: Decimal, *, name: str) -> CellSql:
     """Money with at most two decimals; the thousands mark is the other separator.
 
-    Plain numbers (``1234.50``, ``1234,50``) take a fast path; the rest is cleaned of currency
-    marks and thousands separators first. A value with four or more decimals that is within
-    1e-6 of a whole number of cents is that amount (Excel stores 14 564,75 as
-    14564.749999999998; Parquet decimals carry trailing zeros); three decimals stay an error,
-    since ``1.500`` may mean fifteen hundred. A value too large for the store (more than 16
-    digits before the decimal mark) is an error, never an overflow.
+    Plain numbers (``1234.50``, ``1234,50``) take a fast path (one regular expression); the
+    rest is cleaned of currency marks and thousands separators first. A value with four or
+    more decimals that is within 1e-6 of a whole number of cents is that amount (Excel stores
+    14 564,75 as 14564.749999999998; Parquet decimals carry trailing zeros); three decimals
+    stay an error, since ``1.500`` may mean fifteen hundred. A value too large for the store
+    (more than 16 digits before the decimal mark) is an error, never an overflow. ``name``
+    makes the intermediate columns' names unique.
 
     >>> import duckdb
-    >>> value, problem = amount_sql("'14564.749999999998'", "point")
-    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+    >>> amount = amount_sql("cell", "point", name="a")
+    >>> duckdb.execute(amount.select("(SELECT '14564.749999999998' AS cell)")).fetchone()
     (Decimal('14564.75'), None)
-    >>> value, problem = amount_sql("'12345678901234567'", "point")
-    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()[1]
+    >>> duckdb.execute(amount.select("(SELECT '12345678901234567' AS cell)")).fetchone()[1]
     'too large for an amount (at most 16 digits before the decimal mark)'
     """
     cleaned = clean_amount_sql(cell)
     mark = "," if decimal == "comma" else "."
-    plain = f"regexp_full_match(trim({cell}), {quote(r'[+-]?[0-9]+(' + re_escape(mark) + r'[0-9]{1,2})?')})"
+    plain = (
+        f"regexp_full_match({cell}, {quote(r'[+-]?[0-9]+(' + re_escape(mark) + r'[0-9]{1,2})?')})"
+    )
     if decimal == "comma":
         shape = r"[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d{1,2})?"
         number = f"replace(replace({cleaned}, '.', ''), ',', '.')"
@@ -98,22 +156,26 @@ def amount_sql(cell: str, decimal: Decimal) -> tuple[str, str]:
     )
     as_double = f"TRY_CAST(replace({cleaned}, ',', '.') AS DOUBLE)"
     near = f"({long_text} AND abs({as_double} - round({as_double}, 2)) < 1e-6)"
-    empty = f"(nullif(trim({cell}), '') IS NULL)"
-    value = (
-        f"CASE WHEN {plain} THEN TRY_CAST(replace(trim({cell}), ',', '.') AS DECIMAL(18,2)) "
-        f"WHEN {ok} THEN TRY_CAST({number} AS DECIMAL(18,2)) "
-        f"WHEN {near} THEN TRY_CAST(round({as_double}, 2) AS DECIMAL(18,2)) END"
+    more_decimals = f"regexp_full_match({cleaned}, '[+-]?[0-9.,]*[.,][0-9]{{3,}}')"
+    # the kind of text: 0 empty, 1 plain, 2 with separators or marks, 3 near a cent, 4 too
+    # many decimals, 5 not an amount (CASE evaluates the slow tests only for rows that reach them)
+    kind, value = f"_k_{name}", f"_v_{name}"
+    kinds = (
+        f"CASE WHEN nullif({cell}, '') IS NULL THEN 0 WHEN {plain} THEN 1 WHEN {ok} THEN 2 "
+        f"WHEN {near} THEN 3 WHEN {more_decimals} THEN 4 ELSE 5 END"
     )
-    too_large = "too large for an amount (at most 16 digits before the decimal mark)"
+    typed = (
+        f"CASE {kind} WHEN 1 THEN TRY_CAST(replace({cell}, ',', '.') AS DECIMAL(18,2)) "
+        f"WHEN 2 THEN TRY_CAST({number} AS DECIMAL(18,2)) "
+        f"WHEN 3 THEN TRY_CAST(round({as_double}, 2) AS DECIMAL(18,2)) END"
+    )
     problem = (
-        f"CASE WHEN {empty} THEN NULL "
-        f"WHEN ({plain} OR {ok} OR {near}) AND ({value}) IS NULL THEN {quote(too_large)} "
-        f"WHEN {plain} OR {ok} OR {near} THEN NULL "
-        f"WHEN regexp_full_match({cleaned}, '[+-]?[0-9.,]*[.,][0-9]{{3,}}') "
-        f"THEN {quote('more than two decimals; if that separator marks thousands, set ingest.decimal in livebase.yaml')} "
+        f"CASE WHEN {kind} = 0 THEN NULL "
+        f"WHEN {kind} <= 3 THEN CASE WHEN {value} IS NULL THEN {quote(_TOO_LARGE)} END "
+        f"WHEN {kind} = 4 THEN {quote(_MORE_DECIMALS)} "
         f"ELSE {quote('not ' + expect)} END"
     )
-    return value, problem
+    return CellSql(value, problem, ({kind: kinds}, {value: typed}))
 
 
 def re_escape(text: str) -> str:
@@ -152,38 +214,54 @@ _DATE_SHAPE = (
 _WITH_OFFSET = r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)"
 
 
+def _may_end_in_offset(cell: str) -> str:
+    """True for every text that ends in ``Z``, ``±HH``, ``±HHMM`` or ``±HH:MM`` (and for a
+    few others): a cheap test before the regular expressions that look for an offset."""
+    signs = " OR ".join(f"substr({cell}, {at}, 1) IN ('+', '-')" for at in (-3, -5, -6))
+    return f"(ends_with({cell}, 'Z') OR {signs})"
+
+
 def timestamp_sql(
-    cell: str, *, day_first: bool, low: str, high: str, timezone: str = "UTC"
-) -> tuple[str, str]:
+    cell: str, *, day_first: bool, low: str, high: str, name: str, timezone: str = "UTC"
+) -> CellSql:
     """A timestamp in one of the common export formats, within [low, high].
 
     A time written with an offset (``2026-03-01T10:00:00+05:00``, ``…Z``) is converted to
-    ``timezone`` (the workspace's); a time without one is taken as written.
+    ``timezone`` (the workspace's); a time without one is taken as written. ``name`` makes the
+    intermediate column's name unique.
 
     >>> import duckdb
-    >>> value, _ = timestamp_sql("'2026-03-01T10:00:00+05:00'", day_first=True,
-    ...     low="1990-01-01", high="2030-01-01 00:00:00", timezone="Europe/Moscow")
-    >>> duckdb.execute(f"SELECT {value}").fetchone()
-    (datetime.datetime(2026, 3, 1, 8, 0),)
+    >>> date = timestamp_sql("cell", day_first=True, low="1990-01-01",
+    ...     high="2030-01-01 00:00:00", timezone="Europe/Moscow", name="d")
+    >>> duckdb.execute(date.select("(SELECT '2026-03-01T10:00:00+05:00' AS cell)")).fetchone()
+    (datetime.datetime(2026, 3, 1, 8, 0), None)
     """
     formats = _FORMATS_DAY_FIRST + (_SLASH_DAY_FIRST if day_first else _SLASH_MONTH_FIRST)
-    text = f"regexp_replace(trim({cell}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$', '')"
-    listed = "[" + ", ".join(quote(f) for f in formats) + "]"
-    with_offset = f"regexp_full_match(trim({cell}), {quote(_WITH_OFFSET)})"
-    in_zone = f"timezone({quote(timezone)}, TRY_CAST(trim({cell}) AS TIMESTAMPTZ))"
-    # ISO timestamps (the common case) cast directly; the other formats go through strptime
-    parsed = (
-        f"CASE WHEN {with_offset} THEN {in_zone} ELSE "
-        f"coalesce(TRY_CAST(trim({cell}) AS TIMESTAMP), try_strptime({text}, {listed})) END"
+    maybe_offset = _may_end_in_offset(cell)
+    text = (
+        f"CASE WHEN {maybe_offset} "
+        f"THEN regexp_replace({cell}, '(Z|[+-]\\d{{2}}:?\\d{{2}})$', '') ELSE {cell} END"
     )
-    empty = f"(nullif(trim({cell}), '') IS NULL)"
+    listed = "[" + ", ".join(quote(f) for f in formats) + "]"
+    # an offset needs a date and a time before it: at least 16 characters
+    with_offset = (
+        f"(length({cell}) >= 16 AND {maybe_offset} "
+        f"AND regexp_full_match({cell}, {quote(_WITH_OFFSET)}))"
+    )
+    in_zone = f"timezone({quote(timezone)}, TRY_CAST({cell} AS TIMESTAMPTZ))"
+    parsed = f"_p_{name}"
+    # ISO timestamps (the common case) cast directly; the other formats go through strptime
+    parsing = (
+        f"CASE WHEN {with_offset} THEN {in_zone} ELSE "
+        f"coalesce(TRY_CAST({cell} AS TIMESTAMP), try_strptime({text}, {listed})) END"
+    )
     value = (
         f"CASE WHEN {parsed} BETWEEN TIMESTAMP {quote(low)} AND TIMESTAMP {quote(high)} "
         f"THEN {parsed} END"
     )
     shown_high = high[:10]
     problem = (
-        f"CASE WHEN {empty} THEN NULL "
+        f"CASE WHEN nullif({cell}, '') IS NULL THEN NULL "
         f"WHEN {parsed} IS NULL AND regexp_full_match({text}, {quote(_DATE_SHAPE)}) "
         f"THEN {quote(NOT_ON_CALENDAR)} "
         f"WHEN {parsed} IS NULL THEN {quote(NOT_A_DATE)} "
@@ -191,37 +269,43 @@ def timestamp_sql(
         f"THEN {quote(f'outside the plausible range {low} … {shown_high} (ingest.dates in livebase.yaml)')} "
         f"END"
     )
-    return value, problem
+    return CellSql(value, problem, ({parsed: parsing},))
 
 
-def integer_sql(cell: str) -> tuple[str, str]:
+def integer_sql(cell: str, *, name: str) -> CellSql:
     """A whole number that fits the store's INTEGER column (quantities).
 
     >>> import duckdb
-    >>> value, problem = integer_sql("'3000000000'")
-    >>> duckdb.execute(f"SELECT {value}, {problem}").fetchone()
+    >>> number = integer_sql("cell", name="q")
+    >>> duckdb.execute(number.select("(SELECT '3000000000' AS cell)")).fetchone()
     (None, 'too large for a whole number here (at most 2147483647)')
     """
-    cleaned = f"regexp_replace(trim({cell}), {quote(_SPACES)}, '', 'g')"
+    cleaned, value = f"_c_{name}", f"_v_{name}"
     shape = f"regexp_full_match({cleaned}, '[+-]?[0-9]+')"
-    value = f"CASE WHEN {shape} THEN TRY_CAST({cleaned} AS INTEGER) END"
     problem = (
-        f"CASE WHEN nullif(trim({cell}), '') IS NULL OR {value} IS NOT NULL THEN NULL "
+        f"CASE WHEN nullif({cell}, '') IS NULL OR {value} IS NOT NULL THEN NULL "
         f"WHEN {shape} THEN 'too large for a whole number here (at most 2147483647)' "
         f"ELSE 'not a whole number' END"
     )
-    return value, problem
+    return CellSql(
+        value,
+        problem,
+        (
+            {cleaned: f"regexp_replace({cell}, {quote(_SPACES)}, '', 'g')"},
+            {value: f"CASE WHEN {shape} THEN TRY_CAST({cleaned} AS INTEGER) END"},
+        ),
+    )
 
 
-def json_sql(cell: str) -> tuple[str, str]:
+def json_sql(cell: str, *, name: str) -> CellSql:
     """A JSON value (properties of an event)."""
-    text = text_sql(cell)
-    value = f"CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END"
+    text, valid = text_sql(cell), f"_j_{name}"
+    value = f"CASE WHEN {valid} THEN CAST({text} AS JSON) END"
     problem = (
-        f"CASE WHEN {text} IS NULL OR json_valid({text}) THEN NULL "
+        f"CASE WHEN {text} IS NULL OR {valid} THEN NULL "
         'ELSE \'not valid JSON (expected e.g. {"course": "python"})\' END'
     )
-    return value, problem
+    return CellSql(value, problem, ({valid: f"json_valid({text})"},))
 
 
 def label_sql(cell: str) -> str:

@@ -80,22 +80,23 @@ class BlankRows:
     def feed(self, chunk: bytes) -> None:
         text = self._carry + chunk
         data = np.frombuffer(text, dtype=np.uint8)
-        newlines = np.flatnonzero(data == _NEWLINE)
-        if self._quoted:
+        row_ends = np.flatnonzero(data == _NEWLINE)
+        if self._quoted and row_ends.size and text.find(b'"', 0, int(row_ends[-1])) >= 0:
             # a line break ends a row when an even number of quotes precede it (the carry
             # always starts at a row end, outside quotes; "" inside a cell counts twice)
             quotes = np.flatnonzero(data == _QUOTE)
-            newlines = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
-        if newlines.size:
-            # a blank line: nothing but spaces between two consecutive row ends
-            printable = np.cumsum(~np.isin(data, _SPACE_BYTES))
-            blank = printable[newlines[1:]] == printable[newlines[:-1]]
-            for i in np.flatnonzero(blank):
-                self.found.append(self._rows + int(i) + 2)
-            self._rows += int(newlines.size) - 1
-            self._carry = text[int(newlines[-1]) :]
-        else:
+            row_ends = row_ends[np.searchsorted(quotes, row_ends) % 2 == 0]
+        if not row_ends.size:
             self._carry = text
+            return
+        # a blank line: nothing but spaces between two consecutive row ends; only a row end
+        # followed by a space byte can start one, so the rest of the file is never looked at
+        following = data[np.minimum(row_ends[:-1] + 1, data.size - 1)]
+        for i in np.flatnonzero(np.isin(following, _SPACE_BYTES)):
+            if not text[int(row_ends[i]) + 1 : int(row_ends[i + 1])].strip(b" \t\r"):
+                self.found.append(self._rows + int(i) + 2)
+        self._rows += int(row_ends.size) - 1
+        self._carry = text[int(row_ends[-1]) :]
 
 
 def sniff_encoding(head: bytes, *, file: str | None = None) -> str:

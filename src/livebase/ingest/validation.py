@@ -10,7 +10,7 @@ back, naming row, column header and the cell as it was in the file.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import duckdb
 
@@ -19,20 +19,26 @@ from livebase.i18n import N_
 from livebase.ingest.mapping import ColumnMapping
 from livebase.ingest.options import LoadOptions
 from livebase.ingest.parsing import (
+    CellSql,
     amount_sql,
     clean_amount_sql,
     integer_sql,
     json_sql,
     label_sql,
     quote,
+    stacked_select,
     text_sql,
     timestamp_sql,
 )
 from livebase.ingest.presets import RETURN_REQUESTED_LABELS, STATUS_LABELS, Preset, normalize_label
+from livebase.ingest.row_rules import (
+    refuse_conflicting_duplicates,
+    resolve_customers_by_contact,
+)
 from livebase.ingest.source import PreparedFile
 from livebase.ingest.staging import blank_row_sql
 
-__all__ = ["collect_problems", "parse_rows", "problem_columns"]
+__all__ = ["ParsedRows", "collect_problems", "parse_rows", "problem_columns"]
 
 _REQUIRED = quote(N_("a value is required here"))
 # what Excel shows in a cell whose formula failed
@@ -83,12 +89,14 @@ def _decimal_mode(
     return "comma" if delimiter == ";" else "point"
 
 
-def _cell(mapping: ColumnMapping, name: str) -> str | None:
+def _cell(mapping: ColumnMapping, name: str, *, trimmed: bool = False) -> str | None:
+    """The staged cell of a field (the first non-empty one when several columns map to it);
+    ``trimmed``: without surrounding spaces."""
     positions = mapping.fields.get(name)
     if not positions:
         return None
     if len(positions) == 1:
-        return f"c{positions[0]}"
+        return f"trim(c{positions[0]})" if trimmed else f"c{positions[0]}"
     return "coalesce(" + ", ".join(f"nullif(trim(c{p}), '')" for p in positions) + ")"
 
 
@@ -107,6 +115,14 @@ def _status_table(con: duckdb.DuckDBPyConnection, options: LoadOptions) -> None:
     con.executemany("INSERT INTO lb_status VALUES (?, ?, ?)", rows)
 
 
+class ParsedRows(NamedTuple):
+    """What :func:`parse_rows` made: the columns of ``lb_rows``, and how many of its rows
+    repeat an order id of an earlier row (None when not counted)."""
+
+    columns: set[str]
+    repeated_ids: int | None
+
+
 def parse_rows(
     con: duckdb.DuckDBPyConnection,
     mapping: ColumnMapping,
@@ -115,51 +131,73 @@ def parse_rows(
     prepared: PreparedFile,
     first_row: int,
     reject_lines: list[int],
-) -> set[str]:
-    """Create ``lb_rows``: one typed row per staged row, with ``_e_<field>`` problems.
-
-    Returns the column names of ``lb_rows``.
-    """
+) -> ParsedRows:
+    """Create ``lb_rows``: one typed row per staged row, with its problems (``_problems``
+    and ``_e_*`` columns, NULL when the row is good)."""
     cfg = options.config
     low = cfg.dates.min.isoformat()
     high = (options.loaded_at + timedelta(days=cfg.dates.max_days_after_load)).isoformat(sep=" ")
     amount_cells = [c for n in ("amount", "paid_amount") if (c := _cell(mapping, n))]
     decimal = _decimal_mode(con, amount_cells, options, prepared.delimiter)
 
+    # layer 0: each field's cell trimmed once; the builders' layers follow, then the values
+    trimmed: list[str] = []
+    layered: list[tuple[dict[str, str], ...]] = []
     select: list[str] = []
     problems: list[tuple[str, str]] = []
     for spec in preset.fields:
-        cell = _cell(mapping, spec.name)
+        cell = _cell(mapping, spec.name, trimmed=True)
         if cell is None:
             continue
+        text = f"_t_{spec.name}"
+        trimmed.append(f"{cell} AS {text}")
+        parsed: CellSql
         if spec.type in {"id", "text", "status"}:
-            value, problem = text_sql(cell), "CAST(NULL AS VARCHAR)"
+            parsed = CellSql(text_sql(text), "CAST(NULL AS VARCHAR)")
             if spec.type == "id":
-                problem = f"CASE WHEN regexp_full_match(trim({cell}), {quote(_SCIENTIFIC)}) THEN {quote(_SCIENTIFIC_PROBLEM)} END"
+                # Excel's scientific notation has an E: the regular expression runs on those only
+                parsed = CellSql(
+                    parsed.value,
+                    f"CASE WHEN contains({text}, 'E') OR contains({text}, 'e') THEN CASE WHEN "
+                    f"regexp_full_match({text}, {quote(_SCIENTIFIC)}) "
+                    f"THEN {quote(_SCIENTIFIC_PROBLEM)} END END",
+                )
         elif spec.type == "timestamp":
-            value, problem = timestamp_sql(
-                cell, day_first=cfg.dates.day_first, low=low, high=high, timezone=options.timezone
+            parsed = timestamp_sql(
+                text,
+                day_first=cfg.dates.day_first,
+                low=low,
+                high=high,
+                timezone=options.timezone,
+                name=spec.name,
             )
         elif spec.type == "amount":
-            value, problem = amount_sql(cell, decimal)
+            parsed = amount_sql(text, decimal, name=spec.name)
         elif spec.type == "integer":
-            value, problem = integer_sql(cell)
+            parsed = integer_sql(text, name=spec.name)
         else:
-            value, problem = json_sql(cell)
-        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column
-        checks = f"WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN {_excel_problem(cell)} "
+            parsed = json_sql(text, name=spec.name)
+        # a spreadsheet error (#DIV/0!, #N/A…) is never a value, whatever the column; it
+        # starts with #, so the regular expression runs on those cells only
+        excel = f"_x_{spec.name}"
+        first = {
+            excel: f"CASE WHEN starts_with({text}, '#') "
+            f"THEN regexp_full_match({text}, {quote(_EXCEL_ERROR)}) ELSE false END"
+        }
+        layers = parsed.layers or ({},)
+        layered.append(({**first, **layers[0]}, *layers[1:]))
+        checks = f"WHEN {excel} THEN {_excel_problem(text)} "
         if spec.required:
-            checks = f"WHEN {text_sql(cell)} IS NULL THEN {_REQUIRED} " + checks
-        select.append(
-            f"CASE WHEN regexp_full_match(trim({cell}), {quote(_EXCEL_ERROR)}) THEN NULL ELSE {value} END AS {spec.name}"
-        )
-        problems.append((spec.name, f"CASE {checks}ELSE {problem} END"))
+            checks = f"WHEN {text_sql(text)} IS NULL THEN {_REQUIRED} " + checks
+        select.append(f"CASE WHEN {excel} THEN NULL ELSE {parsed.value} END AS {spec.name}")
+        problems.append((spec.name, f"CASE {checks}ELSE {parsed.problem} END"))
     if preset.layout == "whitespace":
         expected = len(mapping.headers)
+        trimmed.append("s._parts AS _parts")
         problems.append(
             (
                 "row_shape",
-                f"CASE WHEN s._parts <> {expected} THEN 'has ' || s._parts || ' values separated "
+                f"CASE WHEN _parts <> {expected} THEN 'has ' || _parts || ' values separated "
                 f"by spaces, expected {expected} (a space inside a number, like 1 234.00?)' END",
             )
         )
@@ -168,9 +206,10 @@ def parse_rows(
         pairs = ", ".join(
             f"{quote(name)}, nullif(trim(c{i}), '')" for i, name in mapping.attributes
         )
-        select.append(f"json_object({pairs}) AS attributes")
+        trimmed.append(f"json_object({pairs}) AS attributes")
     else:
-        select.append("CAST(NULL AS JSON) AS attributes")
+        trimmed.append("CAST(NULL AS JSON) AS attributes")
+    select.append("attributes")
 
     if reject_lines:
         # row numbers: staged row k sits after the rejected lines that precede it
@@ -186,24 +225,27 @@ def parse_rows(
         row_expr = f"(s.rowid + {first_row})"
 
     problem_cols = [f"{expr} AS _e_{name}" for name, expr in problems]
-    parsed_sql = (
-        f"SELECT {row_expr} AS _row, s.rowid AS _row_id, "
-        f"{', '.join(select + problem_cols)} FROM lb_stage s "
-        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')})"
+    staged = (
+        f"(SELECT {row_expr} AS _row, s.rowid AS _row_id, {', '.join(trimmed)} FROM lb_stage s "
+        f"WHERE NOT ({blank_row_sql(len(mapping.headers), 's')}))"
     )
+    parsed_sql = stacked_select(staged, ["*"], layered, ["_row", "_row_id", *select, *problem_cols])
     columns = {"_row", "_row_id", "attributes"}
     columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
     columns |= {f"_e_{name}" for name, _ in problems}
     # rows carry their staged row id, so their order need not be kept (faster on 2 cores)
     con.execute("SET preserve_insertion_order = false")
+    field_checks = [f"_e_{name}" for name, _ in problems]
+    repeated = None
     try:
         if preset.kind == "orders":
-            _derive_orders(con, mapping, options, parsed_sql, columns)
+            repeated = _derive_orders(con, mapping, options, parsed_sql, columns, field_checks)
         else:
-            con.execute(f"CREATE TEMP TABLE lb_rows AS {parsed_sql}")
+            _record_checks(con, field_checks)
+            con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(parsed_sql, field_checks)}")
     finally:
         con.execute("RESET preserve_insertion_order")
-    return {r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}
+    return ParsedRows({r[0] for r in con.execute("DESCRIBE lb_rows").fetchall()}, repeated)
 
 
 def _derive_orders(
@@ -212,9 +254,15 @@ def _derive_orders(
     options: LoadOptions,
     parsed_sql: str,
     cols: set[str],
-) -> None:
-    """Order status, revenue amount and date, customer and order ids, row-level rules."""
+    field_checks: list[str],
+) -> int | None:
+    """Order status, revenue amount and date, customer and order ids, row-level rules.
+    Returns how many rows repeat an order id of an earlier row (None when not counted)."""
     _status_table(con, options)
+    # the checks in the order a row's problems are listed; the two that later passes update
+    # (customer by contact, conflicting duplicates) stay columns of their own
+    _record_checks(con, [*field_checks, *_ORDER_RULES])
+    folded = [*field_checks, *(c for c in _ORDER_RULES if c not in _UPDATED_RULES)]
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -264,8 +312,7 @@ def _derive_orders(
         else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
     )
     # materialised once: every later pass (checks, merge, customers) reads plain columns
-    con.execute(
-        f"""CREATE TEMP TABLE lb_rows AS
+    derived = f"""
         WITH parsed AS ({parsed_sql}), base AS (
             SELECT p.*, _mapped, coalesce(_mapped, {default_status}) AS _st,
                    coalesce(_flagged, false) AS _flag, {customer} AS _cust,
@@ -310,118 +357,18 @@ def _derive_orders(
                  THEN 'no date: the order has neither a creation nor a payment date' END
                 AS _e_nodate
         FROM base"""
-    )
+    con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(derived, folded)}")
     if "email" in cols or "phone" in cols:
-        _resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
+        resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
     if "order_id" in cols and options.conflicting_duplicates == "refuse":
-        _refuse_conflicting_duplicates(con)
+        return refuse_conflicting_duplicates(con)
+    return None
 
 
 _NO_CUSTOMER = N_("no customer: neither a customer id nor an email or phone")
 _PAID_MISSING = N_(
     "partially paid, but the paid amount is empty: fill in how much was paid (0 if nothing)"
 )
-_UNKNOWN_CONTACT = N_(
-    "no customer id, and no known customer has this email or phone: fill in the id, or load "
-    "the users export first (livebase ingest customers)"
-)
-
-
-def _phone_key(column: str) -> str:
-    """Digits of a phone number, a Russian leading 8 read as +7; NULL under 10 digits."""
-    digits = f"regexp_replace({column}, '[^0-9]', '', 'g')"
-    return (
-        f"CASE WHEN length({digits}) < 10 THEN NULL "
-        f"WHEN length({digits}) = 11 AND starts_with({digits}, '8') "
-        f"THEN '7' || substr({digits}, 2) ELSE {digits} END"
-    )
-
-
-def _resolve_customers_by_contact(
-    con: duckdb.DuckDBPyConnection, has_email: bool, has_phone: bool
-) -> None:
-    """Rows without a customer id take the id of the one known customer with their email
-    (else phone): known from the store, or from the file's rows that have both. Rows that
-    match nobody, or several customers, keep their problem: never a made-up customer."""
-    contact = " OR ".join(
-        test
-        for test, present in (("email IS NOT NULL", has_email), ("phone IS NOT NULL", has_phone))
-        if present
-    )
-    missing = con.execute(
-        f"SELECT count(*) FROM lb_rows WHERE customer_id IS NULL AND ({contact})"
-    ).fetchone()
-    assert missing is not None
-    if not missing[0]:
-        return
-    keys: list[str] = []
-    for kind, enabled, key in (
-        ("e", has_email, "lower(trim(email))"),
-        ("p", has_phone, _phone_key("phone")),
-    ):
-        if enabled:
-            keys.append(
-                f"SELECT '{kind}:' || {key} AS k, customer_id FROM customers WHERE {key} IS NOT NULL "
-                f"UNION ALL SELECT '{kind}:' || {key}, customer_id FROM lb_rows "
-                f"WHERE customer_id IS NOT NULL AND {key} IS NOT NULL"
-            )
-        else:
-            keys.append("SELECT NULL AS k, NULL AS customer_id WHERE false")
-    email_key = "'e:' || lower(trim(r.email))" if has_email else "NULL"
-    phone_key = f"'p:' || {_phone_key('r.phone')}" if has_phone else "NULL"
-    con.execute(
-        f"""CREATE TEMP TABLE lb_known AS
-        SELECT k, min(customer_id) AS id, count(DISTINCT customer_id) AS n
-        FROM ({" UNION ALL ".join(keys)}) GROUP BY k"""
-    )
-    con.execute(
-        f"""UPDATE lb_rows t SET
-            customer_id = CASE WHEN m.email_n = 1 THEN m.email_id
-                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN m.phone_id END,
-            _e_customer = CASE WHEN m.email_n = 1 THEN NULL
-                               WHEN m.email_n IS NULL AND m.phone_n = 1 THEN NULL
-                               WHEN coalesce(m.email_n, m.phone_n) > 1
-                               THEN 'no customer id, and ' || coalesce(m.email_n, m.phone_n)
-                                    || ' known customers have this email or phone: fill in the id'
-                               ELSE {quote(_UNKNOWN_CONTACT)} END
-        FROM (SELECT r._row_id, e.id AS email_id, e.n AS email_n, p.id AS phone_id, p.n AS phone_n
-              FROM lb_rows r
-              LEFT JOIN lb_known e ON e.k = {email_key}
-              LEFT JOIN lb_known p ON p.k = {phone_key}
-              WHERE r.customer_id IS NULL
-                AND ({email_key} IS NOT NULL OR {phone_key} IS NOT NULL)) m
-        WHERE t._row_id = m._row_id"""
-    )
-
-
-_CONFLICT_COLUMNS = ("customer_id", "created_at", "paid_at", "amount", "paid_amount", "status")
-
-
-def _refuse_conflicting_duplicates(con: duckdb.DuckDBPyConnection) -> None:
-    """An order id on several rows of one file with different values: which row is right
-    cannot be known, so every row of that id is refused, naming the others. Exact repeats
-    stay harmless (counted as repeated in the file)."""
-    dup = con.execute(
-        "SELECT count(*) - count(DISTINCT order_id) FROM lb_rows WHERE order_id IS NOT NULL"
-    ).fetchone()
-    assert dup is not None
-    if not dup[0]:
-        return
-    signature = f"hash({', '.join(_CONFLICT_COLUMNS)})"
-    con.execute(
-        f"""UPDATE lb_rows t SET _e_conflict =
-            'order id ' || t.order_id || ' is on ' || d.n || ' rows of this file (rows '
-            || d.rows_list || ') with different customer, dates, amounts or status: keep the '
-            || 'right one and load again'
-        FROM (SELECT order_id, count(*) AS n,
-                     array_to_string(list_sort(list(_row))[1:5], ', ')
-                     || CASE WHEN count(*) > 5 THEN ', …' ELSE '' END AS rows_list
-              FROM lb_rows WHERE order_id IS NOT NULL GROUP BY order_id
-              HAVING min({signature}) <> max({signature})) d
-        WHERE t.order_id = d.order_id"""
-    )
-
-
 # row-level rules → the fields whose column a problem names (the first the file has)
 _ROW_RULES: dict[str, tuple[str, ...]] = {
     "_e_status_label": ("status",),
@@ -435,9 +382,44 @@ _ROW_RULES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ORDER_RULES = list(_ROW_RULES)
+_UPDATED_RULES = ("_e_customer", "_e_conflict")
+
+
+def _record_checks(con: duckdb.DuckDBPyConnection, checks: list[str]) -> None:
+    """``lb_checks``: every check of this load, in the order a row's problems are listed."""
+    con.execute("DROP TABLE IF EXISTS lb_checks")
+    con.execute("CREATE TEMP TABLE lb_checks (name VARCHAR, ord INTEGER)")
+    con.executemany("INSERT INTO lb_checks VALUES (?, ?)", [[c, i] for i, c in enumerate(checks)])
+
+
+def _folded(query: str, checks: list[str]) -> str:
+    """``query`` with its problem columns ``checks`` folded into one list, ``_problems``:
+    NULL on a good row, so a file of good rows stores one empty column, not one per check.
+
+    >>> import duckdb
+    >>> sql = _folded("SELECT 1 AS a, NULL AS _e_x, 'bad' AS _e_y", ["_e_x", "_e_y"])
+    >>> duckdb.execute(sql).fetchone()
+    (1, [{'c': '_e_y', 'p': 'bad'}])
+    """
+    if not checks:
+        return f"SELECT *, CAST(NULL AS STRUCT(c VARCHAR, p VARCHAR)[]) AS _problems FROM ({query})"
+    none = " AND ".join(f"{c} IS NULL" for c in checks)
+    listed = ", ".join(f"{{'c': {quote(c)}, 'p': {c}}}" for c in checks)
+    return (
+        f"SELECT * EXCLUDE ({', '.join(checks)}), CASE WHEN {none} THEN NULL "
+        f"ELSE list_filter([{listed}], lambda x: x.p IS NOT NULL) END AS _problems FROM ({query})"
+    )
+
+
 def problem_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The ``_e_*`` columns of ``table``: one per check."""
-    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0].startswith("_e_")]
+    """The problem columns of ``table``: ``_problems`` (the folded checks) and the ``_e_*``
+    checks kept as columns; a row is good when all are NULL."""
+    return [
+        r[0]
+        for r in con.execute(f"DESCRIBE {table}").fetchall()
+        if r[0].startswith("_e_") or r[0] == "_problems"
+    ]
 
 
 def collect_problems(
@@ -453,21 +435,40 @@ def collect_problems(
     assert total is not None
     if total[0] == 0:
         return [], 0
-    parts: list[str] = []
-    for col in columns:
-        fields = _ROW_RULES.get(col, (col.removeprefix("_e_"),))
+    checks = [str(r[0]) for r in con.execute("SELECT name FROM lb_checks ORDER BY ord").fetchall()]
+    headers, raws = [], []
+    for check in checks:
+        fields = _ROW_RULES.get(check, (check.removeprefix("_e_"),))
         field_name = next((f for f in fields if mapping.fields.get(f)), fields[0])
         positions = mapping.fields.get(field_name) or []
         header = mapping.headers[positions[0]] if positions else field_name
-        raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "NULL"
-        if col == "_e_row_shape":
+        raw = f"CAST(s.c{positions[0]} AS VARCHAR)" if positions else "CAST(NULL AS VARCHAR)"
+        if check == "_e_row_shape":
             header, raw = "(whole row)", "trim(s._line)"
-        parts.append(
-            f"SELECT t._row, {quote(header)} AS col, {raw} AS val, t.{col} AS problem, "
-            f"{len(parts)} AS ord FROM {table} t JOIN lb_stage s ON s.rowid = t._row_id "
-            f"WHERE t.{col} IS NOT NULL"
+        headers.append(quote(header))
+        raws.append(raw)
+
+    def by_check(name: str, values: list[str]) -> str:
+        cases = " ".join(f"WHEN {quote(c)} THEN {v}" for c, v in zip(checks, values, strict=True))
+        return f"CASE {name} {cases} END"
+
+    parts: list[str] = []
+    for col in columns:
+        # one row per problem: the folded list unnested, or a check kept as a column
+        problems = (
+            f"SELECT _row, _row_id, x.c AS check, x.p AS problem FROM "
+            f"(SELECT _row, _row_id, unnest(_problems) AS x FROM {table} "
+            f"WHERE _problems IS NOT NULL)"
+            if col == "_problems"
+            else f"SELECT _row, _row_id, {quote(col)} AS check, {col} AS problem FROM {table} "
+            f"WHERE {col} IS NOT NULL"
         )
+        parts.append(problems)
+    ords = [str(i) for i in range(len(checks))]
     rows = con.execute(
-        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY _row, ord LIMIT {limit}"
+        f"SELECT t._row, {by_check('t.check', headers)} AS col, {by_check('t.check', raws)} "
+        f"AS val, t.problem, {by_check('t.check', ords)} AS ord "
+        f"FROM ({' UNION ALL '.join(parts)}) t JOIN lb_stage s ON s.rowid = t._row_id "
+        f"ORDER BY t._row, ord LIMIT {limit}"
     ).fetchall()
     return [RowProblem(int(r[0]), r[1], r[2], r[3]) for r in rows], int(total[0])
