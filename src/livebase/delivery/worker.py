@@ -209,7 +209,8 @@ class Worker:
 
     async def _send(self, channel: Channel, claim: Claim) -> SendOutcome:
         try:
-            return await asyncio.wait_for(channel.send(claim.message), self.send_timeout)
+            async with asyncio.timeout(self.send_timeout):  # no extra task, unlike wait_for
+                return await channel.send(claim.message)
         except TimeoutError:
             return SendOutcome.uncertain(f"{channel.name}: no answer in {self.send_timeout:g} s")
         except asyncio.CancelledError:
