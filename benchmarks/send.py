@@ -189,24 +189,43 @@ def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> flo
 
 
 def _sample_message() -> bytes:
+    """The bytes the worker sends for its first message: the same template, signed links,
+    open pixel and headers (so the bare client blasts messages of exactly the worker's size)."""
     from livebase.channels.base import OutgoingMessage
-    from livebase.channels.email_message import build_email, to_bytes
+    from livebase.channels.email_message import email_bytes
+    from livebase.delivery.links import unsubscribe_url
+    from livebase.delivery.templates import Renderer
+    from livebase.secrets import ensure_secrets
 
+    key, customer = "100000|winback|1|email", "100000"
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "templates" / "winback").mkdir(parents=True)
+        (root / "templates" / "winback" / "ru.j2").write_text(TEMPLATE, encoding="utf-8")
+        keys = ensure_secrets(root).signing_keys()
+        renderer = Renderer(root, base_url="https://lb.test", signing_keys=keys)
+        unsubscribe = unsubscribe_url(renderer.base_url, keys, key)
+        row = {"key": key, "customer_id": customer, "playbook": "winback", "occurrence": 1}
+        status = {"customer_id": customer, "name": "Анна Петрова", "email": "c100000@example.ru"}
+        rendered = renderer.render(
+            {**row, "step": "email", "channel": "email", "template": "winback"},
+            status,
+            unsubscribe_url=unsubscribe,
+        )
     message = OutgoingMessage(
-        key="100000|winback|1|email",
-        customer_id="100000",
+        key=key,
+        customer_id=customer,
         channel="email",
         purpose="marketing",
         address="c100000@example.ru",
-        subject="Анна, мы скучаем",
-        text="Здравствуйте, Анна! Вернитесь: https://lb.test/t/c/0123456789abcdef01234567/1/abc",
-        html="<html><body><p>Здравствуйте, Анна!</p><p><a href='https://lb.test/t/c/x/1/y'>"
-        "Вернуться</a></p></body></html>",
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
         name="Анна Петрова",
-        unsubscribe_url="https://lb.test/u/0123456789abcdef01234567/abc",
+        unsubscribe_url=unsubscribe,
         date=NOW,
     )
-    return to_bytes(build_email(message, sender="Школа <hello@school.ru>"))
+    return email_bytes(message, sender="Школа <hello@school.ru>")
 
 
 def smtp_ceiling(n: int, port: int, pool: int) -> float:

@@ -33,6 +33,7 @@ is an outcome. It raises :class:`~livebase.errors.ChannelError` only when it can
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ OutcomeStatus = Literal["sent", "retry", "failed", "suppress", "uncertain"]
 Purpose = Literal["marketing", "transactional"]
 
 
+@functools.lru_cache(maxsize=8192)  # asked for several times per message: hashed once
 def message_token(key: str) -> str:
     """A stable, opaque token for an outbox key: no customer id in headers or URLs.
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -30,13 +31,9 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from livebase.channels.base import OutgoingMessage
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 SMTP_COMPAT = compat32.clone(linesep="\r\n")
 
@@ -103,6 +100,17 @@ def _one_line(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
+def _address(display: str, mailbox: str, encode: Callable[[str], str]) -> str:
+    if not display:
+        return mailbox
+    return formataddr((display, mailbox)) if display.isascii() else f"{encode(display)} <{mailbox}>"
+
+
+@functools.lru_cache(maxsize=64)  # one sender per channel: parsed and encoded once
+def _from_header(sender: str, encode: Callable[[str], str]) -> str:
+    return _address(*parseaddr(_one_line(sender)), encode)
+
+
 def _headers(
     message: OutgoingMessage,
     *,
@@ -113,20 +121,9 @@ def _headers(
 ) -> list[tuple[str, str]]:
     """The message's own headers, in order (the MIME headers come from the body). Line breaks
     in values become spaces: a header cannot be smuggled in through a name or a subject."""
-    sender_name, sender_address = parseaddr(_one_line(sender))
-
-    def address(display: str, mailbox: str) -> str:
-        if not display:
-            return mailbox
-        return (
-            formataddr((display, mailbox))
-            if display.isascii()
-            else f"{encode(display)} <{mailbox}>"
-        )
-
     headers = [
-        ("From", address(sender_name, sender_address)),
-        ("To", address(_one_line(message.name or ""), _one_line(message.address))),
+        ("From", _from_header(sender, encode)),
+        ("To", _address(_one_line(message.name or ""), _one_line(message.address), encode)),
         ("Subject", encode(_one_line(message.subject or ""))),
     ]
     if message.date is not None:

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -75,13 +76,18 @@ class Claim:
 
 @dataclass
 class Tally:
-    """Counts of what happened, by outcome (printed by ``livebase send``)."""
+    """Counts of what happened, by outcome (printed by ``livebase send``). Safe to add to
+    from several threads (the worker claims in one and settles in another)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, what: str, n: int = 1) -> None:
-        self.counts[what] = self.counts.get(what, 0) + n
+    def add(self, what: str, n: int = 1, *, cost: float = 0.0) -> None:
+        """Count ``n`` more of ``what`` (and their ``cost``)."""
+        with self._lock:
+            self.counts[what] = self.counts.get(what, 0) + n
+            self.cost += cost
 
     def __getitem__(self, what: str) -> int:
         return self.counts.get(what, 0)

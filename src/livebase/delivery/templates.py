@@ -286,9 +286,8 @@ class Renderer:
             segments=context["segments"],
         )
         parts = {
-            "subject": self._block(self._text_env, file, "subject", context),
-            "text": self._block(self._text_env, file, "text", context),
-            "html": self._block(self._html_env, file, "html", context),
+            **self._blocks(self._text_env, file, ("subject", "text"), context),
+            **self._blocks(self._html_env, file, ("html",), context),
         }
         text = parts["text"] if parts["text"] is not None else ""
         html = parts["html"]
@@ -308,17 +307,26 @@ class Renderer:
             text=text.strip(), subject=subject, html=html, links=links, file=file
         )
 
-    def _block(
-        self, env: SandboxedEnvironment, file: str, block: str, context: dict[str, Any]
-    ) -> str | None:
+    def _blocks(
+        self,
+        env: SandboxedEnvironment,
+        file: str,
+        blocks: tuple[str, ...],
+        context: dict[str, Any],
+    ) -> dict[str, str | None]:
+        """The named blocks of ``file`` rendered with one template context (making a context
+        costs more than rendering a short block); None for a block the file lacks."""
+        block = blocks[0]
         try:
             template = env.get_template(file)
             if not template.blocks:
-                return template.render(context) if block == "text" else None
-            render = template.blocks.get(block)
-            if render is None:
-                return None
-            return "".join(render(template.new_context(context)))
+                return {b: template.render(context) if b == "text" else None for b in blocks}
+            shared = template.new_context(context)
+            rendered: dict[str, str | None] = {}
+            for block in blocks:
+                render = template.blocks.get(block)
+                rendered[block] = None if render is None else "".join(render(shared))
+            return rendered
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(exc.message or "syntax error", file=file, line=exc.lineno) from None
         except jinja2.UndefinedError as exc:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,13 +38,17 @@ def insert_ignore(con: Connection, table: sa.Table, rows: Sequence[Mapping[str, 
     were new. Retried webhooks, replayed events and re-run plans add nothing twice."""
     if not rows:
         return 0
-    key = list(table.primary_key.columns)
-    new = 0
-    for row in _unique_by_key(table, rows):
-        # RETURNING counts what was inserted on both engines (psycopg's rowcount is -1 here)
-        statement = _insert(con, table).values(**row).on_conflict_do_nothing().returning(*key)
-        new += len(con.execute(statement).all())
-    return new
+    # one statement, the rows as its parameters: compiled once and cached (a statement built
+    # with .values(**row) is a new statement per row, compiled again every time); RETURNING
+    # counts what was inserted on both engines (psycopg's rowcount is -1 here)
+    statement = _insert_ignoring(con.dialect.name, table)
+    return sum(len(con.execute(statement, dict(row)).all()) for row in _unique_by_key(table, rows))
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_ignoring(dialect: str, table: sa.Table) -> Any:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def upsert(
