@@ -224,17 +224,18 @@ class Worker:
         low = max(lane.window, lane.size // 2)
         return len(lane.ready) < low and not lane.limiter.paused()
 
-    def _claim(self, now: datetime, room: int | None, recover: bool, names: list[str]) -> _Claimed:
+    def _claim(self, now: datetime, room: int | None, recover: bool) -> _Claimed:
         """In the claims thread: recover abandoned rows when due, then claim for the lanes
-        ``names`` (no lane state is touched here: the loop merges the result)."""
+        that want claims (no lane state is touched here: the loop merges the result)."""
         if recover:
             self.outbox.recover(now, self.tally)
         result = _Claimed()
-        for name in names:
-            lane = self.lanes[name]
+        for name, lane in self.lanes.items():
             left = None if room is None else room - result.count
             if left is not None and left <= 0:
                 break
+            if not self._wants_claims(lane):
+                continue
             count = lane.size if left is None else min(lane.size, left)
             claims = self.outbox.claim(name, count, now, self.tally)
             result.lanes[name] = (claims, count, self.outbox.last_processed)
@@ -277,11 +278,10 @@ class Worker:
         finished: list[tuple[Claim, SendOutcome]] = []
         claiming: asyncio.Future[_Claimed] | None = None
         settling: asyncio.Future[list[Claim]] | None = None
-        drained: set[str] = set()
-        """Lanes whose last claim found nothing due (each lane on its own: one lane's empty
-        claim says nothing of another's rows)."""
-        idle_until: dict[str, float] = {}
-        """Per lane, no claim before this monotonic time (set when a claim found nothing)."""
+        processed = 0
+        """Rows the last claim looked at (0: nothing was due)."""
+        next_claim = 0.0
+        """No claim before this monotonic time (set when a claim found nothing due)."""
         while True:
             stopping = stop.is_set()
             if claiming is not None and claiming.done():
@@ -289,12 +289,9 @@ class Worker:
                 claiming = None
                 self._merge(result)
                 claimed_total += result.count
-                for name, (_, _, looked_at) in result.lanes.items():
-                    if looked_at:
-                        drained.discard(name)
-                    else:  # nothing was due: look again after a poll interval
-                        drained.add(name)
-                        idle_until[name] = self.monotonic() + self.poll_seconds
+                processed = result.processed
+                if not processed:  # nothing was due: look again after a poll interval
+                    next_claim = self.monotonic() + self.poll_seconds
             if settling is not None and settling.done():
                 for claim in settling.result():
                     self.lanes[str(claim.row["channel"])].handed.append(claim)
@@ -322,20 +319,19 @@ class Worker:
             else:
                 room = None if limit is None else limit - claimed_total
                 wanted = room is None or room > 0
-                moment = self.monotonic()
-                names = [
-                    name
-                    for name, lane in self.lanes.items()
-                    if moment >= idle_until.get(name, 0.0) and self._wants_claims(lane)
-                ]
-                if claiming is None and wanted and names:
+                if (
+                    claiming is None
+                    and wanted
+                    and self.monotonic() >= next_claim
+                    and any(map(self._wants_claims, self.lanes.values()))
+                ):
                     now = self.clock()
                     moment = self.monotonic()
                     recover = last_recover is None or moment - last_recover >= self.recover_every
                     if recover:
                         last_recover = moment
                     claiming = asyncio.ensure_future(
-                        self._in(self._claimer, self._claim, now, room, recover, names)
+                        self._in(self._claimer, self._claim, now, room, recover)
                     )
                 if settling is None:
                     for lane in self.lanes.values():
@@ -372,14 +368,8 @@ class Worker:
                     if any(lane.ready or lane.handed for lane in self.lanes.values()):
                         continue  # release them first
                     break
-                again = [
-                    name
-                    for name, lane in self.lanes.items()
-                    if name not in drained and self._wants_claims(lane)
-                ]
-                if again and (limit is None or claimed_total < limit):
-                    for name in again:  # rows were claimed, skipped or deferred: look again
-                        idle_until.pop(name, None)
+                if processed and (limit is None or claimed_total < limit):
+                    processed = 0  # rows were skipped, deferred or failed: look again at once
                     continue
                 waits = [
                     lane.limiter.wait_hint()
@@ -392,8 +382,7 @@ class Worker:
                 if not forever:
                     break
                 await self._idle(stop)
-                drained.clear()
-                idle_until.clear()
+                next_claim = 0.0
                 continue
             done, _ = await asyncio.wait(
                 in_flight + store, timeout=self._hint(), return_when=asyncio.FIRST_COMPLETED
