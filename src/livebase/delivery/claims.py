@@ -13,7 +13,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,18 +75,13 @@ class Claim:
 
 @dataclass
 class Tally:
-    """Counts of what happened, by outcome (printed by ``livebase send``). Safe to add to
-    from several threads (the worker claims in one and settles in another)."""
+    """Counts of what happened, by outcome (printed by ``livebase send``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     cost: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, what: str, n: int = 1, *, cost: float = 0.0) -> None:
-        """Count ``n`` more of ``what`` (and their ``cost``)."""
-        with self._lock:
-            self.counts[what] = self.counts.get(what, 0) + n
-            self.cost += cost
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
 
     def __getitem__(self, what: str) -> int:
         return self.counts.get(what, 0)

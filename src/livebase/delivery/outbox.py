@@ -24,7 +24,6 @@ attempt 3 claimed by another worker.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -114,42 +113,32 @@ class Outbox:
             renderer=renderer,
             settings=self.settings,
         )
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._connections: list[Connection] = []
+        self._con: Connection | None = None
         self.last_processed = 0
         """Due rows the last :meth:`claim` looked at (sent on, skipped, deferred or failed)."""
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
-        """A write transaction on this thread's own connection of the worker (kept open: on
-        SQLite a new connection per transaction costs more than the transaction; one per
-        thread, as the worker claims in one thread while it settles in another)."""
+        """A write transaction on this worker's own connection (kept open: on SQLite a new
+        connection per transaction costs more than the transaction)."""
         if self.ops.dialect != "sqlite":
-            with self.ops.begin() as pooled:
-                yield pooled
+            with self.ops.begin() as con:
+                yield con
             return
-        own: Connection | None = getattr(self._local, "con", None)
         try:
-            if own is None or own.closed:
-                own = self._local.con = self.ops.engine.connect()
-                with self._lock:
-                    self._connections.append(own)
-            with own.begin():
-                yield own
+            if self._con is None or self._con.closed:
+                self._con = self.ops.engine.connect()
+            with self._con.begin():
+                yield self._con
         except sa.exc.OperationalError as exc:
-            self._local.con = None
-            if own is not None:
-                own.close()
+            self.close()
             raise StoreError(f"the operational store {self.ops.url} failed: {exc.orig}") from exc
 
     def close(self) -> None:
-        """Close this worker's connections (call it when no claim or settle is running)."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for con in connections:
-            con.close()
-        self._local = threading.local()
+        """Close this worker's connection."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     # -- recover ------------------------------------------------------------------------------
     def recover(self, now: datetime, tally: Tally | None = None) -> int:

@@ -99,7 +99,8 @@ class OutcomeWrites:
             cost = outcome.cost if outcome.cost is not None else channel.cost
             update.update(b_status="sent", b_sent=now, b_error=None)
             self.ledger.append(ledger_row(row, "sent", "sent", now, cost=cost, detail=detail))
-            self.tally.add("sent", cost=cost)
+            self.tally.add("sent")
+            self.tally.cost += cost
         elif outcome.status == "uncertain":
             resend = settings.resends(str(row["purpose"]))
             if resend and attempt < channel.max_attempts:

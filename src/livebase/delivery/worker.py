@@ -25,10 +25,8 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
 
 from livebase.channels.base import Channel, SendOutcome
 from livebase.delivery.claims import Claim, Tally
@@ -43,7 +41,6 @@ DEFAULT_AHEAD = 16
 channel when the worker dies mid-send)."""
 
 Clock = Callable[[], datetime]
-_T = TypeVar("_T")
 Tick = Callable[[datetime], object]
 
 
@@ -102,15 +99,6 @@ class RateLimiter:
 class _Flight:
     claim: Claim
     task: asyncio.Task[SendOutcome]
-
-
-@dataclass
-class _Claimed:
-    """What one claim turn brought: per lane (claims, rows asked, rows processed)."""
-
-    lanes: dict[str, tuple[list[Claim], int, int]] = field(default_factory=dict)
-    count: int = 0
-    processed: int = 0
 
 
 @dataclass
@@ -204,8 +192,6 @@ class Worker:
                 ahead,
             )
         self.tally = Tally()
-        self._claimer = ThreadPoolExecutor(1, thread_name_prefix="livebase-claims")
-        self._settler = ThreadPoolExecutor(1, thread_name_prefix="livebase-settle")
 
     async def _send(self, channel: Channel, claim: Claim) -> SendOutcome:
         try:
@@ -218,42 +204,24 @@ class Worker:
         except Exception as exc:  # a channel bug after the message may have left: in doubt
             return SendOutcome.uncertain(f"{channel.name}: {type(exc).__name__}")
 
-    def _wants_claims(self, lane: _Lane) -> bool:
-        """Whether a lane's ready claims ran low: below half its next claim (the next batch is
-        claimed while the previous one is on the wire) or below a window."""
-        low = max(lane.window, lane.size // 2)
-        return len(lane.ready) < low and not lane.limiter.paused()
-
-    def _claim(self, now: datetime, room: int | None, recover: bool) -> _Claimed:
-        """In the claims thread: recover abandoned rows when due, then claim for the lanes
-        that want claims (no lane state is touched here: the loop merges the result)."""
-        if recover:
-            self.outbox.recover(now, self.tally)
-        result = _Claimed()
+    def _claim(self, now: datetime, room: int | None) -> tuple[int, int]:
+        """Refill the lanes whose ready claims ran low; returns (claimed, rows processed)."""
+        claimed = processed = 0
         for name, lane in self.lanes.items():
-            left = None if room is None else room - result.count
+            left = None if room is None else room - claimed
             if left is not None and left <= 0:
                 break
-            if not self._wants_claims(lane):
+            if len(lane.ready) >= lane.window or lane.limiter.paused():
                 continue
             count = lane.size if left is None else min(lane.size, left)
             claims = self.outbox.claim(name, count, now, self.tally)
-            result.lanes[name] = (claims, count, self.outbox.last_processed)
-            result.count += len(claims)
-            result.processed += self.outbox.last_processed
-        return result
-
-    def _merge(self, result: _Claimed) -> None:
-        for name, (claims, asked, processed) in result.lanes.items():
-            lane = self.lanes[name]
             for claim in claims:
                 lane.ready.pop(claim.key, None)  # a stale copy of a claim released meanwhile
                 lane.ready[claim.key] = claim
-            lane.claimed(processed, asked)
-
-    async def _in(self, executor: ThreadPoolExecutor, call: Callable[..., _T], *args: Any) -> _T:
-        """``call(*args)`` in one of the store threads."""
-        return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
+            claimed += len(claims)
+            lane.claimed(self.outbox.last_processed, count)
+            processed += self.outbox.last_processed
+        return claimed, processed
 
     async def run(
         self,
@@ -266,110 +234,59 @@ class Worker:
     ) -> Tally:
         """Send until nothing is due (or ``limit`` messages were claimed); with ``forever``,
         keep polling, calling ``tick(now)`` every ``tick_every`` seconds (the planner), until
-        ``stop`` is set. Returns the tally of outcomes.
-
-        The store work runs in two threads of its own, so the sends in flight go on meanwhile:
-        one claims (and recovers), one settles (records outcomes, hands claims over); the loop
-        starts only claims whose hand-over has committed."""
+        ``stop`` is set. Returns the tally of outcomes."""
         stop = stop or asyncio.Event()
         claimed_total = 0
         last_tick: float | None = None
         last_recover: float | None = None
         finished: list[tuple[Claim, SendOutcome]] = []
-        claiming: asyncio.Future[_Claimed] | None = None
-        settling: asyncio.Future[list[Claim]] | None = None
-        processed = 0
-        """Rows the last claim looked at (0: nothing was due)."""
-        next_claim = 0.0
-        """No claim before this monotonic time (set when a claim found nothing due)."""
         while True:
             stopping = stop.is_set()
-            if claiming is not None and claiming.done():
-                result = claiming.result()
-                claiming = None
-                self._merge(result)
-                claimed_total += result.count
-                processed = result.processed
-                if not processed:  # nothing was due: look again after a poll interval
-                    next_claim = self.monotonic() + self.poll_seconds
-            if settling is not None and settling.done():
-                for claim in settling.result():
-                    self.lanes[str(claim.row["channel"])].handed.append(claim)
-                settling = None
             if forever and tick is not None and not stopping:
                 moment = self.monotonic()
                 if last_tick is None or moment - last_tick >= tick_every:
                     last_tick = moment
                     await asyncio.to_thread(tick, self.clock())
+            processed = 0
             handing: list[Claim] = []
             if stopping:
-                # once the claim and the hand-over running now are back, release what waits
-                if claiming is None and settling is None:
-                    waiting = [
-                        claim
-                        for lane in self.lanes.values()
-                        for claim in [*lane.ready.values(), *lane.handed]
-                    ]
-                    if waiting:  # none of them has started
-                        now = self.clock()
-                        await self._in(self._settler, self.outbox.release, waiting, now)
-                    for lane in self.lanes.values():
-                        lane.ready.clear()
-                        lane.handed.clear()
-            else:
-                room = None if limit is None else limit - claimed_total
-                wanted = room is None or room > 0
-                if (
-                    claiming is None
-                    and wanted
-                    and self.monotonic() >= next_claim
-                    and any(map(self._wants_claims, self.lanes.values()))
-                ):
-                    now = self.clock()
-                    moment = self.monotonic()
-                    recover = last_recover is None or moment - last_recover >= self.recover_every
-                    if recover:
-                        last_recover = moment
-                    claiming = asyncio.ensure_future(
-                        self._in(self._claimer, self._claim, now, room, recover)
-                    )
-                if settling is None:
-                    for lane in self.lanes.values():
-                        handing += lane.to_hand_over()
-            flying = sum(len(lane.flights) for lane in self.lanes.values())
-            if settling is None and (
-                handing or len(finished) >= self.record_every or (finished and not flying)
-            ):
-                now, outcomes, finished = self.clock(), finished, []
-                settling = asyncio.ensure_future(
-                    self._in(
-                        self._settler,
-                        self.outbox.settle,
-                        outcomes,
-                        handing,
-                        now,
-                        self.tally,
-                    )
-                )
-            if not stopping:
+                waiting = [
+                    claim
+                    for lane in self.lanes.values()
+                    for claim in [*lane.ready.values(), *lane.handed]
+                ]
+                self.outbox.release(waiting, self.clock())  # none of them has started
                 for lane in self.lanes.values():
-                    for claim in lane.to_start():
-                        lane.limiter.take()
-                        task = asyncio.create_task(self._send(lane.channel, claim))
-                        lane.flights.append(_Flight(claim, task))
-            in_flight: list[asyncio.Future[Any]] = [
-                f.task for lane in self.lanes.values() for f in lane.flights
-            ]
-            store = [f for f in (claiming, settling) if f is not None]
-            if not in_flight and not store:
+                    lane.ready.clear()
+                    lane.handed.clear()
+            else:
+                now = self.clock()
+                moment = self.monotonic()
+                if last_recover is None or moment - last_recover >= self.recover_every:
+                    last_recover = moment
+                    self.outbox.recover(now, self.tally)
+                room = None if limit is None else limit - claimed_total
+                claimed, processed = self._claim(now, room)
+                claimed_total += claimed
+                for lane in self.lanes.values():
+                    handing += lane.to_hand_over()
+            flying = sum(len(lane.flights) for lane in self.lanes.values())
+            if handing or len(finished) >= self.record_every or (finished and not flying):
+                for claim in self.outbox.settle(finished, handing, self.clock(), self.tally):
+                    self.lanes[str(claim.row["channel"])].handed.append(claim)
+                finished = []
+            for lane in self.lanes.values():
+                for claim in lane.to_start():
+                    lane.limiter.take()
+                    task = asyncio.create_task(self._send(lane.channel, claim))
+                    lane.flights.append(_Flight(claim, task))
+            in_flight = [f.task for lane in self.lanes.values() for f in lane.flights]
+            if not in_flight:
                 if finished:  # record before anything else
                     continue
                 if stopping:
-                    if any(lane.ready or lane.handed for lane in self.lanes.values()):
-                        continue  # release them first
                     break
-                if processed and (limit is None or claimed_total < limit):
-                    processed = 0  # rows were skipped, deferred or failed: look again at once
+                if processed:  # rows were skipped, deferred or failed: look again at once
                     continue
                 waits = [
                     lane.limiter.wait_hint()
@@ -382,10 +299,9 @@ class Worker:
                 if not forever:
                     break
                 await self._idle(stop)
-                next_claim = 0.0
                 continue
             done, _ = await asyncio.wait(
-                in_flight + store, timeout=self._hint(), return_when=asyncio.FIRST_COMPLETED
+                in_flight, timeout=self._hint(), return_when=asyncio.FIRST_COMPLETED
             )
             for lane in self.lanes.values():
                 keep = []
@@ -412,8 +328,6 @@ class Worker:
         """Close every channel and the worker's store connection."""
         for channel in self.channels.values():
             await channel.close()
-        self._claimer.shutdown(wait=True)
-        self._settler.shutdown(wait=True)
         self.outbox.close()
 
 
