@@ -308,3 +308,29 @@ def test_a_claim_never_handed_over_is_released_not_uncertain(
         assert env.statuses() == {key: "sent"}
         assert env.ledger("uncertain") == []
         assert len(sink.messages) == 1
+
+
+def test_one_run_sends_everything_due_while_another_channel_has_nothing(
+    tmp_path: Path, ops_store: OpsStore
+) -> None:
+    """An empty claim on one channel says nothing of another's rows: the run goes on claiming
+    the busy channel until it too finds nothing due (it once stopped after the idle channel's
+    empty claim, leaving e-mails due for the next run)."""
+    with smtp_sink() as sink, provider_server() as server:
+        import os
+
+        os.environ["LB_TEST_TG"] = TOKEN
+        email = {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": sink.port,
+            "security": "none",
+            "from": "Школа <hello@school.ru>",
+            "timeout_seconds": 5,
+        }
+        telegram = {"type": "telegram", "token_env": "LB_TEST_TG", "base_url": server.base_url}
+        env = make_env(ops_store, tmp_path, {"telegram": telegram, "email": email})
+        keys = add_messages(ops_store, add_customers(ops_store, 120), "email")
+        assert env.run(window=2)["sent"] == 120
+        assert set(env.statuses().values()) == {"sent"}
+        assert len(sink.message_ids()) == len(keys) and not server.telegram
