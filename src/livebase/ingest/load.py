@@ -383,7 +383,10 @@ def _clean_up(
     """Every step runs, even when an earlier one is interrupted (a second signal, an error):
     the temporary folder first, then the cursor (whose temporary tables go with it)."""
     with contextlib.ExitStack() as steps:
-        # an ExitStack runs its callbacks last-in first-out, each even if another raised
+        # an ExitStack runs its callbacks last-in first-out, each even if another raised;
+        # the folder goes again once the cursor is closed: a query interrupted by a signal may
+        # still have been writing into it when it was first removed
+        steps.callback(shutil.rmtree, workdir, ignore_errors=True)
         steps.callback(remove_empty_temp_folder, store.path)
         if rolled_back:
             # a rolled-back merge leaves its written blocks at the end of the file
