@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,9 @@ Timing = tuple[float, float]
 """(wall seconds, CPU seconds of this process) of one run."""
 
 
-def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> Timing:
+def worker_run(
+    n: int, channel: str, settings: dict[str, Any], pool: int, ahead: int | None = None
+) -> Timing:
     """Wall and CPU seconds for the worker to send ``n`` due messages (setup excluded)."""
     from livebase.channels.settings import ChannelSettings
     from livebase.delivery.run import build_worker
@@ -185,6 +188,7 @@ def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> Tim
             clock=lambda: NOW,
             owner="bench",
             window=pool,
+            **({} if ahead is None else {"ahead": ahead}),
         )
         assert not unavailable, unavailable
 
@@ -383,6 +387,10 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, metavar="N", help="profile one worker run of N messages"
     )
+    parser.add_argument(
+        "--ahead", type=int, action="append", help="also run this checkout's worker with ahead=N"
+    )
+    parser.add_argument("--smtp-only", action="store_true", help="leave out the webhook runs")
     parser.add_argument("--profile-out", metavar="FILE", help="also save the profile there")
     parser.add_argument("--child-src", help=argparse.SUPPRESS)
     parser.add_argument("--child-port", type=int, help=argparse.SUPPRESS)
@@ -415,6 +423,10 @@ def main() -> None:
         "webhook ceiling": lambda: webhook_ceiling(n, http_port, pool),
         "webhook worker": lambda: worker_run(n, "push", hook, pool),
     }
+    for ahead in args.ahead or []:
+        runs[f"smtp worker ahead={ahead}"] = partial(worker_run, n, "email", smtp, pool, ahead)
+    if args.smtp_only:
+        del runs["webhook ceiling"], runs["webhook worker"]
     if args.baseline:
         this_src = str(ROOT / "src")
         runs["smtp worker (proc)"] = lambda: child_worker(this_src, n, smtp_port, pool)

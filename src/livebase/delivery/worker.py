@@ -122,7 +122,8 @@ class _Lane:
     batch: int
     """Most rows one claim takes."""
     ahead: int
-    """Most messages handed over and not yet recorded (at least one window)."""
+    """Most messages handed over and not yet recorded (at least one window and one more): the
+    senders' window, and the next group waiting for them."""
     size: int = 0
     """Rows the next claim takes: two windows at first (the first sends start at once), then
     doubling up to ``batch`` while claims come back full."""
@@ -137,7 +138,7 @@ class _Lane:
     are busy (monotonic seconds)."""
 
     def __post_init__(self) -> None:
-        self.ahead = max(self.ahead, self.window)
+        self.ahead = max(self.ahead, self.window + 1)
         self.size = min(self.batch, 2 * self.window)
 
     def claimed(self, count: int, asked: int) -> None:
@@ -151,16 +152,17 @@ class _Lane:
 
     def wants_main_loop(self) -> bool:
         """Whether a group can be handed over (or the lane ran dry): the senders' cue."""
-        return len(self.queue) + self.flying <= self.ahead - self.window
+        return len(self.queue) + self.flying <= self.window
 
     def to_hand_over(self) -> list[Claim]:
-        """The next group to hand over: at most a window, and only while the lane stays within
-        ``ahead`` once the finished sends are recorded (they are, in the same transaction);
-        none while the provider's pause runs; no more than the rate limit lets start within
-        about a window's time."""
+        """The next group to hand over: ``ahead - window`` claims (at least one), and only
+        while the lane stays within ``ahead`` once the finished sends are recorded (they are,
+        in the same transaction); none while the provider's pause runs; no more than the rate
+        limit lets start within about a window's time."""
         if not self.ready or self.limiter.paused():
             return []
-        room = min(self.window, self.ahead - len(self.queue) - self.flying)
+        group = max(1, self.ahead - self.window)
+        room = min(group, self.ahead - len(self.queue) - self.flying)
         if self.limiter.rate is not None:
             room = min(room, self.limiter.available() + self.window - len(self.queue))
         if room <= 0:
