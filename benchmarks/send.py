@@ -10,11 +10,21 @@ aiosmtpd SMTP sink and a JSON webhook server on 127.0.0.1. Each repeat, interlea
   ledger written in batches) through a pooled SMTP channel of the same pool size;
 - ``webhook ceiling`` / ``webhook worker``: the same against the webhook server (httpx).
 
-The table gives messages per second (median and spread), and the worker's share of the
-ceiling (target: at least 70 % for SMTP). Take the figures on a quiet machine: a warning is
-printed when the load average is above 1 per core.
+The table gives messages per second (median and spread), the CPU time the sending process
+spent per message (median; the peers' CPU is not in it), and the worker's share of the ceiling
+(target: at least 70 % for SMTP). Take the figures on a quiet machine: a warning is printed
+when the load average is above 1 per core.
+
+``--baseline SRC`` adds the worker of another checkout's ``src`` folder (for example the main
+branch: ``git archive main src | tar -x -C /tmp/main``) to the SMTP runs, interleaved with
+this checkout's worker; both then run in a process of their own (warmed up with a short run)
+against the same sink, and the table gives the ratio of the two. ``--profile N`` runs this
+checkout's worker (or, with ``--baseline``, the other one) once on N messages under cProfile
+and prints where its CPU time goes.
 
     .venv/bin/python benchmarks/send.py --messages 1000 --repeats 5
+    .venv/bin/python benchmarks/send.py --messages 1000 --repeats 5 --baseline /tmp/main/src
+    .venv/bin/python benchmarks/send.py --profile 2000
 """
 
 from __future__ import annotations
@@ -26,10 +36,12 @@ import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -148,8 +160,14 @@ def _world(root: Path, n: int, channel: str) -> Any:
     return ops
 
 
-def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> float:
-    """Seconds for the worker to send ``n`` due messages (setup excluded)."""
+Timing = tuple[float, float]
+"""(wall seconds, CPU seconds of this process) of one run."""
+
+
+def worker_run(
+    n: int, channel: str, settings: dict[str, Any], pool: int, ahead: int | None = None
+) -> Timing:
+    """Wall and CPU seconds for the worker to send ``n`` due messages (setup excluded)."""
     from livebase.channels.settings import ChannelSettings
     from livebase.delivery.run import build_worker
     from livebase.orchestrate.settings import PolicySettings
@@ -170,6 +188,7 @@ def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> flo
             clock=lambda: NOW,
             owner="bench",
             window=pool,
+            **({} if ahead is None else {"ahead": ahead}),
         )
         assert not unavailable, unavailable
 
@@ -180,12 +199,86 @@ def worker_run(n: int, channel: str, settings: dict[str, Any], pool: int) -> flo
             finally:
                 await worker.close()
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         sent = asyncio.run(go())
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         ops.close()
         assert sent == n, f"sent {sent} of {n}"
-        return elapsed
+        return elapsed, cpu
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MiB."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def child_worker(src: str, n: int, port: int, pool: int) -> Timing:
+    """:func:`worker_run` of the checkout whose ``src`` folder is ``src``, in a process of its
+    own (warmed up with a run of 100 messages first)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child-src",
+            src,
+            "--child-port",
+            str(port),
+            "--messages",
+            str(n),
+            "--pool",
+            str(pool),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the worker of {src} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), float(result["cpu"])
+
+
+def _smtp_settings(port: int) -> dict[str, Any]:
+    return {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "from": "Школа <hello@school.ru>",
+    }
+
+
+def _child_main(src: str, n: int, port: int, pool: int) -> None:
+    sys.path.insert(0, src)
+    import livebase
+
+    assert Path(livebase.__file__).resolve().is_relative_to(Path(src).resolve()), livebase.__file__
+    worker_run(min(n, 100), "email", _smtp_settings(port), pool)  # templates compiled, caches warm
+    seconds, cpu = worker_run(n, "email", _smtp_settings(port), pool)
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": _peak_mb()}))
+
+
+def profile_worker(n: int, port: int, pool: int, out: str | None = None) -> None:
+    """Run the worker once on ``n`` messages under cProfile; print its CPU per message and the
+    functions it spent most time in."""
+    import cProfile
+    import pstats
+
+    worker_run(min(n, 100), "email", _smtp_settings(port), pool)  # warm-up, not profiled
+    profiler = cProfile.Profile(time.process_time)  # CPU, not time spent descheduled
+    profiler.enable()
+    seconds, cpu = worker_run(n, "email", _smtp_settings(port), pool)
+    profiler.disable()
+    print(
+        f"{n} messages in {seconds:.2f} s under the profiler; CPU {cpu / n * 1000:.2f} ms per "
+        f"message (profiler overhead included; compare shares, not times)"
+    )
+    if out:
+        profiler.dump_stats(out)  # for pstats: callers, callees
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(45)
 
 
 def _sample_message() -> bytes:
@@ -228,8 +321,9 @@ def _sample_message() -> bytes:
     return email_bytes(message, sender="Школа <hello@school.ru>")
 
 
-def smtp_ceiling(n: int, port: int, pool: int) -> float:
-    """Seconds for a bare aiosmtplib client with ``pool`` connections to send ``n`` messages."""
+def smtp_ceiling(n: int, port: int, pool: int) -> Timing:
+    """Wall and CPU seconds for a bare aiosmtplib client with ``pool`` connections to send
+    ``n`` messages."""
     import aiosmtplib
 
     raw = _sample_message()
@@ -249,13 +343,14 @@ def smtp_ceiling(n: int, port: int, pool: int) -> float:
 
         await asyncio.gather(*(one() for _ in range(pool)))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     asyncio.run(go())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def webhook_ceiling(n: int, port: int, pool: int) -> float:
-    """Seconds for a bare httpx client with ``pool`` connections to POST ``n`` JSON bodies."""
+def webhook_ceiling(n: int, port: int, pool: int) -> Timing:
+    """Wall and CPU seconds for a bare httpx client with ``pool`` connections to POST ``n``
+    JSON bodies."""
     import httpx
 
     body = json.dumps({"to": "100000", "text": "Анна, вернитесь " * 4}, ensure_ascii=False).encode()
@@ -276,9 +371,9 @@ def webhook_ceiling(n: int, port: int, pool: int) -> float:
 
             await asyncio.gather(*(one(i) for i in range(n)))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     asyncio.run(go())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:
@@ -286,7 +381,23 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000, help="messages per run")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs (>= 5)")
     parser.add_argument("--pool", type=int, default=4, help="connections per client/channel")
+    parser.add_argument(
+        "--baseline", metavar="SRC", help="another checkout's src folder: its worker runs too"
+    )
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="profile one worker run of N messages"
+    )
+    parser.add_argument(
+        "--ahead", type=int, action="append", help="also run this checkout's worker with ahead=N"
+    )
+    parser.add_argument("--smtp-only", action="store_true", help="leave out the webhook runs")
+    parser.add_argument("--profile-out", metavar="FILE", help="also save the profile there")
+    parser.add_argument("--child-src", help=argparse.SUPPRESS)
+    parser.add_argument("--child-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_src:
+        _child_main(args.child_src, args.messages, args.child_port, args.pool)
+        return
     n, repeats, pool = args.messages, max(5, args.repeats), args.pool
     smtp_port, http_port = _free_port(), _free_port()
     context = multiprocessing.get_context("spawn")
@@ -294,13 +405,17 @@ def main() -> None:
     peers = context.Process(target=_peers, args=(smtp_port, http_port, ready), daemon=True)
     peers.start()
     ready.wait(30)
-    smtp = {
-        "type": "smtp",
-        "host": "127.0.0.1",
-        "port": smtp_port,
-        "security": "none",
-        "from": "Школа <hello@school.ru>",
-    }
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
+    if load_before > cores:
+        print(f"warning: load average {load_before:.2f} on {cores} cores: figures are not reliable")
+    if args.profile:
+        if args.baseline:  # profile the other checkout's worker instead
+            sys.path.insert(0, args.baseline)
+        profile_worker(args.profile, smtp_port, pool, args.profile_out)
+        peers.terminate()
+        return
+    smtp = _smtp_settings(smtp_port)
     hook = {"type": "webhook", "url": f"http://127.0.0.1:{http_port}/push"}
     runs = {
         "smtp ceiling": lambda: smtp_ceiling(n, smtp_port, pool),
@@ -308,32 +423,42 @@ def main() -> None:
         "webhook ceiling": lambda: webhook_ceiling(n, http_port, pool),
         "webhook worker": lambda: worker_run(n, "push", hook, pool),
     }
-    cores = os.cpu_count() or 1
-    load_before = os.getloadavg()[0]
-    if load_before > cores:
-        print(f"warning: load average {load_before:.2f} on {cores} cores: figures are not reliable")
+    for ahead in args.ahead or []:
+        runs[f"smtp worker ahead={ahead}"] = partial(worker_run, n, "email", smtp, pool, ahead)
+    if args.smtp_only:
+        del runs["webhook ceiling"], runs["webhook worker"]
+    if args.baseline:
+        this_src = str(ROOT / "src")
+        runs["smtp worker (proc)"] = lambda: child_worker(this_src, n, smtp_port, pool)
+        runs["smtp baseline (proc)"] = lambda: child_worker(args.baseline, n, smtp_port, pool)
     for run in runs.values():  # warm-up
         run()
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    timings: dict[str, list[Timing]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            seconds[name].append(run())
+            timings[name].append(run())
     load_after = os.getloadavg()[0]
     peers.terminate()
     print(
         f"{n} messages, pool {pool}, {repeats} interleaved runs; load average "
-        f"{load_before:.2f} → {load_after:.2f} on {cores} cores"
+        f"{load_before:.2f} → {load_after:.2f} on {cores} cores; peak memory of this process "
+        f"{_peak_mb():.0f} MB"
     )
     if max(load_before, load_after) > cores:
         print("warning: load above 1 per core: take these figures again on a quiet machine")
-    print(f"{'run':<18}{'msg/s median':>14}{'min … max':>20}{'of ceiling':>12}")
-    rates = {name: [n / s for s in values] for name, values in seconds.items()}
+    print(f"{'run':<22}{'msg/s median':>14}{'min … max':>16}{'of ceiling':>12}{'CPU ms/msg':>12}")
+    rates = {name: [n / s for s, _ in values] for name, values in timings.items()}
     for name, values in rates.items():
         median = statistics.median(values)
         base = "smtp ceiling" if name.startswith("smtp") else "webhook ceiling"
         share = median / statistics.median(rates[base])
         spread = f"{min(values):.0f} … {max(values):.0f}"
-        print(f"{name:<18}{median:>14.0f}{spread:>20}{share:>11.0%}")
+        cpu = statistics.median(c / n * 1000 for _, c in timings[name])
+        print(f"{name:<22}{median:>14.0f}{spread:>16}{share:>11.0%}{cpu:>12.2f}")
+    if args.baseline:
+        ours = statistics.median(rates["smtp worker (proc)"])
+        theirs = statistics.median(rates["smtp baseline (proc)"])
+        print(f"this worker / baseline worker (same sink, interleaved): {ours / theirs:.2f}×")
 
 
 if __name__ == "__main__":

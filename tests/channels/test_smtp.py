@@ -127,6 +127,30 @@ def test_rejections_map_to_suppress_retry_failed(sink: SmtpSink) -> None:
     assert len(sink.messages) == 1
 
 
+def test_addresses_beyond_a_plain_dot_atom_take_aiosmtplibs_checks(sink: SmtpSink) -> None:
+    """A plain address goes on the command line as it is; others are parsed by aiosmtplib
+    (which keeps only the address of a line carrying more); one it cannot put on a command
+    line fails before anything is sent, and the connection stays usable (a failure, not a
+    doubt)."""
+    channel = SmtpChannel("email", _settings(sink.port, pool_size=1))
+    plain, quoted, smuggled, spaced, after = _send(
+        channel,
+        _message(1, to="anna.p+news@example.ru"),
+        _message(2, to='"anna petrova"@example.ru'),
+        _message(3, to="x@example.ru> NOTIFY=NEVER\r\nRCPT TO:<y@example.ru"),
+        _message(4, to="a b@example.ru"),
+        _message(5, to="boris@example.ru"),
+    )
+    assert [o.status for o in (plain, quoted, smuggled, after)] == ["sent"] * 4
+    assert spaced.status == "failed" and "cannot be sent" in spaced.detail
+    assert [to for to, _raw in sink.messages] == [
+        ["anna.p+news@example.ru"],
+        ['"anna petrova"@example.ru'],
+        ["x@example.ru"],
+        ["boris@example.ru"],
+    ]
+
+
 def test_server_down_is_retry() -> None:
     [outcome] = _send(SmtpChannel("email", _settings(free_port(), timeout_seconds=2)), _message())
     assert outcome.status == "retry"

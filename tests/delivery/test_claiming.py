@@ -154,3 +154,29 @@ def test_one_batch_holding_several_messages_of_a_customer_stops_at_the_cap(
     assert sorted(statuses[k] for k in keys) == ["queued"] * 3 + ["sending"] * 2
     reasons = {r["reason"] for r in env.ledger("deferred")}
     assert reasons == {"capped:any:2/1d"}
+
+
+def test_a_template_edited_between_claims_is_used_from_the_next_claim(
+    ops_store: OpsStore, tmp_path: Path
+) -> None:
+    """The renderer keeps its compiled templates from claim to claim, and forgets them as
+    soon as a file under templates/ is edited or added."""
+    env = make_env(ops_store, tmp_path, CHANNELS)
+    keys = add_messages(ops_store, add_customers(ops_store, 3), "calls", template="hello")
+    folder = tmp_path / "templates" / "hello"
+    folder.mkdir(parents=True)
+    (folder / "ru.j2").write_text("Привет, {{ customer.first_name }}", encoding="utf-8")
+    outbox = _outbox(env)
+    environment = outbox.renderer._text_env
+    [first] = outbox.claim("calls", 1, NOW, Tally())
+    compiled = environment.get_template("hello/ru.j2")
+    [second] = outbox.claim("calls", 1, NOW, Tally())
+    assert environment.get_template("hello/ru.j2") is compiled  # nothing changed: kept
+    (folder / "ru.j2").write_text("Здравствуйте, {{ customer.name }}!", encoding="utf-8")
+    [third] = outbox.claim("calls", 1, NOW, Tally())
+    assert [c.key for c in (first, second, third)] == keys
+    assert [c.message.text for c in (first, second, third)] == [
+        "Привет, Анна",
+        "Привет, Анна",
+        "Здравствуйте, Анна Петрова!",
+    ]

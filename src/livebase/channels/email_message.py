@@ -24,6 +24,7 @@ import base64
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
 from email.message import Message
@@ -127,7 +128,7 @@ def _headers(
         ("Subject", encode(_one_line(message.subject or ""))),
     ]
     if message.date is not None:
-        headers.append(("Date", format_datetime(message.date)))
+        headers.append(("Date", _date_header(message.date)))
     headers.append(("Message-ID", message_id(message.key, sender)))
     if reply_to:
         headers.append(("Reply-To", _one_line(reply_to)))
@@ -191,16 +192,21 @@ def _encoded_words(value: str) -> str:
     """
     if value.isascii():
         return value
+    data = value.encode("utf-8")
     words: list[bytes] = []
-    chunk = b""
-    for char in value:
-        encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > 45:  # 45 bytes: 60 base64 characters, a 72-wide word
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    words.append(chunk)
+    start = 0
+    while start < len(data):  # 45 bytes: 60 base64 characters, a 72-wide word
+        end = min(start + 45, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # never split a character
+            end -= 1
+        words.append(data[start:end])
+        start = end
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+@functools.lru_cache(maxsize=16)  # a batch of messages shares its date
+def _date_header(date: datetime) -> str:
+    return format_datetime(date)
 
 
 def _part(subtype: str, text: str) -> bytes:

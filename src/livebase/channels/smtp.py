@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Literal
@@ -40,6 +41,9 @@ __all__ = ["SmtpChannel", "classify_reply"]
 
 Stage = Literal["mail", "rcpt", "data"]
 _HARD_BOUNCE = {550, 551, 553}
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+"""An address that goes on the SMTP command line as it is (a dot-atom, ASCII, nothing to
+parse); anything else goes through aiosmtplib's address parsing and checks."""
 
 
 def classify_reply(code: int, text: str, *, stage: Stage) -> SendOutcome:
@@ -80,6 +84,11 @@ class SmtpChannel:
         self._dkim = dkim_key
         self._sender = settings.sender
         self._envelope = envelope_sender(settings.sender)
+        self._mail_from = (
+            b"FROM:<" + self._envelope.encode("ascii") + b">"
+            if _PLAIN_ADDRESS.fullmatch(self._envelope)
+            else None
+        )
         self._idle: asyncio.LifoQueue[_Connection] = asyncio.LifoQueue()
         self._slots = asyncio.Semaphore(settings.pool_size)
         self._all: set[_Connection] = set()
@@ -176,27 +185,43 @@ class SmtpChannel:
         client = connection.client
         stage: Stage = "mail"
         try:
-            await client.mail(self._envelope)
-            stage = "rcpt"
-            await client.rcpt(recipient)
+            if (
+                self._mail_from is None
+                or client.is_ehlo_or_helo_needed
+                or not _PLAIN_ADDRESS.fullmatch(recipient)
+            ):
+                await client.mail(self._envelope)
+                stage = "rcpt"
+                await client.rcpt(recipient)
+            else:  # plain addresses: aiosmtplib's mail() and rcpt() would parse them each time
+                reply = await client.execute_command(b"MAIL", self._mail_from)
+                if reply.code != 250:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, self._envelope)
+                stage = "rcpt"
+                reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode())
+                if reply.code not in (250, 251):
+                    raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
             stage = "data"
             response = await client.data(raw)
         except aiosmtplib.SMTPResponseException as exc:
             outcome = classify_reply(exc.code, exc.message, stage=stage)
-            try:  # the server answered: the connection is fine after a reset
-                await client.rset()
-                self._idle.put_nowait(connection)
-            except (aiosmtplib.SMTPException, OSError):
-                await self._discard(connection)
-            return outcome
+        except ValueError as exc:  # aiosmtplib refuses the address before sending it
+            outcome = SendOutcome.failed(f"smtp {stage}: the address cannot be sent: {exc}"[:300])
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             await self._discard(connection)
             text = f"smtp {stage}: {type(exc).__name__}: {exc}"[:300]
             if stage == "data":
                 return SendOutcome.uncertain(text)
             return SendOutcome.retry(text)
-        self._idle.put_nowait(connection)
-        return SendOutcome.sent(mid, detail=f"{response.code} {response.message}"[:300])
+        else:
+            self._idle.put_nowait(connection)
+            return SendOutcome.sent(mid, detail=f"{response.code} {response.message}"[:300])
+        try:  # the server answered (or nothing was sent): the connection is fine after a reset
+            await client.rset()
+            self._idle.put_nowait(connection)
+        except (aiosmtplib.SMTPException, OSError):
+            await self._discard(connection)
+        return outcome
 
     async def close(self) -> None:
         """Say QUIT on every open connection."""

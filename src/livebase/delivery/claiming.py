@@ -11,7 +11,10 @@ One batch of one channel takes two short transactions and the rendering between 
    statement per kind: deferred rows get their next attempt, skipped and cancelled rows are
    closed, the rest become ``sending`` under this worker's ``#claimed`` lease with
    ``attempts + 1`` — all with their ledger events.
-2. **render** (no transaction open): templates, signed links, the unsubscribe URL.
+2. **render** (no transaction open): templates, signed links, the unsubscribe URL. The
+   renderer forgets its compiled templates only when a file under ``templates/`` was added,
+   removed or changed since the last batch (compiling them again cost a few per cent of the
+   worker's time when it was done for every batch).
 3. **prepare**: record every rendered message's token and link targets (so a click resolves the
    moment the message arrives), and fail the rows whose template broke.
 
@@ -21,9 +24,11 @@ released, never doubted (see :mod:`livebase.delivery.outbox`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,13 +40,21 @@ from livebase.channels.settings import ChannelSettings
 from livebase.delivery.claims import CLAIMED, Claim, DeliverySettings, Tally
 from livebase.delivery.ledger import insert_new, ledger_row
 from livebase.delivery.links import unsubscribe_url
-from livebase.delivery.templates import Renderer
+from livebase.delivery.templates import TEMPLATES_DIR, Renderer
 from livebase.errors import TemplateError
 from livebase.ops.tables import MESSAGE_LINKS, MESSAGE_REFS, OUTBOX, SEND_LEDGER
 from livebase.orchestrate.send_check import address_hash, check_batch, contact_for
 from livebase.orchestrate.settings import PolicySettings
 
-__all__ = ["ClaimContext", "Claimed", "Rendered", "claim_due", "prepare", "render_claimed"]
+__all__ = [
+    "ClaimContext",
+    "Claimed",
+    "Rendered",
+    "claim_due",
+    "prepare",
+    "render_claimed",
+    "templates_state",
+]
 
 _DEFER = (
     OUTBOX.update()
@@ -88,6 +101,33 @@ class ClaimContext:
     workspace_tz: str
     renderer: Renderer
     settings: DeliverySettings
+    templates_seen: dict[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
+    """The template files as the renderer last loaded them (see :func:`render_claimed`)."""
+
+
+def templates_state(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file under ``root/templates`` with its modification time and size: what changes
+    when a template is added, removed or edited.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "templates" / "winback").mkdir(parents=True)
+    >>> before = templates_state(root)
+    >>> _ = (root / "templates" / "winback" / "ru.j2").write_text("Привет", encoding="utf-8")
+    >>> before, [path for path, _, _ in templates_state(root)]
+    ((), ['winback/ru.j2'])
+    """
+    folder = root / TEMPLATES_DIR
+    found: list[tuple[str, int, int]] = []
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                stat = os.stat(path)
+            except OSError:  # removed meanwhile: the next batch sees it gone
+                continue
+            found.append((os.path.relpath(path, folder), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(found))
 
 
 @dataclass(frozen=True)
@@ -192,7 +232,10 @@ def render_claimed(claimed: Claimed, context: ClaimContext, now: datetime) -> Re
     claims: list[Claim] = []
     broken: list[tuple[dict[str, Any], str]] = []
     renderer = context.renderer
-    renderer.refresh()
+    state = templates_state(renderer.root)
+    if context.templates_seen.get("files") != state:  # added, removed or edited since
+        renderer.refresh()
+        context.templates_seen["files"] = state
     for row in claimed.rows:
         key = str(row["key"])
         settings = context.channels[row["channel"]]

@@ -69,7 +69,11 @@ _HAND_OVER = (
         OUTBOX.c.status == "sending",
         OUTBOX.c.lease_owner == sa.bindparam("b_claimed"),
     )
-    .values(lease_owner=sa.bindparam("b_owner"), updated_at=sa.bindparam("b_now"))
+    .values(
+        lease_owner=sa.bindparam("b_owner"),
+        lease_until=sa.bindparam("b_until"),
+        updated_at=sa.bindparam("b_now"),
+    )
     .returning(OUTBOX.c.key)
 )
 _DOUBT = (
@@ -257,6 +261,7 @@ class Outbox:
                         "b_keys": [claim.key for claim in starting],
                         "b_claimed": self.owner + CLAIMED,
                         "b_owner": self.owner,
+                        "b_until": now + self.settings.lease,
                         "b_now": now,
                     },
                 )

@@ -152,7 +152,8 @@ def build_worker(
     """A worker over the sendable channels (``only`` those, when given); returns it and the
     channels that could not be opened, with the reason. ``batch``: due rows one claim takes
     per channel; ``window``: most sends in flight per channel (and at most its ``pool_size``);
-    ``ahead``: claims handed over to a channel in one transaction."""
+    ``ahead``: most messages of a channel handed over and not yet recorded, in windows (a crash
+    leaves at most that many in doubt; see :meth:`Worker.most_in_doubt`)."""
     from livebase.connectors.getcourse.channel import register as register_getcourse_groups
 
     register_getcourse_groups()  # the getcourse_group channel type of playbook steps

@@ -1,14 +1,28 @@
 """The outbox worker: claims due messages, sends them through their channels, records outcomes.
 
-The loop, per turn: recover abandoned claims; for every channel whose claims ran low, claim a
-batch of due messages (two windows at first, doubling up to ``batch``, default 200: one
-transaction re-checks them as a set, then they are rendered); start as many as its window of sends in flight (``pool_size``: every
-started message has a connection, none waits for one) and its rate limit allow; then, in one
-transaction, record the outcomes of the sends that finished and hand over the ones about to
-start. A hand-over commits before the send starts, so a crash leaves at most one window per
-channel in doubt; claims not yet handed over are released, not doubted. ``livebase send`` runs the loop until nothing is due;
-``livebase worker`` runs it for ever, with a planner tick every few minutes, and stops cleanly
-on SIGTERM/SIGINT: no new claims, the sends in flight finish and are recorded.
+Each channel is a *lane* of the worker:
+
+- **ready**: claims of the lane, committed ``sending`` under this worker's ``#claimed`` lease,
+  re-checked and rendered (a claim takes up to ``batch`` rows in one transaction: two windows
+  at first, doubling while claims come back full). A crash here only releases them.
+- **queue**: claims handed over to the channel (the ``#claimed`` suffix dropped, committed
+  before any of them is sent);
+- **senders**: ``window`` long-lived coroutines (one per connection of the channel's pool),
+  each taking the next claim from the queue, pacing it by the channel's rate limit, sending it
+  and putting the outcome aside;
+- **finished**: outcomes waiting to be recorded.
+
+The main loop does the store work on the same event loop, between sends: it recovers abandoned
+claims, refills the lanes whose ready claims ran low, and in one transaction records the
+finished sends and hands the next group over (``window`` claims at a time, so one transaction
+serves several sends). A lane never has more than ``ahead`` messages handed over and not yet
+recorded, so a crash (kill -9) leaves at most ``ahead`` messages per channel in doubt. Senders
+wake the main loop only when their lane has room for the next group (or ran dry), not after
+every message.
+
+``livebase send`` runs the loop until nothing is due; ``livebase worker`` runs it for ever,
+with a planner tick every few minutes, and stops cleanly on SIGTERM/SIGINT: no new claims,
+claims not yet started are released, the sends in flight finish and are recorded.
 
 Time comes in through ``clock`` (the wall clock in UTC, for every decision written to the
 store) and ``monotonic``/``sleep`` (pacing only).
@@ -22,8 +36,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,9 +52,9 @@ __all__ = ["DEFAULT_AHEAD", "DEFAULT_BATCH", "RateLimiter", "Worker", "install_s
 
 DEFAULT_BATCH = 200
 """Due rows one claim takes per channel (one transaction re-checks them all)."""
-DEFAULT_AHEAD = 16
-"""Claims handed over to a channel in one transaction (at most this many are in doubt per
-channel when the worker dies mid-send)."""
+DEFAULT_AHEAD = 2
+"""Messages of a channel handed over and not yet recorded, in windows: at most this many times
+the channel's window (its connection pool) are in doubt when the worker dies mid-send."""
 
 Clock = Callable[[], datetime]
 Tick = Callable[[datetime], object]
@@ -96,57 +112,75 @@ class RateLimiter:
 
 
 @dataclass
-class _Flight:
-    claim: Claim
-    task: asyncio.Task[SendOutcome]
-
-
-@dataclass
 class _Lane:
-    """One channel's state in the loop: claims waiting for their hand-over, claims handed over
-    and waiting for a free slot of the window, sends in flight."""
+    """One channel's state in the loop (see the module docstring)."""
 
     channel: Channel
     limiter: RateLimiter
     window: int
-    """Most sends in flight (the channel's pool: every send has a connection)."""
+    """Senders of the lane (the channel's pool: every send has a connection)."""
     batch: int
     """Most rows one claim takes."""
-    ahead: int = 0
-    """Most claims handed over at once: a hand-over is a transaction, so it goes in groups."""
+    ahead: int
+    """Most messages handed over and not yet recorded (at least one window and one more): the
+    senders' window, and the next group waiting for them."""
     size: int = 0
     """Rows the next claim takes: two windows at first (the first sends start at once), then
     doubling up to ``batch`` while claims come back full."""
     ready: dict[str, Claim] = field(default_factory=dict)
-    handed: list[Claim] = field(default_factory=list)
-    flights: list[_Flight] = field(default_factory=list)
+    queue: deque[Claim] = field(default_factory=deque)
+    flying: int = 0
+    finished: list[tuple[Claim, SendOutcome]] = field(default_factory=list)
+    has_work: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while the queue holds claims (idle senders wait on it)."""
+    rest_until: float = 0.0
+    """After a claim that found nothing due: do not ask again before then while other lanes
+    are busy (monotonic seconds)."""
 
     def __post_init__(self) -> None:
+        self.ahead = max(self.ahead, self.window + 1)
         self.size = min(self.batch, 2 * self.window)
-        self.ahead = max(self.ahead, self.window)
 
     def claimed(self, count: int, asked: int) -> None:
         """Grow the next claim after a full one."""
         if count >= asked:
             self.size = min(self.batch, 2 * self.size)
 
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue) or self.flying > 0
+
+    def wants_main_loop(self) -> bool:
+        """Whether a group can be handed over (or the lane ran dry): the senders' cue."""
+        return len(self.queue) + self.flying <= self.window
+
     def to_hand_over(self) -> list[Claim]:
-        """The next group to hand over: when fewer than a window's worth are handed over and
-        the channel is not paused by its provider; no more than the rate limit lets start
-        within about a window's time."""
-        if len(self.handed) >= self.window or not self.ready or self.limiter.paused():
+        """The next group to hand over: ``ahead - window`` claims (at least one), and only
+        while the lane stays within ``ahead`` once the finished sends are recorded (they are,
+        in the same transaction); none while the provider's pause runs; no more than the rate
+        limit lets start within about a window's time."""
+        if not self.ready or self.limiter.paused():
             return []
-        room = self.ahead - len(self.handed)
+        group = max(1, self.ahead - self.window)
+        room = min(group, self.ahead - len(self.queue) - self.flying)
         if self.limiter.rate is not None:
-            room = min(room, self.limiter.available() + self.window)
-        keys = list(self.ready)[: max(room, 0)]
+            room = min(room, self.limiter.available() + self.window - len(self.queue))
+        if room <= 0:
+            return []
+        keys = list(itertools.islice(self.ready, room))
         return [self.ready.pop(key) for key in keys]
 
-    def to_start(self) -> list[Claim]:
-        """Handed-over claims that may start now (free slots, rate limit)."""
-        count = min(self.window - len(self.flights), self.limiter.available(), len(self.handed))
-        starting, self.handed = self.handed[: max(count, 0)], self.handed[max(count, 0) :]
-        return starting
+    def enqueue(self, claims: list[Claim]) -> None:
+        self.queue.extend(claims)
+        if self.queue:
+            self.has_work.set()
+
+    def drain_queue(self) -> list[Claim]:
+        """Take back the claims no sender has started."""
+        waiting = list(self.queue)
+        self.queue.clear()
+        self.has_work.clear()
+        return waiting
 
 
 class Worker:
@@ -177,21 +211,28 @@ class Worker:
         lease = outbox.settings.lease.total_seconds()
         self.recover_every = min(5.0, lease / 3)
         rates = rates or {}
-        self.record_every = max(1, ahead // 2)
-        """Finished sends recorded together (sooner when a hand-over or the end comes first)."""
         self.lanes: dict[str, _Lane] = {}
         for name, channel in self.channels.items():
             rate = rates.get(name)
             # a claim waiting for its turn under a rate limit must start well within its lease
             most = batch if rate is None else max(1, min(batch, int(rate * lease / 2)))
+            lane_window = min(window, (windows or {}).get(name, window))
             self.lanes[name] = _Lane(
                 channel,
                 RateLimiter(rate, monotonic=monotonic),
-                min(window, (windows or {}).get(name, window)),
+                lane_window,
                 most,
-                ahead,
+                max(1, ahead) * lane_window,
             )
         self.tally = Tally()
+        self._wake = asyncio.Event()
+        self._record_every = max(1, min((lane.window for lane in self.lanes.values()), default=1))
+        """Finished sends recorded together when no hand-over comes first."""
+
+    def most_in_doubt(self) -> int:
+        """The most messages a crash of this worker can leave ``uncertain``: every lane's
+        ``ahead`` (handed over to the channel, outcome not yet recorded)."""
+        return sum(lane.ahead for lane in self.lanes.values())
 
     async def _send(self, channel: Channel, claim: Claim) -> SendOutcome:
         try:
@@ -204,24 +245,76 @@ class Worker:
         except Exception as exc:  # a channel bug after the message may have left: in doubt
             return SendOutcome.uncertain(f"{channel.name}: {type(exc).__name__}")
 
-    def _claim(self, now: datetime, room: int | None) -> tuple[int, int]:
-        """Refill the lanes whose ready claims ran low; returns (claimed, rows processed)."""
+    async def _sender(self, lane: _Lane) -> None:
+        """One connection's loop: next handed-over claim, pace, send, put the outcome aside."""
+        queue, limiter, wake = lane.queue, lane.limiter, self._wake
+        while True:
+            if not queue:
+                lane.has_work.clear()
+                await lane.has_work.wait()
+                continue
+            claim = queue.popleft()
+            lane.flying += 1
+            try:
+                while (wait := limiter.wait_hint()) > 0:
+                    await asyncio.sleep(wait)
+                limiter.take()
+                outcome = await self._send(lane.channel, claim)
+            finally:
+                lane.flying -= 1
+            lane.finished.append((claim, outcome))
+            if outcome.status == "retry" and outcome.retry_after:
+                limiter.pause(outcome.retry_after)
+            if lane.wants_main_loop():
+                wake.set()
+
+    def _claim(self, now: datetime, room: int | None, *, idle: bool) -> tuple[int, int]:
+        """Refill the lanes whose ready claims ran low; returns (claimed, rows processed). A
+        lane whose last claim found nothing is asked again once the worker is idle or after
+        ``poll_seconds``, not at every turn while other lanes send."""
         claimed = processed = 0
-        for name, lane in self.lanes.items():
+        moment = self.monotonic()
+        for lane_name, lane in self.lanes.items():
             left = None if room is None else room - claimed
             if left is not None and left <= 0:
                 break
             if len(lane.ready) >= lane.window or lane.limiter.paused():
                 continue
+            if not idle and moment < lane.rest_until:
+                continue
             count = lane.size if left is None else min(lane.size, left)
-            claims = self.outbox.claim(name, count, now, self.tally)
+            claims = self.outbox.claim(lane_name, count, now, self.tally)
             for claim in claims:
                 lane.ready.pop(claim.key, None)  # a stale copy of a claim released meanwhile
                 lane.ready[claim.key] = claim
+            seen = self.outbox.last_processed
             claimed += len(claims)
-            lane.claimed(self.outbox.last_processed, count)
-            processed += self.outbox.last_processed
+            processed += seen
+            lane.claimed(seen, count)
+            lane.rest_until = moment + self.poll_seconds if seen == 0 else 0.0
         return claimed, processed
+
+    def _settle(self, *, hand_over: bool, idle: bool) -> None:
+        """One transaction: record finished sends (when a window's worth gathered, or the
+        worker is idle, or a hand-over goes with them) and hand the next groups over."""
+        handing = (
+            {name: lane.to_hand_over() for name, lane in self.lanes.items()} if hand_over else {}
+        )
+        starting = [claim for group in handing.values() for claim in group]
+        finished = sum(len(lane.finished) for lane in self.lanes.values())
+        if not starting and not (finished and (idle or finished >= self._record_every)):
+            return
+        done: list[tuple[Claim, SendOutcome]] = []
+        for lane in self.lanes.values():
+            done += lane.finished
+            lane.finished = []
+        handed = self.outbox.settle(done, starting, self.clock(), self.tally)
+        if len(handed) < len(starting):  # released meanwhile: another worker recovered them
+            keep = {claim.key for claim in handed}
+            handing = {n: [c for c in group if c.key in keep] for n, group in handing.items()}
+        for name, group in handing.items():
+            if group:
+                self.lanes[name].enqueue(group)
 
     async def run(
         self,
@@ -236,29 +329,49 @@ class Worker:
         keep polling, calling ``tick(now)`` every ``tick_every`` seconds (the planner), until
         ``stop`` is set. Returns the tally of outcomes."""
         stop = stop or asyncio.Event()
+        self._wake = asyncio.Event()  # events of this run's loop
+        for lane in self.lanes.values():
+            lane.has_work = asyncio.Event()
+        senders = [
+            asyncio.create_task(self._sender(lane))
+            for lane in self.lanes.values()
+            for _ in range(lane.window)
+        ]
+        try:
+            await self._loop(limit=limit, forever=forever, stop=stop, tick=tick, every=tick_every)
+        finally:
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+        return self.tally
+
+    async def _loop(
+        self,
+        *,
+        limit: int | None,
+        forever: bool,
+        stop: asyncio.Event,
+        tick: Tick | None,
+        every: float,
+    ) -> None:
         claimed_total = 0
         last_tick: float | None = None
         last_recover: float | None = None
-        finished: list[tuple[Claim, SendOutcome]] = []
+        lanes = list(self.lanes.values())
         while True:
             stopping = stop.is_set()
             if forever and tick is not None and not stopping:
                 moment = self.monotonic()
-                if last_tick is None or moment - last_tick >= tick_every:
+                if last_tick is None or moment - last_tick >= every:
                     last_tick = moment
                     await asyncio.to_thread(tick, self.clock())
+            idle = not any(lane.busy for lane in lanes)
             processed = 0
-            handing: list[Claim] = []
             if stopping:
-                waiting = [
-                    claim
-                    for lane in self.lanes.values()
-                    for claim in [*lane.ready.values(), *lane.handed]
-                ]
+                waiting = [c for lane in lanes for c in [*lane.ready.values(), *lane.drain_queue()]]
                 self.outbox.release(waiting, self.clock())  # none of them has started
-                for lane in self.lanes.values():
+                for lane in lanes:
                     lane.ready.clear()
-                    lane.handed.clear()
             else:
                 now = self.clock()
                 moment = self.monotonic()
@@ -266,58 +379,31 @@ class Worker:
                     last_recover = moment
                     self.outbox.recover(now, self.tally)
                 room = None if limit is None else limit - claimed_total
-                claimed, processed = self._claim(now, room)
+                claimed, processed = self._claim(now, room, idle=idle)
                 claimed_total += claimed
-                for lane in self.lanes.values():
-                    handing += lane.to_hand_over()
-            flying = sum(len(lane.flights) for lane in self.lanes.values())
-            if handing or len(finished) >= self.record_every or (finished and not flying):
-                for claim in self.outbox.settle(finished, handing, self.clock(), self.tally):
-                    self.lanes[str(claim.row["channel"])].handed.append(claim)
-                finished = []
-            for lane in self.lanes.values():
-                for claim in lane.to_start():
-                    lane.limiter.take()
-                    task = asyncio.create_task(self._send(lane.channel, claim))
-                    lane.flights.append(_Flight(claim, task))
-            in_flight = [f.task for lane in self.lanes.values() for f in lane.flights]
-            if not in_flight:
-                if finished:  # record before anything else
-                    continue
+            self._settle(hand_over=not stopping, idle=idle)
+            if not any(lane.busy for lane in lanes):
+                if any(lane.finished for lane in lanes):
+                    continue  # record before anything else
                 if stopping:
-                    break
+                    return
                 if processed:  # rows were skipped, deferred or failed: look again at once
                     continue
-                waits = [
-                    lane.limiter.wait_hint()
-                    for lane in self.lanes.values()
-                    if lane.ready or lane.handed
-                ]
+                waits = [lane.limiter.wait_hint() for lane in lanes if lane.ready]
                 if waits:  # claims wait for the rate limit (or a provider's pause)
                     await asyncio.sleep(max(0.001, min(min(waits), self.poll_seconds)))
                     continue
                 if not forever:
-                    break
+                    return
                 await self._idle(stop)
                 continue
-            done, _ = await asyncio.wait(
-                in_flight, timeout=self._hint(), return_when=asyncio.FIRST_COMPLETED
-            )
-            for lane in self.lanes.values():
-                keep = []
-                for flight in lane.flights:
-                    if flight.task in done:
-                        outcome = flight.task.result()
-                        finished.append((flight.claim, outcome))
-                        if outcome.status == "retry" and outcome.retry_after:
-                            lane.limiter.pause(outcome.retry_after)
-                    else:
-                        keep.append(flight)
-                lane.flights = keep
-        return self.tally
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._hint()):
+                    await self._wake.wait()
 
     def _hint(self) -> float:
-        hints = [lane.limiter.wait_hint() for lane in self.lanes.values()]
+        hints = [lane.limiter.wait_hint() for lane in self.lanes.values() if lane.ready]
         return max(0.005, min([h for h in hints if h > 0] + [self.poll_seconds]))
 
     async def _idle(self, stop: asyncio.Event) -> None:
