@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/playbooks.py                 # 1M customers, 5 repeats, replay 100k
     .venv/bin/python benchmarks/playbooks.py --customers 100000 --repeats 5 --replay-customers 0
+    .venv/bin/python benchmarks/playbooks.py --only replay --repeats 5   # the replay alone
 
 The floor is the bare SQL that selects the same audiences (features as of the day, segments
 from the history, the triggers and audience rules) without any policy: the least a tick must
@@ -10,6 +11,11 @@ times (imports before the clock starts, as in a live process); the table gives t
 with the load average before and after. Take figures on a quiet machine: a warning is printed
 when the load exceeds one per core. Targets (issue 14): tick ≤ 3× the floor and ≤ 60 s for
 1M customers; a 6-month daily replay of 100k customers ≤ 2 min.
+
+The replay (``--only replay`` runs it alone) runs ``repeats`` times interleaved with its
+reference, the same replay rebuilding the customer frame from the whole log every day (the
+path before the carried frame; ``--no-reference`` leaves it out), each in a fresh process;
+both print a digest of their outbox and ledger, which must be equal (the same plans).
 """
 
 from __future__ import annotations
@@ -184,15 +190,38 @@ def floor(path: str) -> str:
     return f"audiences {total:,}"
 
 
-def replay_run(path: str) -> str:
-    """A daily replay of six months (2026-01-01 … 2026-06-30)."""
+REPLAY_START, REPLAY_END = "2026-01-01", "2026-06-30"
+
+
+def _replay(path: str, frame: str) -> str:
     from datetime import date
 
     from livebase.orchestrate.replay import replay
 
     store, config, pbs = _setup(path)
-    result = replay(store, config, pbs, date(2026, 1, 1), date(2026, 6, 30))
-    return f"messages {sum(r['messages'] for r in result.messages):,}"
+    start, end = date.fromisoformat(REPLAY_START), date.fromisoformat(REPLAY_END)
+    result = replay(store, config, pbs, start, end, frame=frame)  # type: ignore[arg-type]
+    # the plans, digested (a few hundred ms of the run): equal digests, the same plans
+    digest = store.con.execute(
+        """SELECT md5(coalesce(string_agg(key || '@' || CAST(due_at AS VARCHAR), ','
+                  ORDER BY key), '')) FROM lb_rp_outbox"""
+    ).fetchall()[0][0]
+    ledger = store.con.execute(
+        """SELECT md5(coalesce(string_agg(event_id || coalesce(reason, '') || CAST(ts AS VARCHAR),
+                  ',' ORDER BY event_id), '')) FROM lb_rp_ledger"""
+    ).fetchall()[0][0]
+    messages = sum(r["messages"] for r in result.messages)
+    return f"messages {messages:,}, outbox {str(digest)[:8]}, ledger {str(ledger)[:8]}"
+
+
+def replay_run(path: str) -> str:
+    """A daily replay of six months (2026-01-01 … 2026-06-30), the frame carried day to day."""
+    return _replay(path, "carried")
+
+
+def replay_rebuilt(path: str) -> str:
+    """The same replay rebuilding the frame from the whole log every day (the reference)."""
+    return _replay(path, "rebuilt")
 
 
 def preload() -> None:
@@ -231,23 +260,10 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--replay-customers", type=int, default=100_000)
-    args = parser.parse_args()
-    console = Console()
-    cores = os.cpu_count() or 1
-    path = build(args.customers)
-    before = _load()
-    runs: dict[str, list[dict[str, object]]] = {"floor": [], "tick": [], "tick_write": []}
-    for _ in range(max(args.repeats, 1)):
-        for name in runs:  # interleaved: all see the same machine
-            runs[name].append(_fresh(name, path))
-    after = _load()
-    table = Table(title=f"Planner tick, {args.customers:,} customers, 10 playbooks")
-    for column in ("step", "median s", "spread s", "× floor", "peak MB", "detail"):
+def _table(title: str, runs: dict[str, list[dict[str, object]]], reference: str) -> Table:
+    """Median, spread, ratio to ``reference`` and peak memory of each step's runs."""
+    table = Table(title=title)
+    for column in ("step", "median s", "spread s", f"× {reference}", "peak MB", "detail"):
         table.add_column(column, justify="left" if column in ("step", "detail") else "right")
     medians = {k: statistics.median(float(str(r["seconds"])) for r in v) for k, v in runs.items()}
     for name, results in runs.items():
@@ -256,20 +272,61 @@ def main() -> None:
             name,
             f"{medians[name]:.2f}",
             f"{min(seconds):.2f}–{max(seconds):.2f}",
-            f"{medians[name] / medians['floor']:.2f}",
+            f"{medians[name] / medians[reference]:.2f}",
             f"{max(float(str(r['peak_mb'])) for r in results):.0f}",
             str(results[-1]["detail"]),
         )
-    console.print(table)
-    if args.replay_customers:
+    return table
+
+
+def _interleaved(names: list[str], path: str, repeats: int) -> dict[str, list[dict[str, object]]]:
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
+    for _ in range(max(repeats, 1)):
+        for name in names:  # interleaved: all see the same machine
+            runs[name].append(_fresh(name, path))
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--replay-customers", type=int, default=100_000)
+    parser.add_argument(
+        "--only",
+        choices=("all", "tick", "replay"),
+        default="all",
+        help="run only the tick (with its floor) or only the replay",
+    )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="replay: leave out the reference (the frame rebuilt every day)",
+    )
+    args = parser.parse_args()  # fmt: skip
+    console = Console()
+    cores = os.cpu_count() or 1
+    before = _load()
+    if args.only in ("all", "tick"):
+        path = build(args.customers)
+        runs = _interleaved(["floor", "tick", "tick_write"], path, args.repeats)
+        title = f"Planner tick, {args.customers:,} customers, 10 playbooks"
+        console.print(_table(title, runs, "floor"))
+    if args.only in ("all", "replay") and args.replay_customers:
         small = build(args.replay_customers)
-        got = _fresh("replay_run", small)
-        console.print(
-            f"replay 2026-01-01…2026-06-30 daily, {args.replay_customers:,} customers: "
-            f"{float(str(got['seconds'])):.1f} s, peak {float(str(got['peak_mb'])):.0f} MB "
-            f"({got['detail']})"
+        names = ["replay_run"] if args.no_reference else ["replay_rebuilt", "replay_run"]
+        # the tick alone runs the replay once; --only replay repeats it like the tick
+        repeats = args.repeats if args.only == "replay" else 1
+        runs = _interleaved(names, small, repeats)
+        title = (
+            f"Replay {REPLAY_START}…{REPLAY_END}, one tick a day, "
+            f"{args.replay_customers:,} customers"
         )
-        after = _load()
+        console.print(_table(title, runs, names[0]))
+        details = {str(r["detail"]).split(", ", 1)[1] for v in runs.values() for r in v}
+        if len(details) > 1:
+            console.print("[bold red]the replays planned differently:[/] " + "; ".join(details))
+    after = _load()
     console.print(f"load average before {before:.2f}, after {after:.2f} ({cores} cores)")
     if max(before, after) > cores:
         console.print(

@@ -39,6 +39,7 @@ __all__ = ["FeatureSource", "feature_columns", "features_sql", "sql_string", "wi
 
 FeatureSource = Literal["log", "state"]
 _MONEY = "DECIMAL(18,2)"
+_NL4, _NL8 = "\n" + " " * 4, "\n" + " " * 8
 
 
 def sql_string(value: str) -> str:
@@ -198,7 +199,13 @@ def _windowed(settings: FeaturesSettings, as_of: date) -> list[str]:
     return cols
 
 
-def _log_ctes(settings: FeaturesSettings, as_of: date) -> str:
+def _only(customers: str | None, keyword: str, column: str = "customer_id") -> str:
+    """``keyword`` and the filter keeping the rows of the customers of the SELECT
+    ``customers``; empty when None."""
+    return "" if customers is None else f"{keyword} {column} IN ({customers})"
+
+
+def _log_ctes(settings: FeaturesSettings, as_of: date, customers: str | None = None) -> str:
     end = _end(as_of)
     window = ",\n        ".join(_windowed(settings, as_of))
     return f"""order_facts AS (  -- one pass over the orders, one row per customer
@@ -221,18 +228,22 @@ def _log_ctes(settings: FeaturesSettings, as_of: date) -> str:
             paid_amount,
             -- the day of a counted order; NULL: not paid, or paid after as_of
             CASE WHEN paid_amount > 0 AND paid_at < {end} THEN CAST(paid_at AS DATE) END AS paid_day
-        FROM orders
+        FROM orders{_only(customers, _NL8 + "WHERE")}
     ) o
     GROUP BY customer_id
 )"""
 
 
-def _state_ctes(settings: FeaturesSettings, as_of: date, days: int) -> str:
+def _state_ctes(
+    settings: FeaturesSettings, as_of: date, days: int, customers: str | None = None
+) -> str:
     end = _end(as_of)
     start = _midnight(as_of - timedelta(days=days - 1))
     windowed = _windowed(settings, as_of)
     window = ",\n        ".join(windowed)
     window_cols = [c.rsplit(" AS ", 1)[1] for c in windowed]
+    recent_only = _only(customers, " AND")
+    state_only = _only(customers, _NL4 + "WHERE", "s.customer_id")
     carried = ",\n        ".join(f"w.{c}" for c in window_cols)
     return f"""window_facts AS (  -- only the orders paid in the last {days} days (a range predicate)
     SELECT
@@ -241,7 +252,7 @@ def _state_ctes(settings: FeaturesSettings, as_of: date, days: int) -> str:
     FROM (
         SELECT customer_id, items, paid_amount, CAST(paid_at AS DATE) AS paid_day
         FROM orders
-        WHERE paid_at >= {start} AND paid_at < {end} AND paid_amount > 0
+        WHERE paid_at >= {start} AND paid_at < {end} AND paid_amount > 0{recent_only}
     ) o
     GROUP BY customer_id
 ),
@@ -258,11 +269,13 @@ order_facts AS (  -- all history from customer_state (kept up to date on ingest)
         s.first_event_at,
         {carried}
     FROM customer_state s
-    LEFT JOIN window_facts w ON w.customer_id = s.customer_id
+    LEFT JOIN window_facts w ON w.customer_id = s.customer_id{state_only}
 )"""
 
 
-def _event_cte(settings: FeaturesSettings, as_of: date, source: FeatureSource) -> str:
+def _event_cte(
+    settings: FeaturesSettings, as_of: date, source: FeatureSource, customers: str | None = None
+) -> str:
     end = _end(as_of)
     since90 = _date(as_of - timedelta(days=90))
     sessions = ", ".join(sql_string(n) for n in settings.session_events) or "NULL"
@@ -273,6 +286,8 @@ def _event_cte(settings: FeaturesSettings, as_of: date, source: FeatureSource) -
     if source == "state" and all(s.window_days is not None for s in signals.values()):
         days = max([90, *(s.window_days or 0 for s in signals.values())])
         where = f"\n    WHERE ts >= {_midnight(as_of - timedelta(days=days - 1))} AND ts < {end}"
+    if customers is not None:
+        where += _only(customers, " AND" if where else _NL4 + "WHERE")
     return f"""event_facts AS (  -- product events: sessions and signals
     SELECT
         customer_id,
@@ -289,6 +304,7 @@ def features_sql(
     *,
     source: FeatureSource = "log",
     predictions: str | None = None,
+    customers: str | None = None,
 ) -> str:
     """The SELECT giving one row of features per customer in the base on ``as_of``.
 
@@ -296,7 +312,8 @@ def features_sql(
     the last ``window_days(settings)`` days (exact only when nothing is dated after as_of).
     ``predictions``: a SELECT of CLV predictions (customer_id, p_alive,
     expected_purchases_<h>d, clv_<h>d for ``settings.clv_horizons``); without it those
-    columns are NULL.
+    columns are NULL. ``customers``: a SELECT of customer ids; only their rows, the scans of
+    orders and events restricted to them (the same values as the whole base gives them).
 
     >>> sql = features_sql(FeaturesSettings(), date(1998, 6, 30))
     >>> "paid_at < TIMESTAMP '1998-07-01 00:00:00'" in sql
@@ -308,11 +325,11 @@ def features_sql(
         days = window_days(settings)
         if days is None:
             raise ValueError("an order signal without window_days needs the whole order log")
-        orders = _state_ctes(settings, as_of, days)
+        orders = _state_ctes(settings, as_of, days, customers)
         first_event = "o.first_event_at"
         note = f"all history from customer_state, the last {days} days of orders"
     else:
-        orders = _log_ctes(settings, as_of)
+        orders = _log_ctes(settings, as_of, customers)
         first_event = "e.first_event_at"
         note = "the whole order log"
     window_note = (
@@ -334,6 +351,9 @@ def features_sql(
             f"p.{column}" if predictions is not None else f"CAST(NULL AS DOUBLE) AS {column}"
         )
     clv_cols = "".join(f",\n    {c}" for c in clv_select)
+    in_base = f"{first_seen} IS NULL OR {first_seen} < {end}"
+    if customers is not None:
+        in_base = f"({in_base}){_only(customers, ' AND', 'c.customer_id')}"
     clv_join = ""
     if predictions is not None:
         clv_join = f"\nLEFT JOIN (\n{predictions}\n) p ON p.customer_id = c.customer_id"
@@ -341,7 +361,7 @@ def features_sql(
 -- Counted order: paid_amount > 0, paid on or before as_of. RFM window: {window_note}.
 -- Source: {note}.
 WITH {orders},
-{_event_cte(settings, as_of, source)}
+{_event_cte(settings, as_of, source, customers)}
 SELECT
     c.customer_id,
     CAST({first_seen} AS DATE) AS first_seen_date,
@@ -368,5 +388,5 @@ SELECT
 FROM customers c
 LEFT JOIN order_facts o ON o.customer_id = c.customer_id
 LEFT JOIN event_facts e ON e.customer_id = c.customer_id{clv_join}
-WHERE {first_seen} IS NULL OR {first_seen} < {end}
+WHERE {in_base}
 """

@@ -25,7 +25,7 @@ from livebase.config import LivebaseConfig
 from livebase.features import sql_string
 from livebase.measure.assignment import assignment_sql
 from livebase.orchestrate.entry import entry_sql, ts_sql
-from livebase.orchestrate.frame import checked_rule
+from livebase.orchestrate.frame import FRAME, checked_rule
 from livebase.orchestrate.plan_types import PlaybookCounts, StateTables
 from livebase.orchestrate.playbook import Playbook
 from livebase.orchestrate.tick_sql import days_sql
@@ -104,7 +104,15 @@ def _entrants_sql(config: LivebaseConfig, pb: Playbook, as_of: datetime, journey
     exclude = checked_rule(
         config, audience.exclude.where if audience.exclude else None, "audience.exclude.where"
     )
-    sql = entry_sql(pb, as_of, journeys=journeys, where=where, exclude_where=exclude)
+    frame = FRAME
+    if pb.trigger.kind == "inactivity":  # only the triggered can enter: scan only them
+        n = pb.trigger.inactivity_days
+        assert n is not None
+        frame = (
+            f"(SELECT * FROM {FRAME} WHERE recency_days "
+            f"BETWEEN {n} AND {n + pb.trigger.catch_up_days})"
+        )
+    sql = entry_sql(pb, as_of, journeys=journeys, where=where, exclude_where=exclude, frame=frame)
     marketing = pb.purpose == "marketing"
     g = config.policy.global_holdout if marketing else 0.0
     global_arm = (

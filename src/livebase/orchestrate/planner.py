@@ -21,8 +21,8 @@ plan: nothing reads a clock, and a second tick at the same moment finds nothing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,10 +48,13 @@ def plan_tick(
     *,
     state: StateTables = StateTables(),
     paused: Sequence[str] = (),
+    frame_builder: Callable[[date], object] | None = None,
 ) -> TickPlan:
     """Plan one tick as of ``as_of`` (aware, or naive local time); see the module docstring.
 
     ``paused`` playbooks take no new entries and plan no steps (their journeys wait).
+    ``frame_builder(day)`` makes the customer frame (``frame.FRAME``) as of the tick's day:
+    ``build_frame`` by default; replay passes its frame carried from day to day.
     """
     tz = config.timezone
     if as_of.tzinfo is not None:
@@ -60,7 +63,10 @@ def plan_tick(
     t = ts_sql(as_of)
     active = [pb for pb in playbooks if pb.name not in set(paused)]
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {state.suppressions} {STATE_DDL['suppressions']}")
-    build_frame(store, config, as_of.date())
+    if frame_builder is None:
+        build_frame(store, config, as_of.date())
+    else:
+        frame_builder(as_of.date())
     load_step_tables(con, active, config)
     counts = {pb.name: PlaybookCounts() for pb in active}
     for name, ddl in (

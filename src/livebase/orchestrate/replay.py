@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -23,10 +23,24 @@ from livebase.config import LivebaseConfig
 from livebase.features import sql_string
 from livebase.orchestrate.planner import STATE_DDL, StateTables, TickPlan, plan_tick
 from livebase.orchestrate.playbook import Playbook
+from livebase.orchestrate.replay_frame import CarriedFrame
 from livebase.orchestrate.sink import append_plan
 from livebase.store import Store
 
-__all__ = ["ASSUMED_RATES", "MIN_SENT", "Rates", "ReplayResult", "replay", "replay_state"]
+__all__ = [
+    "ASSUMED_RATES",
+    "MIN_SENT",
+    "FrameMode",
+    "Rates",
+    "ReplayResult",
+    "replay",
+    "replay_state",
+]
+
+FrameMode = Literal["carried", "rebuilt"]
+"""How replay makes each day's customer frame: carried from the day before
+(``replay_frame.CarriedFrame``), or rebuilt from the whole log (``frame.build_frame``, as a
+live tick does); both give the same rows."""
 
 MIN_SENT = 200
 """Sent messages of a channel in the ledger before its measured rates replace assumptions."""
@@ -160,11 +174,13 @@ def replay(
     report: Sequence[str] | None = None,
     suppressions: str | None = None,
     on_day: Any = None,
+    frame: FrameMode = "carried",
 ) -> ReplayResult:
     """Run every playbook day by day from ``start`` to ``end`` (inclusive) at ``at``.
 
     All playbooks compete (arbitration and caps act as live); ``report`` limits the tables to
-    some of them. ``on_day(day)`` is called after each day (progress).
+    some of them. ``on_day(day)`` is called after each day (progress). ``frame``: see
+    :data:`FrameMode` (the plans are the same either way).
     """
     if end < start:
         from livebase.errors import PlaybookError
@@ -173,15 +189,41 @@ def replay(
     channels = sorted({s.channel for pb in playbooks for s in pb.steps})
     rates = _measured_rates(store, channels)
     state = replay_state(store, suppressions=suppressions)
-    day = start
     con = store.con
     con.execute(f"CREATE OR REPLACE TEMP TABLE lb_rp_outbox {STATE_DDL['outbox']}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE lb_rp_counts (day DATE, playbook VARCHAR, "
         "entered BIGINT, held_out BIGINT, exited BIGINT)"
     )
+    builder = CarriedFrame(store, config, start, end) if frame == "carried" else None
+    try:
+        _days(store, config, playbooks, state, rates, start, end, at, builder, on_day)
+    finally:
+        if builder is not None:
+            builder.close()
+    names = list(report) if report else [pb.name for pb in playbooks]
+    return _summarise(store, state, start, end, names, rates)
+
+
+def _days(
+    store: Store,
+    config: LivebaseConfig,
+    playbooks: Sequence[Playbook],
+    state: StateTables,
+    rates: Mapping[str, Rates],
+    start: date,
+    end: date,
+    at: time,
+    builder: CarriedFrame | None,
+    on_day: Any,
+) -> None:
+    """Plan each day from ``start`` to ``end`` and apply it to the scratch state."""
+    con = store.con
+    day = start
     while day <= end:
-        plan = plan_tick(store, config, playbooks, datetime.combine(day, at), state=state)
+        plan = plan_tick(
+            store, config, playbooks, datetime.combine(day, at), state=state, frame_builder=builder
+        )
         append_plan(con, plan, state)
         if plan.outbox.num_rows:
             con.register("lb_rp_day", plan.outbox)
@@ -198,8 +240,6 @@ def replay(
         if on_day is not None:
             on_day(day)
         day += timedelta(days=1)
-    names = list(report) if report else [pb.name for pb in playbooks]
-    return _summarise(store, state, start, end, names, rates)
 
 
 def _rows(store: Store, sql: str) -> list[dict[str, Any]]:
