@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from livebase.features import FeaturesSettings, SignalSettings, features_sql
-from livebase.features.compute import paid_day_bounds
+from livebase.features.compute import MAX_RANGES, paid_day_bounds
 from livebase.store import Store
 
 AS_OF = date(2026, 6, 30)
@@ -75,8 +75,9 @@ def test_repeats_by_range_equal_count_distinct(
     given_bounds = [START + timedelta(days=k) for k in offsets]
     pd.testing.assert_frame_equal(_features(store, given_bounds), reference)
     pd.testing.assert_frame_equal(_features(store, paid_day_bounds(store.con, AS_OF)), reference)
-    chosen = paid_day_bounds(store.con, AS_OF, orders_per_range=3)
-    assert chosen == sorted(chosen) and all(START <= d <= AS_OF for d in chosen)
+    chosen = paid_day_bounds(store.con, AS_OF, orders_per_range=1)  # one range per order
+    assert chosen == sorted(chosen) and all(START < d <= AS_OF for d in chosen)
+    assert len(chosen) < MAX_RANGES
     pd.testing.assert_frame_equal(_features(store, chosen), reference)
 
 

@@ -25,6 +25,9 @@ __all__ = ["compute_features", "materialize_features", "paid_day_bounds"]
 ORDERS_PER_RANGE = 2_000_000
 """About how many orders one range of ``paid_day_bounds`` covers: its hash table of (customer,
 day) pairs stays small, and a log in time order is read once over all the ranges."""
+MAX_RANGES = 16
+"""At most this many ranges: a log not stored in time order is read once per range (zone maps
+cannot skip its row groups), so the count is bounded."""
 
 
 def materialize_features(
@@ -59,7 +62,7 @@ def paid_day_bounds(
     con: duckdb.DuckDBPyConnection, as_of: date, *, orders_per_range: int = ORDERS_PER_RANGE
 ) -> list[date]:
     """Midnights splitting the days from the first payment to ``as_of`` into equal ranges of
-    about ``orders_per_range`` orders each (at most 64 ranges), for
+    about ``orders_per_range`` orders each (at most ``MAX_RANGES``), for
     ``features_sql(..., paid_day_bounds=...)``; empty when one range will do.
 
     The bounds only shape the work: any bounds give the same features.
@@ -81,7 +84,7 @@ def paid_day_bounds(
     if row is None or row[1] is None:
         return []
     orders, first = int(row[0]), row[1]
-    ranges = min(64, -(-orders // max(orders_per_range, 1)))
+    ranges = min(MAX_RANGES, -(-orders // max(orders_per_range, 1)))
     span = (as_of - first).days + 1
     if ranges <= 1 or span <= 1:
         return []
