@@ -14,7 +14,9 @@ What counts (the same on every engine the SQL is transpiled to):
   order, any event) is on or before it, or when no date is known at all.
 
 **Two sources, one answer.** ``source="log"`` reads the whole order log once, in one GROUP BY per
-customer (no join of the orders with anything).
+customer (no join of the orders with anything); with ``paid_day_bounds`` (what a segmentation
+run passes) the distinct paid days are the counted orders less the same-day repeats, found by
+one GROUP BY per range of days (on a log in time order each range reads its own row groups).
 ``source="state"`` reads the all-history aggregates of ``customer_state`` (kept up to date on
 ingest, see ``livebase.features.state``) and scans only the orders paid in the last
 ``window_days(settings)`` days (a ``paid_at`` range predicate) for the windowed counts. It is
