@@ -14,7 +14,9 @@ What counts (the same on every engine the SQL is transpiled to):
   order, any event) is on or before it, or when no date is known at all.
 
 **Two sources, one answer.** ``source="log"`` reads the whole order log once, in one GROUP BY per
-customer (no join of the orders with anything).
+customer (no join of the orders with anything); with ``paid_day_bounds`` (what a segmentation
+run passes) the distinct paid days are the counted orders less the same-day repeats, found by
+one GROUP BY per range of days (on a log in time order each range reads its own row groups).
 ``source="state"`` reads the all-history aggregates of ``customer_state`` (kept up to date on
 ingest, see ``livebase.features.state``) and scans only the orders paid in the last
 ``window_days(settings)`` days (a ``paid_at`` range predicate) for the windowed counts. It is
@@ -29,6 +31,7 @@ Spark, PostgreSQL and the other dialects (``livebase.store.engine``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Literal
 
@@ -204,19 +207,60 @@ def _only(customers: str | None, keyword: str, column: str = "customer_id") -> s
     ``customers``; empty when None."""
     return "" if customers is None else f"{keyword} {column} IN ({customers})"
 
+def _repeat_days_cte(as_of: date, bounds: Sequence[date], customers: str | None = None) -> str:
+    """CTE ``repeat_days``: per customer, the counted orders beyond the first of each paid day.
 
-def _log_ctes(settings: FeaturesSettings, as_of: date, customers: str | None = None) -> str:
+    The days are split at the midnights ``bounds`` (the first range open below, the last
+    ending at ``as_of``), one GROUP BY per range: a day never straddles two ranges, so the sum
+    is exact whatever the bounds; on a log stored in time order each range reads only its own
+    row groups (zone maps) and its hash table holds that range's (customer, day) pairs only.
+    """
+    edges = [_midnight(d) for d in sorted(set(bounds)) if d <= as_of] + [_end(as_of)]
+    branches = []
+    for i, hi in enumerate(edges):
+        since = f"paid_at >= {edges[i - 1]} AND " if i else ""
+        branches.append(
+            f"""    SELECT customer_id, COUNT(*) - 1 AS repeats FROM orders
+    WHERE paid_amount > 0 AND {since}paid_at < {hi}{_only(customers, " AND")}
+    GROUP BY customer_id, CAST(paid_at AS DATE) HAVING COUNT(*) > 1"""
+        )
+    union = "\n    UNION ALL\n".join(branches)
+    return f"""repeat_days AS (  -- counted orders on a day the customer had already paid on
+    SELECT customer_id, SUM(repeats) AS repeats FROM (
+{union}
+    ) r
+    GROUP BY customer_id
+),
+"""
+
+def _log_ctes(
+    settings: FeaturesSettings,
+    as_of: date,
+    bounds: Sequence[date] | None = None,
+    customers: str | None = None,
+) -> str:
     end = _end(as_of)
     window = ",\n        ".join(_windowed(settings, as_of))
-    return f"""order_facts AS (  -- one pass over the orders, one row per customer
+    if bounds is None:
+        paid_days = "\n        COUNT(DISTINCT paid_day) AS paid_days_total,"
+        name, prefix, suffix = "order_facts", "", ""
+    else:  # distinct paid days = counted orders - repeats (no per-customer distinct set)
+        paid_days = ""
+        name, prefix = "order_rows", _repeat_days_cte(as_of, bounds, customers)
+        suffix = """,
+order_facts AS (
+    SELECT o.*, o.orders_total - CAST(COALESCE(r.repeats, 0) AS BIGINT) AS paid_days_total
+    FROM order_rows o
+    LEFT JOIN repeat_days r ON r.customer_id = o.customer_id
+)"""
+    return f"""{prefix}{name} AS (  -- one pass over the orders, one row per customer
     SELECT
         customer_id,
         MIN(placed_at) AS first_order_at,
         COUNT(CASE WHEN status = 'refunded' AND placed_at < {end} THEN 1 END) AS refunded_orders,
         MIN(paid_day) AS first_paid_date,
         MAX(paid_day) AS last_paid_date,
-        COUNT(paid_day) AS orders_total,
-        COUNT(DISTINCT paid_day) AS paid_days_total,
+        COUNT(paid_day) AS orders_total,{paid_days}
         CAST(SUM(CASE WHEN paid_day IS NOT NULL THEN paid_amount END) AS {_MONEY}) AS ltv,
         {window}
     FROM (
@@ -231,8 +275,7 @@ def _log_ctes(settings: FeaturesSettings, as_of: date, customers: str | None = N
         FROM orders{_only(customers, _NL8 + "WHERE")}
     ) o
     GROUP BY customer_id
-)"""
-
+){suffix}"""
 
 def _state_ctes(
     settings: FeaturesSettings, as_of: date, days: int, customers: str | None = None
@@ -272,7 +315,6 @@ order_facts AS (  -- all history from customer_state (kept up to date on ingest)
     LEFT JOIN window_facts w ON w.customer_id = s.customer_id{state_only}
 )"""
 
-
 def _event_cte(
     settings: FeaturesSettings, as_of: date, source: FeatureSource, customers: str | None = None
 ) -> str:
@@ -297,7 +339,6 @@ def _event_cte(
     GROUP BY customer_id
 )"""
 
-
 def features_sql(
     settings: FeaturesSettings,
     as_of: date,
@@ -305,6 +346,7 @@ def features_sql(
     source: FeatureSource = "log",
     predictions: str | None = None,
     customers: str | None = None,
+    paid_day_bounds: Sequence[date] | None = None,
 ) -> str:
     """The SELECT giving one row of features per customer in the base on ``as_of``.
 
@@ -314,6 +356,11 @@ def features_sql(
     expected_purchases_<h>d, clv_<h>d for ``settings.clv_horizons``); without it those
     columns are NULL. ``customers``: a SELECT of customer ids; only their rows, the scans of
     orders and events restricted to them (the same values as the whole base gives them).
+    ``paid_day_bounds`` (``log`` only): count the distinct paid days as the counted orders
+    less the repeats on a day, found range by range between these dates
+    (``livebase.features.compute.paid_day_bounds``); the same numbers as ``COUNT(DISTINCT)``,
+    without its per-customer sets of days (the largest memory of a run). None: one
+    ``COUNT(DISTINCT paid_day)``, the portable form.
 
     >>> sql = features_sql(FeaturesSettings(), date(1998, 6, 30))
     >>> "paid_at < TIMESTAMP '1998-07-01 00:00:00'" in sql
@@ -329,7 +376,7 @@ def features_sql(
         first_event = "o.first_event_at"
         note = f"all history from customer_state, the last {days} days of orders"
     else:
-        orders = _log_ctes(settings, as_of, customers)
+        orders = _log_ctes(settings, as_of, paid_day_bounds, customers)
         first_event = "e.first_event_at"
         note = "the whole order log"
     window_note = (

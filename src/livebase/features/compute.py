@@ -1,6 +1,6 @@
 """Features as tables: computed into a temporary table or a pandas frame.
 
->>> from datetime import date
+>>> from datetime import date, timedelta
 >>> from livebase.store import Store
 >>> store = Store.in_memory()
 >>> _ = store.con.execute("INSERT INTO customers (customer_id, first_load, last_load) "
@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -20,7 +20,14 @@ import pandas as pd
 from livebase.features._sql import FeatureSource, features_sql
 from livebase.features.settings import FeaturesSettings
 
-__all__ = ["compute_features", "materialize_features"]
+__all__ = ["compute_features", "materialize_features", "paid_day_bounds"]
+
+ORDERS_PER_RANGE = 2_000_000
+"""About how many orders one range of ``paid_day_bounds`` covers: its hash table of (customer,
+day) pairs stays small, and a log in time order is read once over all the ranges."""
+MAX_RANGES = 16
+"""At most this many ranges: a log not stored in time order is read once per range (zone maps
+cannot skip its row groups), so the count is bounded."""
 
 
 def materialize_features(
@@ -49,3 +56,37 @@ def compute_features(
     )
     frame: pd.DataFrame = con.execute(sql).df()
     return frame
+
+
+def paid_day_bounds(
+    con: duckdb.DuckDBPyConnection, as_of: date, *, orders_per_range: int = ORDERS_PER_RANGE
+) -> list[date]:
+    """Midnights splitting the days from the first payment to ``as_of`` into equal ranges of
+    about ``orders_per_range`` orders each (at most ``MAX_RANGES``), for
+    ``features_sql(..., paid_day_bounds=...)``; empty when one range will do.
+
+    The bounds only shape the work: any bounds give the same features.
+
+    >>> from livebase.store import Store
+    >>> store = Store.in_memory()
+    >>> _ = store.con.execute(
+    ...     "INSERT INTO orders (order_id, customer_id, paid_at, amount, paid_amount, status, "
+    ...     "first_load, last_load) SELECT 'o' || i, 'c', TIMESTAMP '2026-01-01' + "
+    ...     "INTERVAL (i) DAY, 1, 1, 'paid', 1, 1 FROM range(10) t(i)")
+    >>> paid_day_bounds(store.con, date(2026, 1, 10), orders_per_range=4)
+    [datetime.date(2026, 1, 5), datetime.date(2026, 1, 9)]
+    """
+    row = con.execute(
+        "SELECT COUNT(*), CAST(MIN(paid_at) AS DATE) FROM orders "
+        "WHERE paid_amount > 0 AND paid_at < ?",
+        [as_of + timedelta(days=1)],
+    ).fetchone()
+    if row is None or row[1] is None:
+        return []
+    orders, first = int(row[0]), row[1]
+    ranges = min(MAX_RANGES, -(-orders // max(orders_per_range, 1)))
+    span = (as_of - first).days + 1
+    if ranges <= 1 or span <= 1:
+        return []
+    step = -(-span // ranges)
+    return [first + timedelta(days=step * i) for i in range(1, ranges) if step * i < span]

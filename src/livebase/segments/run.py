@@ -36,6 +36,7 @@ from livebase.features import (
     clv_columns,
     features_sql,
 )
+from livebase.features.compute import paid_day_bounds
 from livebase.features.state import state_ready
 from livebase.segments.history import SchemeResults, segment_state_sql, write_histories
 from livebase.segments.kpis import KPI_COLUMNS, kpi_sql
@@ -255,9 +256,14 @@ def run_segmentation(
     chosen = choose_source(store, features, as_of, source)
     con = store.con
     with _duckdb_settings(store, engine):
+        # from the log, distinct paid days as orders less same-day repeats, range by range:
+        # the per-customer sets of days of COUNT(DISTINCT) were the peak memory of a run
+        bounds = paid_day_bounds(con, as_of) if chosen == "log" else None
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS\n"
-            + features_sql(features, as_of, source=chosen, predictions=predictions)
+            + features_sql(
+                features, as_of, source=chosen, predictions=predictions, paid_day_bounds=bounds
+            )
         )
         customers = int(con.execute(f"SELECT COUNT(*) FROM {_FEATURES}").fetchone()[0])  # type: ignore[index]
         history_paths: dict[str, str] = {}
