@@ -47,6 +47,7 @@ elapsed = time.perf_counter() - started
 if {self_timed!r}:
     elapsed, detail = detail
 peak = {peak_mb}
+print()  # a progress bar may have left the line open
 print(json.dumps({{"seconds": elapsed, "peak_mb": peak, "detail": detail or ""}}))
 """
 

@@ -54,6 +54,7 @@ def step_assign_duckdb(n: int) -> tuple[float, str]:
     from livebase.measure import assignment_sql
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     sql = assignment_sql("CAST(i AS VARCHAR)", "bench", SHARES)
     started = time.perf_counter()
     arms = con.execute(f"SELECT {sql} AS arm FROM range({n}) t(i) ORDER BY i").df()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from livebase.ops import (
@@ -180,3 +181,44 @@ def test_publish_writes_every_customers_segments_features_and_thresholds(
         assert con.execute(
             sa.select(CUSTOMER_STATUS.c.as_of).where(CUSTOMER_STATUS.c.customer_id == "a")
         ).scalar() == date(2026, 9, 30)
+
+
+def test_publish_streams_a_base_in_batches_and_writes_every_row_once(
+    ops_store: OpsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base larger than one batch is streamed batch by batch (10M customers never sit in
+    memory whole): every customer is written once, with the same row as one batch gives."""
+    import livebase.segments.publish as publish
+
+    store = Store.in_memory()
+    store.con.execute(
+        "INSERT INTO customers (customer_id, email, first_load, last_load) "
+        "SELECT 'c' || i, 'c' || i || '@x.ru', 1, 1 FROM range(23) t(i)"
+    )
+    store.con.execute(
+        "INSERT INTO orders (order_id, customer_id, created_at, paid_at, amount, paid_amount, "
+        "status, first_load, last_load) SELECT 'o' || i, 'c' || (i % 17), "
+        "DATE '2026-01-01' + CAST(i * 3 AS INTEGER), DATE '2026-01-01' + CAST(i * 3 AS INTEGER), "
+        "100 + i, 100 + i, 'paid', 1, 1 FROM range(40) t(i)"
+    )
+    features, segments = FeaturesSettings(), SegmentsSettings()
+    run = run_segmentation(store, features, segments, date(2026, 6, 30), ran_at=T0)
+    whole = publish_status(store, ops_store, features, segments, run, timezone="UTC", now=T0)
+    with ops_store.read() as con:
+        once = {
+            r["customer_id"]: dict(r) for r in con.execute(sa.select(CUSTOMER_STATUS)).mappings()
+        }
+    with ops_store.begin() as con:
+        con.execute(CUSTOMER_STATUS.delete())
+    monkeypatch.setattr(publish, "_BATCH_ROWS", 5)
+    batched = publish_status(store, ops_store, features, segments, run, timezone="UTC", now=T0)
+    with ops_store.read() as con:
+        rows = {
+            r["customer_id"]: dict(r) for r in con.execute(sa.select(CUSTOMER_STATUS)).mappings()
+        }
+    assert whole.customers == batched.customers == len(rows) == 23
+    assert whole.thresholds_version == batched.thresholds_version
+    assert rows == once
+    assert store.con.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'lb_publish_features'"
+    ).fetchall() == [(0,)]

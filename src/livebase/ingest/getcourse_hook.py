@@ -53,6 +53,7 @@ _HOOK_ALIASES: dict[str, tuple[str, ...]] = {
         "paid_amount",
     ),
     "currency": ("currency", "deal.currency"),
+    "items": ("positions", "deal.positions", "offers", "deal.offers", "product_title", "items"),
     "ts": ("ts", "date", "time", "created_at", "deal.created_at", "payed_at", "paid_at"),
     "event": ("event", "name", "action"),
 }
@@ -73,6 +74,7 @@ def _hook_value(params: Mapping[str, str], name: str) -> str | None:
         "amount": "amount",
         "paid_amount": "paid_amount",
         "currency": "currency",
+        "items": "items",
     }.get(name)
     if preset_field is not None:
         value = _pick({k: v for k, v in params.items() if not _unfilled(v)}, preset_field)
@@ -129,6 +131,7 @@ def getcourse_hook_event(
                 "paid_amount": _hook_value(params, "paid_amount"),
                 "status": _hook_value(params, "status") or "",
                 "currency": _hook_value(params, "currency"),
+                "items": (_hook_value(params, "items") or "")[:2000] or None,
             },
             0,
             problems,

@@ -53,6 +53,7 @@ PAYMENT_EVENT = "order"
 
 _MAX_ID = 256
 _MAX_NAME = 128
+_MAX_ITEMS = 2000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NAME = re.compile(r"^[\w.:\-/ ]+$", re.UNICODE)
 
@@ -227,6 +228,19 @@ def _parse_order(order: Any, index: int, problems: list[Problem]) -> dict[str, A
     if currency not in (None, "") and (not isinstance(currency, str) or len(currency) > 8):
         problems.append(Problem(index, "order.currency", "a currency code such as RUB"))
     out["currency"] = currency or None
+    try:
+        items = _text(order, "items", _MAX_ITEMS)
+    except ValueError:
+        items = None
+        problems.append(
+            Problem(
+                index,
+                "order.items",
+                f"the order's products as text of at most {_MAX_ITEMS} characters",
+            )
+        )
+    if items is not None:
+        out["items"] = items
     if isinstance(status_raw, str) and normalize_label(status_raw) in RETURN_REQUESTED_LABELS:
         out["return_requested"] = True
     return out

@@ -217,18 +217,18 @@ def pull_operational(
 def write_arrow(
     ops: OpsStore,
     table: str,
-    rows: pa.Table,
+    rows: pa.Table | pa.RecordBatchReader,
     *,
     key: Sequence[str],
     json_columns: Sequence[str] = (),
     delete_missing: bool = False,
 ) -> int:
-    """Upsert ``rows`` into the operational ``table`` in bulk: one staging ingest, one
-    ``INSERT … ON CONFLICT DO UPDATE``. Timestamps must already be naive UTC; JSON columns
-    are JSON text. With ``delete_missing`` rows whose key is absent from ``rows`` are removed.
-    Returns the number of rows written."""
+    """Upsert ``rows`` into the operational ``table`` in bulk: one staging ingest (a reader's
+    batches streamed, never all in memory), one ``INSERT … ON CONFLICT DO UPDATE``.
+    Timestamps must already be naive UTC; JSON columns are JSON text. With ``delete_missing``
+    rows whose key is absent from ``rows`` are removed. Returns the number of rows written."""
     stage = f"lb_stage_{table}"
-    columns = list(rows.column_names)
+    columns = list(rows.schema.names)
     updates = [c for c in columns if c not in key]
     with adbc_connect(ops) as con:
         cursor = con.cursor()
@@ -239,6 +239,9 @@ def write_arrow(
         try:
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
             cursor.adbc_ingest(stage, rows, mode="create", temporary=ops.dialect == "postgresql")
+            cursor.execute(f"SELECT count(*) FROM {stage}")
+            counted = cursor.fetchone()
+            written = 0 if counted is None else int(counted[0])
             casts = {
                 c: (
                     f"CAST({c} AS JSON)" if ops.dialect == "postgresql" and c in json_columns else c
@@ -271,7 +274,7 @@ def write_arrow(
             raise
         finally:
             cursor.close()
-    return int(rows.num_rows)
+    return written
 
 
 def duckdb_arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

@@ -1,7 +1,8 @@
 """One customer's live status after an event: features moved, segments re-assigned.
 
-A newly counted payment (or an event feeding a declared count signal) moves the customer's
-features (:func:`livebase.segments.live.apply_payment`); every scheme's segment is recomputed
+A newly counted payment moves the customer's features
+(:func:`livebase.segments.live.apply_payment`) and order signals, a product event the signals
+of ``livebase.yaml`` count moves those (:mod:`livebase.segments.live_signals`); every scheme's segment is recomputed
 with the thresholds of the last full run (:func:`livebase.segments.live.assign_live`); the
 ``customer_status`` row is updated and a ``segment_changes`` row written per scheme whose
 segment changed.
@@ -9,18 +10,26 @@ segment changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from livebase.features import FeaturesSettings
+from livebase.features.settings import SignalSettings
 from livebase.ingest.inbound import InboundEvent
 from livebase.ops.tables import CUSTOMER_STATUS, INBOX, SEGMENT_CHANGES, STATUS_THRESHOLDS
 from livebase.orchestrate.live_rules import Accepted, LiveRules, SegmentChange
-from livebase.segments.live import LiveState, apply_payment, assign_live
+from livebase.segments.live import LiveState, advance_days, apply_payment, assign_live
+from livebase.segments.live_signals import (
+    items_match,
+    move_event_signals,
+    move_order_signals,
+    signal_defaults,
+)
 
 __all__ = ["update_status"]
 
@@ -82,6 +91,57 @@ def _local_day(ts: datetime, timezone: str) -> date:
     return ts.astimezone(ZoneInfo(timezone)).date()
 
 
+def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), zone)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def _counts_in(signal: SignalSettings, kind: str, name: str, payload: Any) -> bool:
+    """Whether an inbox row is an occurrence of ``signal``."""
+    if signal.source == "events":
+        return kind == "event" and name in signal.events
+    if kind != "order" or not isinstance(payload, Mapping):
+        return False
+    paid = float(payload.get("paid_amount") or 0)
+    items = payload.get("items")
+    return (
+        paid > 0
+        and payload.get("status") in ("paid", "partially_paid")
+        and items_match(signal.items_like, None if items is None else str(items))
+    )
+
+
+def _day_counted(
+    con: Connection,
+    event: InboundEvent,
+    customer_id: str,
+    as_of: date,
+    rules: LiveRules,
+) -> Callable[[str], bool]:
+    """For ``distinct_days`` signals: whether the event's day is already counted — the status
+    row's date is not before it and another occurrence that day came through the service.
+    (A day the batch run counted from an export is counted again until the next batch run.)"""
+    day = _local_day(event.ts, rules.timezone)
+
+    def counted(name: str) -> bool:
+        if day > as_of:
+            return False  # a status row counts nothing after its date
+        signal = rules.features.signals[name]
+        start, end = _day_bounds(day, rules.timezone)
+        rows = con.execute(
+            sa.select(INBOX.c.kind, INBOX.c.name, INBOX.c.payload).where(
+                INBOX.c.customer_id == customer_id,
+                INBOX.c.event_id != event.event_id,
+                INBOX.c.ts >= start,
+                INBOX.c.ts < end,
+            )
+        )
+        return any(_counts_in(signal, kind, name, payload) for kind, name, payload in rows)
+
+    return counted
+
+
 def _moved_features(
     con: Connection,
     event: InboundEvent,
@@ -100,25 +160,53 @@ def _moved_features(
         delta = paid - (before or 0.0)
         if delta <= 0:
             return None
-        return apply_payment(
+        new_order = before is None or before <= 0
+        moved, new_as_of = apply_payment(
             features,
             as_of=as_of,
             paid_day=day,
             paid_amount=delta,
-            new_order=before is None or before <= 0,
+            new_order=new_order,
             frequency_mode=rules.features.frequency,
         )
-    moved = False
-    out = dict(features)
-    for name, signal in rules.features.signals.items():
-        if signal.source == "events" and signal.measure == "count" and event.name in signal.events:
-            out[name] = int(out.get(name) or 0) + 1
-            moved = True
-    return (out, as_of) if moved else None
+        items = event.order.get("items")
+        moved = move_order_signals(
+            moved,
+            rules.features,
+            as_of=as_of,
+            new_as_of=new_as_of,
+            paid_day=day,
+            paid_amount=delta,
+            new_order=new_order,
+            items=None if items is None else str(items),
+            day_counted=_day_counted(con, event, customer_id, as_of, rules),
+        )
+        return moved, new_as_of
+    new_as_of = max(as_of, day)
+    moved, counted_in = move_event_signals(
+        advance_days(features, (new_as_of - as_of).days),
+        rules.features,
+        as_of=as_of,
+        new_as_of=new_as_of,
+        name=event.name,
+        day=day,
+        day_counted=_day_counted(con, event, customer_id, as_of, rules),
+    )
+    session = event.name in rules.features.session_events and (new_as_of - day).days < 90
+    if session:  # sessions_per_month_last_quarter: sessions of the last 90 days over 3
+        moved["sessions_per_month_last_quarter"] = (
+            float(moved.get("sessions_per_month_last_quarter") or 0) + 1 / 3
+        )
+    return (moved, new_as_of) if counted_in or session else None
 
 
-def _empty_features(day: date) -> dict[str, Any]:
+def _empty_features(day: date, settings: FeaturesSettings) -> dict[str, Any]:
+    """A customer the batch run has not seen: what it would give them before this event."""
     return {
+        **signal_defaults(settings),
+        "paid_orders_30d": 0,
+        "paid_orders_90d": 0,
+        "paid_orders_180d": 0,
         "first_seen_date": day.isoformat(),
         "tenure_days": 0,
         "orders_total": 0,
@@ -127,6 +215,7 @@ def _empty_features(day: date) -> dict[str, Any]:
         "monetary": 0.0,
         "ltv": 0.0,
         "refunded_orders": 0,
+        "sessions_per_month_last_quarter": 0.0,
     }
 
 
@@ -145,7 +234,7 @@ def update_status(
     version, document = version_doc
     day = _local_day(event.ts, rules.timezone)
     if status is None:
-        features, as_of = _empty_features(day), day
+        features, as_of = _empty_features(day, rules.features), day
         before: dict[str, Any] = {}
         since: dict[str, Any] = {}
     else:

@@ -60,6 +60,7 @@ from livebase.segments.settings import (
 
 __all__ = [
     "LiveState",
+    "advance_days",
     "apply_payment",
     "assign_live",
     "live_thresholds",
@@ -328,6 +329,20 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def advance_days(features: Mapping[str, Any], days: int) -> dict[str, Any]:
+    """A status row's built-in day counts ``days`` later (recency, tenure, days since the
+    first payment); signals move with :mod:`livebase.segments.live_signals`.
+
+    >>> advance_days({"recency_days": 3, "tenure_days": None, "frequency": 2}, 2)
+    {'recency_days': 5, 'tenure_days': None, 'frequency': 2}
+    """
+    out = dict(features)
+    for column in ("recency_days", "tenure_days", "days_since_first_paid"):
+        if out.get(column) is not None:
+            out[column] = int(out[column]) + days
+    return out
+
+
 def apply_payment(
     features: Mapping[str, Any],
     *,
@@ -349,12 +364,8 @@ def apply_payment(
     >>> f["recency_days"], f["frequency"], f["monetary"], f["tenure_days"], day
     (0, 1, 990.0, 32, datetime.date(2026, 7, 3))
     """
-    out = dict(features)
     new_as_of = max(as_of, paid_day)
-    shift = (new_as_of - as_of).days
-    for column in ("recency_days", "tenure_days", "days_since_first_paid"):
-        if out.get(column) is not None:
-            out[column] = int(out[column]) + shift
+    out = advance_days(features, (new_as_of - as_of).days)
     last = _day(out.get("last_paid_date"))
     first = _day(out.get("first_paid_date"))
     new_day = last is None or paid_day > last

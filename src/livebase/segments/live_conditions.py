@@ -153,28 +153,25 @@ def _literal(node: exp.Literal) -> Any:
     return int(text)
 
 
-def _and(parts: Sequence[Any]) -> bool | None:
+def _junction(parts: Sequence[Any], decisive: bool) -> bool | None:
+    """SQL's three-valued AND (``decisive`` False: one false part decides) or OR (True)."""
     unknown = False
     for part in parts:
-        if part is False:
-            return False
+        if part is decisive:
+            return bool(decisive)
         if part is None:
             unknown = True
-        elif part is not True:
-            raise _Undecided("AND of a value that is not a condition")
-    return None if unknown else True
+        elif part is not (not decisive):
+            raise _Undecided(f"{'OR' if decisive else 'AND'} of a value that is not a condition")
+    return None if unknown else not decisive
+
+
+def _and(parts: Sequence[Any]) -> bool | None:
+    return _junction(parts, False)
 
 
 def _or(parts: Sequence[Any]) -> bool | None:
-    unknown = False
-    for part in parts:
-        if part is True:
-            return True
-        if part is None:
-            unknown = True
-        elif part is not False:
-            raise _Undecided("OR of a value that is not a condition")
-    return None if unknown else False
+    return _junction(parts, True)
 
 
 def _compile(node: exp.Expression) -> Compiled:

@@ -2,7 +2,8 @@
 
 After a run as of the latest date, each customer's contacts, features, segment per scheme (and
 since when) and the run's thresholds are upserted into ``customer_status`` and
-``status_thresholds`` in one bulk statement (Arrow, through :func:`livebase.ops.bridges.write_arrow`),
+``status_thresholds`` in one bulk statement (Arrow record batches streamed through
+:func:`livebase.ops.bridges.write_arrow`, so a base of millions never sits in memory whole),
 so the worker, the service and live updates read them without touching DuckDB.
 
 >>> from datetime import UTC, date, datetime
@@ -32,8 +33,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-
-import pyarrow as pa
 
 from livebase.features import FeaturesSettings, features_sql, sql_string
 from livebase.ops.bridges import write_arrow
@@ -68,6 +67,53 @@ def _utc_text(column: str, timezone: str) -> str:
     )
 
 
+_FEATURES = "lb_publish_features"
+_BATCH_ROWS = 100_000
+"""Status rows are streamed to the operational store in batches of this many (a base of 10M
+customers never sits in memory whole)."""
+
+
+def _status_sql(schemes: list[str], as_of: date, version: str, timezone: str, now: datetime) -> str:
+    """One status row per customer of the features table: contacts, features, segment and
+    since per scheme, the thresholds version, the last payment (UTC text)."""
+    joins = "\n".join(
+        f"LEFT JOIN ({segment_state_sql(name, as_of)}) s_{i} USING (customer_id)"
+        for i, name in enumerate(schemes)
+    )
+    segment_pairs = ", ".join(f"{sql_string(n)}, s_{i}.{n}_segment" for i, n in enumerate(schemes))
+    since_pairs = ", ".join(
+        f"{sql_string(n)}, CAST(s_{i}.{n}_segment_since AS VARCHAR)" for i, n in enumerate(schemes)
+    )
+    updated = (now if now.tzinfo is None else now.astimezone(UTC)).strftime(_UTC_TEXT)
+    return f"""
+SELECT
+    f.customer_id,
+    c.email,
+    c.phone,
+    c.name,
+    c.timezone,
+    CAST(c.attributes AS VARCHAR) AS attributes,
+    CAST(to_json(f) AS VARCHAR) AS features,
+    CAST(json_object({segment_pairs}) AS VARCHAR) AS segments,
+    CAST(json_object({since_pairs}) AS VARCHAR) AS since,
+    {sql_string(version)} AS thresholds_version,
+    {sql_string(as_of.isoformat())} AS as_of,
+    CASE WHEN st.last_paid_at IS NULL THEN NULL
+         ELSE {_utc_text("st.last_paid_at", timezone)} END AS last_paid_at,
+    {sql_string(updated)} AS updated_at,
+    'batch' AS source
+FROM {_FEATURES} f
+LEFT JOIN customers c USING (customer_id)
+LEFT JOIN (
+    SELECT customer_id, max(paid_at) AS last_paid_at
+    FROM orders
+    WHERE paid_amount > 0 AND paid_at < {sql_string(as_of.isoformat())}::DATE + 1
+    GROUP BY customer_id
+) st USING (customer_id)
+{joins}
+"""
+
+
 def publish_status(
     store: Store,
     ops: OpsStore,
@@ -82,79 +128,28 @@ def publish_status(
     with the run's cut points (:func:`livebase.segments.live.live_thresholds`) under a version
     named by their digest, so live updates recompute every scheme as this run would."""
     schemes = list(segments.schemes)
-    abc_schemes = [(n, s) for n, s in segments.schemes.items() if isinstance(s, AbcScheme)]
-    bounds_joins = "\n".join(
-        f"CROSS JOIN ({abc_monetary_bounds_sql(scheme, 'f')}) b_{i}"
-        for i, (_, scheme) in enumerate(abc_schemes)
-    )
-    bounds_columns = "".join(
-        f",\n    b_{i}.a_min AS _abc_{i}_a_min, b_{i}.b_min AS _abc_{i}_b_min"
-        for i in range(len(abc_schemes))
-    )
-    joins = "\n".join(
-        f"LEFT JOIN ({segment_state_sql(name, run.as_of)}) s_{i} USING (customer_id)"
-        for i, name in enumerate(schemes)
-    )
-    segment_pairs = ", ".join(f"{sql_string(n)}, s_{i}.{n}_segment" for i, n in enumerate(schemes))
-    since_pairs = ", ".join(
-        f"{sql_string(n)}, CAST(s_{i}.{n}_segment_since AS VARCHAR)" for i, n in enumerate(schemes)
-    )
-    updated = (now if now.tzinfo is None else now.astimezone(UTC)).strftime(_UTC_TEXT)
-    sql = f"""
-WITH f AS ({features_sql(features, run.as_of)})
-SELECT
-    f.customer_id,
-    c.email,
-    c.phone,
-    c.name,
-    c.timezone,
-    CAST(c.attributes AS VARCHAR) AS attributes,
-    CAST(to_json(f) AS VARCHAR) AS features,
-    CAST(json_object({segment_pairs}) AS VARCHAR) AS segments,
-    CAST(json_object({since_pairs}) AS VARCHAR) AS since,
-    '' AS thresholds_version,
-    {sql_string(run.as_of.isoformat())} AS as_of,
-    CASE WHEN st.last_paid_at IS NULL THEN NULL
-         ELSE {_utc_text("st.last_paid_at", timezone)} END AS last_paid_at,
-    {sql_string(updated)} AS updated_at,
-    'batch' AS source{bounds_columns}
-FROM f
-LEFT JOIN customers c USING (customer_id)
-LEFT JOIN (
-    SELECT customer_id, max(paid_at) AS last_paid_at
-    FROM orders
-    WHERE paid_amount > 0 AND paid_at < {sql_string(run.as_of.isoformat())}::DATE + 1
-    GROUP BY customer_id
-) st USING (customer_id)
-{joins}
-{bounds_joins}
-"""
-    rows = store.con.sql(sql).to_arrow_table()
-    abc_bounds: dict[str, tuple[float | None, float | None]] = {}
-    for i, (name, _) in enumerate(abc_schemes):
-        a_min, b_min = (f"_abc_{i}_a_min", f"_abc_{i}_b_min")
-        first = (
-            (rows.column(a_min)[0].as_py(), rows.column(b_min)[0].as_py())
-            if rows.num_rows
-            else (None, None)
+    duck = store.con
+    duck.execute(f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS {features_sql(features, run.as_of)}")
+    try:
+        abc_bounds: dict[str, tuple[float | None, float | None]] = {}
+        for name, scheme in segments.schemes.items():
+            if isinstance(scheme, AbcScheme):
+                ((a_min, b_min),) = duck.sql(abc_monetary_bounds_sql(scheme, _FEATURES)).fetchall()
+                abc_bounds[name] = (a_min, b_min)
+        document = live_thresholds(run.thresholds, abc_bounds, segments, run.as_of)
+        digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
+        version = f"{run.as_of.isoformat()}:{digest}"
+        sql = _status_sql(schemes, run.as_of, version, timezone, now)
+        reader = duck.sql(sql).to_arrow_reader(_BATCH_ROWS)
+        written = write_arrow(
+            ops,
+            "customer_status",
+            reader,
+            key=["customer_id"],
+            json_columns=["attributes", "features", "segments", "since"],
         )
-        abc_bounds[name] = first
-        rows = rows.drop_columns([a_min, b_min])
-    document = live_thresholds(run.thresholds, abc_bounds, segments, run.as_of)
-    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
-    version = f"{run.as_of.isoformat()}:{digest}"
-    rows = rows.set_column(
-        rows.schema.get_field_index("thresholds_version"),
-        "thresholds_version",
-        pa.array([version] * rows.num_rows, type=pa.string()),
-    )
-    write_arrow(
-        ops,
-        "customer_status",
-        rows,
-        key=["customer_id"],
-        json_columns=["attributes", "features", "segments", "since"],
-    )
+    finally:
+        duck.execute(f"DROP TABLE IF EXISTS {_FEATURES}")
     with ops.begin() as con:
         upsert(
             con,
@@ -169,4 +164,4 @@ LEFT JOIN (
             ],
             key=["version"],
         )
-    return PublishedStatus(int(rows.num_rows), version, run.as_of)
+    return PublishedStatus(written, version, run.as_of)
