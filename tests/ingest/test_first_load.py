@@ -174,3 +174,18 @@ def test_one_bad_row_parses_again_into_the_table(
     load_file(store, _write(tmp_path, HEADER + _row(1)), OPTIONS)
     load_file(store, _write(tmp_path, HEADER + _row(2)), OPTIONS)
     assert calls == [True, False]  # a store that holds orders merges
+
+
+def test_a_file_too_big_for_the_memory_limit_goes_through_the_table(
+    tmp_path: Path, good_rows: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table path of a first load: one GROUP BY over its rows gives the customers and
+    their state, the same as the straight path's."""
+    straight = Store.in_memory()
+    load_file(straight, _write(tmp_path, good_rows), OPTIONS)
+    calls = _parses(monkeypatch)
+    monkeypatch.setattr(load_module, "fits_in_memory", lambda con, size: False)
+    through = Store.in_memory()
+    result = load_file(through, _write(tmp_path, good_rows), OPTIONS)
+    assert calls == [False] and result.rows_inserted == ROWS
+    assert _tables(through) == _tables(straight)

@@ -41,7 +41,11 @@ from livebase.ingest.cleanup import (
     remove_empty_temp_folder,
     terminate_cleanly,
 )
-from livebase.ingest.first_load import insert_when_all_good, staged_contacts_sql
+from livebase.ingest.first_load import (
+    fits_in_memory,
+    insert_when_all_good,
+    staged_contacts_sql,
+)
 from livebase.ingest.mapping import ColumnMapping, map_columns
 from livebase.ingest.merge import (
     merge_customers,
@@ -301,7 +305,12 @@ def _load(
                 stage("validate")
             first_row = 2 if has_header else 1
             skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
-            if preset.kind == "orders" and not structural and _is_empty(con, "orders"):
+            if (
+                preset.kind == "orders"
+                and not structural
+                and fits_in_memory(con, prepared.read_path.stat().st_size)
+                and _is_empty(con, "orders")
+            ):
                 parse_rows(con, mapping, preset, options, prepared, first_row, skipped, view=True)
                 if stage:
                     stage("merge")
