@@ -11,7 +11,11 @@ This benchmark measures, on the same cp1251 export:
 - ``duckdb 1.4 + encodings``: ``read_csv(..., encoding = 'CP1251')`` in a separate virtual
   environment (created under benchmarks/.data/venv-duckdb14 on first run).
 
-Usage::
+Each contender runs in a fresh process (its peak memory is its own, VmHWM), the contenders
+interleaved (A B C A B C …) ``--runs`` times each (default 5): the median, the spread
+(min … max), the ratio of medians to the floor, the peak memory and the 1-minute load average
+before and after each run, with a WARNING (figures not to be recorded) when the load went
+above one per core. Usage::
 
     .venv/bin/python benchmarks/cp1251.py --rows 1000000
 """
@@ -19,15 +23,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import DATA, Measurement, print_table, run_step
+from _measure import DATA, Measurement, interleave, median_seconds, print_interleaved, run_step
 from ingest import generate
 
 VENV14 = DATA / "venv-duckdb14"
@@ -100,8 +107,7 @@ print(json.dumps({"seconds": time.perf_counter() - started,
 
 
 def run_duckdb14(path: Path) -> Measurement:
-    import json
-
+    """The DuckDB 1.4 contender, in its own interpreter (timing itself, as run_step's do)."""
     done = subprocess.run(
         [str(_duckdb14_python()), "-c", _DUCKDB14, str(path)],
         capture_output=True,
@@ -114,21 +120,41 @@ def run_duckdb14(path: Path) -> Measurement:
     )
 
 
+FLOOR = "utf-8 read_csv (floor)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--runs", type=int, default=5, help="interleaved runs per contender; the median counts"
+    )
     args = parser.parse_args()
     utf8, _ = generate(args.rows)
     cp1251 = cp1251_copy(utf8)
-    rows = [
-        run_step("utf-8 read_csv (floor)", "cp1251", "step_read_utf8", str(utf8)),
-        run_step("livebase transcode + read_csv", "cp1251", "step_livebase_transcode", str(cp1251)),
-        run_duckdb14(cp1251),
-    ]
+    _duckdb14_python()  # the virtual environment is made before any run is timed
+    steps: dict[str, Callable[[], Measurement]] = {
+        FLOOR: partial(run_step, FLOOR, "cp1251", "step_read_utf8", str(utf8)),
+        "livebase transcode + read_csv": partial(
+            run_step,
+            "livebase transcode + read_csv",
+            "cp1251",
+            "step_livebase_transcode",
+            str(cp1251),
+        ),
+        "duckdb 1.4 + encodings": partial(run_duckdb14, cp1251),
+    }
+    results = interleave(steps, args.runs)
     size = cp1251.stat().st_size / 1e6
-    print_table(
-        f"cp1251 export, {args.rows:,} rows ({size:,.0f} MB)", rows, "utf-8 read_csv (floor)"
+    print_interleaved(
+        f"cp1251 export, {args.rows:,} rows ({size:,.0f} MB): {args.runs} interleaved runs each",
+        results,
+        FLOOR,
     )
+    floor = median_seconds(results[FLOOR])
+    print("ratios of medians:")
+    for name in ("livebase transcode + read_csv", "duckdb 1.4 + encodings"):
+        print(f"{name} / utf-8 read_csv: {median_seconds(results[name]) / floor:.2f}x")
 
 
 if __name__ == "__main__":

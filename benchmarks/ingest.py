@@ -10,12 +10,17 @@ Compares, in one run and on the same files:
 - ``re-ingest``: the same CSV loaded again, nothing changed: skipped on its checksum (the
   default), and with ``--force`` (every row re-checked); only the second load is timed.
 
+``--profile`` times instead every statement of one load (and of a ``--force`` re-load of the
+same file), in this process, to show where the time goes: each statement's seconds and share,
+and the Python work between statements (checksum, sniffing, conversions).
+
 Each step runs in a fresh process (peak memory is its own), the steps interleaved (A B C A B C
 …) ``--runs`` times each (default 5): each step's median, spread (min … max), ratio of medians to
 the floor, peak memory, and the 1-minute load average before and after each run, with a
 WARNING (figures not to be recorded) when the load went above one per core. Usage::
 
     .venv/bin/python benchmarks/ingest.py --rows 10000000
+    .venv/bin/python benchmarks/ingest.py --rows 1000000 --profile
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import argparse
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -97,19 +104,28 @@ def generate(rows: int) -> tuple[Path, Path]:
 # -- the measured steps (each runs in a fresh process) ------------------------------------------
 
 
-def step_livebase(path: str, source: str = "") -> str:
-    """``source``: another checkout's ``src`` folder to import livebase from (``--baseline``)."""
+def _options(memory_limit: str = "") -> Any:
+    """The getcourse preset's load options; ``memory_limit``: ``ingest.memory_limit`` ('' for
+    the product's default)."""
+    from livebase.config import IngestConfig
+    from livebase.ingest import PRESETS, LoadOptions
+
+    config = IngestConfig(memory_limit=memory_limit) if memory_limit else IngestConfig()
+    return LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22), config=config)
+
+
+def step_livebase(path: str, source: str = "", memory_limit: str = "") -> str:
+    """``source``: another checkout's ``src`` folder to import livebase from (``--baseline``);
+    ``memory_limit``: ``ingest.memory_limit`` for this load ('' for the default)."""
     if source:
         sys.path.insert(0, source)
-    from livebase.ingest import PRESETS, LoadOptions, load_file
+    from livebase.ingest import load_file
     from livebase.store import Store
 
     folder = Path(tempfile.mkdtemp())
     try:
         with Store.open(folder / "s.duckdb", create=True) as store:
-            result = load_file(
-                store, path, LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22))
-            )
+            result = load_file(store, path, _options(memory_limit))
             return f"{result.rows_inserted:,} orders, {store.fetch_value('SELECT count(*) FROM customers'):,} customers"
     finally:
         shutil.rmtree(folder)
@@ -121,13 +137,13 @@ def step_livebase_reload(path: str, force: bool = False) -> tuple[float, str]:
     row (``livebase ingest --force``)."""
     import time
 
-    from livebase.ingest import PRESETS, LoadOptions, load_file
+    from livebase.ingest import load_file
     from livebase.store import Store
 
     folder = Path(tempfile.mkdtemp())
     try:
         with Store.open(folder / "s.duckdb", create=True) as store:
-            options = LoadOptions(PRESETS["getcourse"], loaded_at=datetime(2026, 11, 22))
+            options = _options()
             load_file(store, path, options)
             started = time.perf_counter()
             result = load_file(store, path, options, force=force)
@@ -183,6 +199,73 @@ def step_pandas(path: str) -> str:
         shutil.rmtree(folder)
 
 
+class TimedConnection:
+    """A DuckDB connection (or cursor) that records how long each statement takes.
+
+    Stands in for ``Store.con`` during ``--profile``: the load's cursor is one too, so every
+    statement of the load is timed; the time between statements is Python's (checksum,
+    sniffing, conversions) and is recorded as such."""
+
+    def __init__(self, con: Any, log: list[tuple[float, str]], clock: list[float]) -> None:
+        self._con = con
+        self._log = log
+        self._clock = clock
+
+    def cursor(self) -> TimedConnection:
+        return TimedConnection(self._con.cursor(), self._log, self._clock)
+
+    def _timed(self, method: str, sql: str, *args: Any) -> Any:
+        started = time.perf_counter()
+        if started - self._clock[0] > 0.05:
+            self._log.append((started - self._clock[0], "(python between statements)"))
+        result = getattr(self._con, method)(sql, *args)
+        self._clock[0] = time.perf_counter()
+        self._log.append((self._clock[0] - started, " ".join(sql.split())))
+        return result
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self._timed("execute", sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self._timed("executemany", sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def profile(path: str, *, memory_limit: str = "", top: int = 25) -> None:
+    """Where the time of one load goes, and of a ``--force`` re-load of the same file."""
+    from livebase.ingest import load_file
+    from livebase.store import Store
+
+    folder = Path(tempfile.mkdtemp())
+    try:
+        with Store.open(folder / "s.duckdb", create=True) as store:
+            options = _options(memory_limit)
+            real = store.con
+            for title, force in (("first load", False), ("re-load --force", True)):
+                log: list[tuple[float, str]] = []
+                clock = [time.perf_counter()]
+                store.con = TimedConnection(real, log, clock)  # type: ignore[assignment]
+                started = time.perf_counter()
+                result = load_file(store, path, options, force=force)
+                total = time.perf_counter() - started
+                store.con = real
+                print(
+                    f"\n{title}: {total:.2f} s, {result.rows_inserted:,} inserted, "
+                    f"{result.rows_updated:,} updated, {result.rows_unchanged:,} unchanged"
+                )
+                print(f"{'seconds':>8} {'share':>6}  statement (in order; the {top} slowest)")
+                slowest = sorted(range(len(log)), key=lambda i: -log[i][0])[:top]
+                for i in sorted(slowest):
+                    seconds, sql = log[i]
+                    print(f"{seconds:>8.2f} {seconds / total:>6.1%}  {sql[:150]}")
+                rest = total - sum(log[i][0] for i in slowest)
+                print(f"{rest:>8.2f} {rest / total:>6.1%}  (the {len(log) - len(slowest)} others)")
+    finally:
+        shutil.rmtree(folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -201,8 +284,22 @@ def main() -> None:
         metavar="SRC",
         help="also run the CSV ingest of another checkout's src folder (before/after, interleaved)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="time every statement of one CSV load and of a --force re-load (no contenders)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="also run the CSV ingest with this ingest.memory_limit (e.g. 8GB), interleaved, "
+        "to see what spilling under the default limit costs",
+    )
     args = parser.parse_args()
     csv_path, parquet_path = generate(args.rows)
+    if args.profile:
+        profile(str(csv_path), memory_limit=args.memory_limit or "")
+        return
     size_mb = csv_path.stat().st_size / 1e6
     csv, parquet = str(csv_path), str(parquet_path)
     steps: dict[str, Callable[[], Measurement]] = {
@@ -227,6 +324,10 @@ def main() -> None:
         steps["baseline ingest CSV"] = partial(
             run_step, "baseline", "ingest", "step_livebase", csv, args.baseline
         )
+    if args.memory_limit:
+        steps[f"ingest CSV, {args.memory_limit}"] = partial(
+            run_step, "memory", "ingest", "step_livebase", csv, "", args.memory_limit
+        )
     if args.only:
         kept = {
             "csv": ["livebase ingest CSV"],
@@ -234,9 +335,8 @@ def main() -> None:
             "reload": ["livebase re-ingest CSV", "re-ingest CSV --force"],
             "pandas": ["pandas read_csv + insert"],
         }
-        names = {FLOOR, "baseline ingest CSV", "livebase ingest CSV"} | {
-            n for o in args.only for n in kept[o]
-        }
+        names = {FLOOR, "baseline ingest CSV", "livebase ingest CSV"}
+        names |= {f"ingest CSV, {args.memory_limit}"} | {n for o in args.only for n in kept[o]}
         steps = {name: step for name, step in steps.items() if name in names}
     results = interleave(steps, args.runs)
     print_interleaved(

@@ -23,7 +23,16 @@ import duckdb
 from livebase.features._sql import window_days
 from livebase.features.settings import FeaturesSettings
 
-__all__ = ["STATE_COLUMNS", "customer_state_sql", "refresh_customer_state", "state_ready"]
+__all__ = [
+    "ORDER_AGGREGATES",
+    "STATE_COLUMNS",
+    "customer_state_sql",
+    "order_aggregates_sql",
+    "refresh_customer_state",
+    "state_from_aggregates_sql",
+    "state_ready",
+    "write_customer_state",
+]
 
 STATE_COLUMNS: Final[tuple[str, ...]] = (
     "customer_id",
@@ -42,15 +51,49 @@ STATE_COLUMNS: Final[tuple[str, ...]] = (
 """The columns of ``customer_state`` (migrations 001 and 006), in the order of the table."""
 
 
-def customer_state_sql(touched: str, load_id: int) -> str:
-    """The SELECT of the ``customer_state`` rows of the customers in the relation ``touched``.
+ORDER_AGGREGATES: Final[tuple[tuple[str, str], ...]] = (
+    ("first_order_at", "MIN(COALESCE(created_at, paid_at))"),
+    ("first_paid_at", "MIN(CASE WHEN paid_amount > 0 THEN paid_at END)"),
+    ("last_paid_at", "MAX(CASE WHEN paid_amount > 0 THEN paid_at END)"),
+    ("paid_orders", "COUNT(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN 1 END)"),
+    ("paid_days", "COUNT(DISTINCT CASE WHEN paid_amount > 0 THEN CAST(paid_at AS DATE) END)"),
+    (
+        "paid_revenue",
+        "CAST(SUM(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN paid_amount END) "
+        "AS DECIMAL(18,2))",
+    ),
+    (
+        "refunded_orders",
+        "COUNT(CASE WHEN status = 'refunded' AND COALESCE(created_at, paid_at) IS NOT NULL "
+        "THEN 1 END)",
+    ),
+    ("last_order_at", "MAX(created_at)"),
+    ("last_paid_any_at", "MAX(paid_at)"),
+)
+"""Per customer, over rows with the columns of ``orders`` (created_at, paid_at, paid_amount,
+status): (name, aggregate) of what ``customer_state`` keeps of the orders."""
 
-    >>> "FROM orders" in customer_state_sql("lb_touched", 3)
+
+def order_aggregates_sql() -> str:
+    """The select list of :data:`ORDER_AGGREGATES`, for a ``GROUP BY customer_id`` over orders.
+
+    >>> order_aggregates_sql().startswith("MIN(COALESCE(created_at, paid_at)) AS first_order_at")
     True
     """
-    return f"""-- customer_state rows recomputed from the orders and events of the touched customers
+    return ",\n        ".join(f"{expr} AS {name}" for name, expr in ORDER_AGGREGATES)
+
+
+def state_from_aggregates_sql(aggregated: str, load_id: int) -> str:
+    """The SELECT of ``customer_state`` rows from ``aggregated``: one row per customer, with
+    ``customer_id`` and the columns of :data:`ORDER_AGGREGATES` (NULL for a customer without
+    orders), joined with that customer's events.
+
+    >>> "FROM events" in state_from_aggregates_sql("lb_aggregated", 3)
+    True
+    """
+    return f"""-- customer_state rows from the customers' order aggregates and their events
 SELECT
-    t.customer_id,
+    o.customer_id,
     o.first_order_at,
     o.first_paid_at,
     o.last_paid_at,
@@ -62,31 +105,51 @@ SELECT
     {int(load_id)} AS updated_load,
     e.first_event_at,
     GREATEST(o.last_order_at, o.last_paid_any_at, e.last_event_at) AS last_seen_at
-FROM (SELECT DISTINCT customer_id FROM {touched}) t
-LEFT JOIN (
-    SELECT
-        customer_id,
-        MIN(COALESCE(created_at, paid_at)) AS first_order_at,
-        MIN(CASE WHEN paid_amount > 0 THEN paid_at END) AS first_paid_at,
-        MAX(CASE WHEN paid_amount > 0 THEN paid_at END) AS last_paid_at,
-        COUNT(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN 1 END) AS paid_orders,
-        COUNT(DISTINCT CASE WHEN paid_amount > 0 THEN CAST(paid_at AS DATE) END) AS paid_days,
-        CAST(SUM(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN paid_amount END)
-             AS DECIMAL(18,2)) AS paid_revenue,
-        COUNT(CASE WHEN status = 'refunded' AND COALESCE(created_at, paid_at) IS NOT NULL
-                   THEN 1 END) AS refunded_orders,
-        MAX(created_at) AS last_order_at,
-        MAX(paid_at) AS last_paid_any_at
-    FROM orders
-    WHERE customer_id IN (SELECT customer_id FROM {touched})
-    GROUP BY customer_id
-) o ON o.customer_id = t.customer_id
+FROM {aggregated} o
 LEFT JOIN (
     SELECT customer_id, MIN(ts) AS first_event_at, MAX(ts) AS last_event_at
     FROM events
-    WHERE customer_id IN (SELECT customer_id FROM {touched})
+    WHERE customer_id IN (SELECT customer_id FROM {aggregated})
     GROUP BY customer_id
-) e ON e.customer_id = t.customer_id"""
+) e ON e.customer_id = o.customer_id"""
+
+
+def customer_state_sql(touched: str, load_id: int) -> str:
+    """The SELECT of the ``customer_state`` rows of the customers in the relation ``touched``.
+
+    >>> "FROM orders" in customer_state_sql("lb_touched", 3)
+    True
+    """
+    aggregated = f"""(
+    SELECT t.customer_id, o.* EXCLUDE (customer_id)
+    FROM (SELECT DISTINCT customer_id FROM {touched}) t
+    LEFT JOIN (
+        SELECT
+        customer_id,
+        {order_aggregates_sql()}
+        FROM orders
+        WHERE customer_id IN (SELECT customer_id FROM {touched})
+        GROUP BY customer_id
+    ) o ON o.customer_id = t.customer_id
+)"""
+    return state_from_aggregates_sql(aggregated, load_id)
+
+
+def write_customer_state(con: duckdb.DuckDBPyConnection, aggregated: str, load_id: int) -> None:
+    """Replace the ``customer_state`` rows of the customers in the table ``aggregated`` (one
+    row per customer: ``customer_id`` and the :data:`ORDER_AGGREGATES` of all their orders).
+
+    A load whose orders are the first of the store computes those aggregates in the same
+    GROUP BY as the customers' contacts, and writes the state from them (no second pass over
+    the orders). Call inside the load's transaction.
+    """
+    con.execute(
+        f"DELETE FROM customer_state WHERE customer_id IN (SELECT customer_id FROM {aggregated})"
+    )
+    columns = ", ".join(STATE_COLUMNS)
+    con.execute(
+        f"INSERT INTO customer_state ({columns})\n{state_from_aggregates_sql(aggregated, load_id)}"
+    )
 
 
 def refresh_customer_state(

@@ -9,7 +9,9 @@ Steps, for one file:
    reader cannot split (missing or extra columns, broken quotes, bad bytes) are collected
    (:mod:`livebase.ingest.staging`).
 3. Parse and validate all rows in one query; each bad cell gets a problem text
-   (:mod:`livebase.ingest.validation`).
+   (:mod:`livebase.ingest.validation`). Into a store without orders, the parse is first a view
+   whose good rows go straight into ``orders``, kept when every row was good and no order id
+   repeats (:mod:`livebase.ingest.first_load`); otherwise rolled back, and on to step 3's table.
 4. If anything is wrong and ``skip_bad_rows`` is off: raise, naming the first rows — nothing
    was written. Otherwise the bad rows go to ``<file>.rejected.csv``
    (:mod:`livebase.ingest.records`).
@@ -39,8 +41,19 @@ from livebase.ingest.cleanup import (
     remove_empty_temp_folder,
     terminate_cleanly,
 )
-from livebase.ingest.mapping import map_columns
-from livebase.ingest.merge import merge_customers, merge_events, merge_orders, next_load_id
+from livebase.ingest.first_load import (
+    fits_in_memory,
+    insert_when_all_good,
+    staged_contacts_sql,
+)
+from livebase.ingest.mapping import ColumnMapping, map_columns
+from livebase.ingest.merge import (
+    merge_customers,
+    merge_events,
+    merge_first_orders_customers,
+    merge_orders,
+    next_load_id,
+)
 from livebase.ingest.options import LoadOptions
 from livebase.ingest.parsing import quote
 from livebase.ingest.presets import Preset
@@ -210,7 +223,7 @@ def _load(
                 f"not a memory size: '{options.config.memory_limit}' (e.g. 2GB)",
                 key="ingest.memory_limit",
             ) from exc
-    merging = succeeded = False
+    merging = succeeded = retried = False
     with terminate_cleanly():
         try:
             if stage:
@@ -292,6 +305,25 @@ def _load(
                 stage("validate")
             first_row = 2 if has_header else 1
             skipped = sorted(set(reject_lines) | set(prepared.skipped_lines))
+            if (
+                preset.kind == "orders"
+                and not structural
+                and fits_in_memory(con, prepared.read_path.stat().st_size)
+                and _is_empty(con, "orders")
+            ):
+                parse_rows(con, mapping, preset, options, prepared, first_row, skipped, view=True)
+                if stage:
+                    stage("merge")
+                merging = True
+                first = _first_orders(store, con, prepared, mapping, options, fingerprint)
+                if first is not None:
+                    succeeded = True
+                    return first
+                # a row is not good, or an order id repeats: the detailed path says so
+                retried = True
+                con.execute("DROP VIEW lb_rows")
+                if stage:
+                    stage("validate")
             parsed_rows = parse_rows(con, mapping, preset, options, prepared, first_row, skipped)
             cols = parsed_rows.columns
             table = "lb_rows"
@@ -338,7 +370,7 @@ def _load(
                     # with no row rejected, the merge's rows are the parsed rows: their
                     # repeated ids are counted already
                     repeated = None if total else parsed_rows.repeated_ids
-                    counts = merge_orders(con, good, load_id, repeated)
+                    counts = merge_orders(con, good, load_id, repeated, _contacts(mapping))
                 elif preset.kind == "customers":
                     counts = merge_customers(con, good, load_id, cols)
                 else:
@@ -374,7 +406,80 @@ def _load(
             succeeded = True
             return result
         finally:
-            _clean_up(store, con, workdir, rolled_back=merging and not succeeded)
+            _clean_up(store, con, workdir, rolled_back=retried or (merging and not succeeded))
+
+
+@contextlib.contextmanager
+def _reset(con: duckdb.DuckDBPyConnection, setting: str) -> Iterator[None]:
+    """``setting`` back to its default when the block ends (after its transaction did)."""
+    try:
+        yield
+    finally:
+        con.execute(f"RESET {setting}")
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def _contacts(mapping: ColumnMapping) -> tuple[str, ...]:
+    """Those of email, phone and name the file has (``lb_rows`` holds NULL for the others)."""
+    return tuple(c for c in ("email", "phone", "name") if mapping.fields.get(c))
+
+
+def _first_orders(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    prepared: PreparedFile,
+    mapping: ColumnMapping,
+    options: LoadOptions,
+    fingerprint: str,
+) -> LoadResult | None:
+    """The store's first orders, straight from the view ``lb_rows`` into ``orders``, when
+    every row is good (:mod:`livebase.ingest.first_load`); None, with nothing written, when
+    not."""
+    result = None
+    # the rows' order in the table means nothing (each load's rows carry their row numbers)
+    con.execute("SET preserve_insertion_order = false")
+    with _store_errors(store), _reset(con, "preserve_insertion_order"):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            load_id = next_load_id(con)
+            inserted = insert_when_all_good(con, load_id, len(mapping.headers))
+            if inserted is not None:
+                merge_first_orders_customers(
+                    con,
+                    load_id,
+                    _contacts(mapping),
+                    staged_contacts_sql(mapping),
+                )
+                result = LoadResult(
+                    load_id,
+                    options.preset.kind,
+                    prepared.display,
+                    prepared.checksum,
+                    options.preset.name,
+                    inserted,
+                    inserted,
+                    0,
+                    0,
+                    0,
+                    0,
+                    None,
+                    options.loaded_at,
+                    options.clock(),
+                    prepared.encoding,
+                    tuple(mapping.notes),
+                    fingerprint,
+                )
+                record_load(con, result)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT" if result is not None else "ROLLBACK")
+    return result
 
 
 def _clean_up(

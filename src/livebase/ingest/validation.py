@@ -38,7 +38,7 @@ from livebase.ingest.row_rules import (
 from livebase.ingest.source import PreparedFile
 from livebase.ingest.staging import blank_row_sql
 
-__all__ = ["ParsedRows", "collect_problems", "parse_rows", "problem_columns"]
+__all__ = ["ParsedRows", "cell_sql", "collect_problems", "parse_rows", "problem_columns"]
 
 _REQUIRED = quote(N_("a value is required here"))
 # what Excel shows in a cell whose formula failed
@@ -89,7 +89,7 @@ def _decimal_mode(
     return "comma" if delimiter == ";" else "point"
 
 
-def _cell(mapping: ColumnMapping, name: str, *, trimmed: bool = False) -> str | None:
+def cell_sql(mapping: ColumnMapping, name: str, *, trimmed: bool = False) -> str | None:
     """The staged cell of a field (the first non-empty one when several columns map to it);
     ``trimmed``: without surrounding spaces."""
     positions = mapping.fields.get(name)
@@ -131,13 +131,20 @@ def parse_rows(
     prepared: PreparedFile,
     first_row: int,
     reject_lines: list[int],
+    *,
+    view: bool = False,
 ) -> ParsedRows:
     """Create ``lb_rows``: one typed row per staged row, with its problems (``_problems``
-    and ``_e_*`` columns, NULL when the row is good)."""
+    and ``_e_*`` columns, NULL when the row is good).
+
+    With ``view``, ``lb_rows`` is a view (parsed when read) and the rules across rows
+    (customers found by contact, conflicting duplicates) are not applied: for a first load
+    that inserts the good rows straight into ``orders`` and takes the detailed path when one
+    row is not good (:mod:`livebase.ingest.first_load`)."""
     cfg = options.config
     low = cfg.dates.min.isoformat()
     high = (options.loaded_at + timedelta(days=cfg.dates.max_days_after_load)).isoformat(sep=" ")
-    amount_cells = [c for n in ("amount", "paid_amount") if (c := _cell(mapping, n))]
+    amount_cells = [c for n in ("amount", "paid_amount") if (c := cell_sql(mapping, n))]
     decimal = _decimal_mode(con, amount_cells, options, prepared.delimiter)
 
     # layer 0: each field's cell trimmed once; the builders' layers follow, then the values
@@ -146,7 +153,7 @@ def parse_rows(
     select: list[str] = []
     problems: list[tuple[str, str]] = []
     for spec in preset.fields:
-        cell = _cell(mapping, spec.name, trimmed=True)
+        cell = cell_sql(mapping, spec.name, trimmed=True)
         if cell is None:
             continue
         text = f"_t_{spec.name}"
@@ -231,7 +238,7 @@ def parse_rows(
     )
     parsed_sql = stacked_select(staged, ["*"], layered, ["_row", "_row_id", *select, *problem_cols])
     columns = {"_row", "_row_id", "attributes"}
-    columns |= {spec.name for spec in preset.fields if _cell(mapping, spec.name) is not None}
+    columns |= {spec.name for spec in preset.fields if cell_sql(mapping, spec.name) is not None}
     columns |= {f"_e_{name}" for name, _ in problems}
     # rows carry their staged row id, so their order need not be kept (faster on 2 cores)
     con.execute("SET preserve_insertion_order = false")
@@ -239,7 +246,9 @@ def parse_rows(
     repeated = None
     try:
         if preset.kind == "orders":
-            repeated = _derive_orders(con, mapping, options, parsed_sql, columns, field_checks)
+            repeated = _derive_orders(
+                con, mapping, options, parsed_sql, columns, field_checks, view=view
+            )
         else:
             _record_checks(con, field_checks)
             con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(parsed_sql, field_checks)}")
@@ -255,9 +264,12 @@ def _derive_orders(
     parsed_sql: str,
     cols: set[str],
     field_checks: list[str],
+    *,
+    view: bool = False,
 ) -> int | None:
     """Order status, revenue amount and date, customer and order ids, row-level rules.
-    Returns how many rows repeat an order id of an earlier row (None when not counted)."""
+    Returns how many rows repeat an order id of an earlier row (None when not counted).
+    With ``view``: ``lb_rows`` is a view, and the rules across rows are left out."""
     _status_table(con, options)
     # the checks in the order a row's problems are listed; the two that later passes update
     # (customer by contact, conflicting duplicates) stay columns of their own
@@ -357,6 +369,9 @@ def _derive_orders(
                  THEN 'no date: the order has neither a creation nor a payment date' END
                 AS _e_nodate
         FROM base"""
+    if view:
+        con.execute(f"CREATE TEMP VIEW lb_rows AS {_folded(derived, folded)}")
+        return None
     con.execute(f"CREATE TEMP TABLE lb_rows AS {_folded(derived, folded)}")
     if "email" in cols or "phone" in cols:
         resolve_customers_by_contact(con, "email" in cols, "phone" in cols)
