@@ -310,7 +310,9 @@ def live_status_workspace(customers: int) -> Path:
     config = ws.config
     now = datetime.combine(LOG_AS_OF, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
     with ws.open_store() as store, ws.open_ops() as ops:
-        if customers > 1_000_000:  # as segment.py beyond 10M orders: the build must fit beside others
+        if (
+            customers > 1_000_000
+        ):  # as segment.py beyond 10M orders: the build must fit beside others
             store.con.execute("SET memory_limit = '6GB'")
         run = run_segmentation(
             store, config.features, config.segments, LOG_AS_OF, ran_at=now, collect=False

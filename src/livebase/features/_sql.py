@@ -207,6 +207,7 @@ def _only(customers: str | None, keyword: str, column: str = "customer_id") -> s
     ``customers``; empty when None."""
     return "" if customers is None else f"{keyword} {column} IN ({customers})"
 
+
 def _repeat_days_cte(as_of: date, bounds: Sequence[date], customers: str | None = None) -> str:
     """CTE ``repeat_days``: per customer, the counted orders beyond the first of each paid day.
 
@@ -232,6 +233,7 @@ def _repeat_days_cte(as_of: date, bounds: Sequence[date], customers: str | None 
     GROUP BY customer_id
 ),
 """
+
 
 def _log_ctes(
     settings: FeaturesSettings,
@@ -277,6 +279,7 @@ order_facts AS (
     GROUP BY customer_id
 ){suffix}"""
 
+
 def _state_ctes(
     settings: FeaturesSettings, as_of: date, days: int, customers: str | None = None
 ) -> str:
@@ -315,6 +318,7 @@ order_facts AS (  -- all history from customer_state (kept up to date on ingest)
     LEFT JOIN window_facts w ON w.customer_id = s.customer_id{state_only}
 )"""
 
+
 def _event_cte(
     settings: FeaturesSettings, as_of: date, source: FeatureSource, customers: str | None = None
 ) -> str:
@@ -338,6 +342,7 @@ def _event_cte(
     FROM events{where}
     GROUP BY customer_id
 )"""
+
 
 def features_sql(
     settings: FeaturesSettings,
