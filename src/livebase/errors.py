@@ -211,6 +211,17 @@ class ConvergenceError(ModelError):
         super().__init__(f"{message} ({detail})" if detail else message)
 
 
+class ParametersAtLimitError(ConvergenceError):
+    """An unconstrained fit drove parameters to 0 or infinity (the data do not identify the
+    model); ``params`` holds where the optimiser stopped."""
+
+    def __init__(
+        self, message: str, *, params: dict[str, float], state: dict[str, object] | None = None
+    ) -> None:
+        self.params = dict(params)
+        super().__init__(message, state=state)
+
+
 class ExperimentError(LivebaseError):
     """An experiment is unknown, or its data cannot give a readout."""
 

@@ -67,10 +67,15 @@ def test_the_audit_base_gives_limits_and_the_fallback_forecasts_the_truth(
 ) -> None:
     calibration, future = monthly_base()
     s = summarise(calibration, UNTIL, unit="weeks")
-    # before: the plain maximum-likelihood fit runs off to the limits, silently
-    raw = BGNBD.fit(s)
-    assert raw.r > 1e6 and raw.a < 1e-9
-    assert outside_box(raw.params, purchase_box(s)) == ["r", "alpha", "a", "b"]
+    # before: the plain maximum-likelihood fit runs off to the limits; where it stops depends on
+    # SciPy's L-BFGS-B (1.17 lands ``a`` on the e^-30 edge, which is an error of its own)
+    try:
+        raw = BGNBD.fit(s)
+    except ConvergenceError as e:
+        assert "ran off to 0 or infinity" in str(e)
+    else:
+        assert raw.r > 1e6 and raw.a < 1e-9
+        assert outside_box(raw.params, purchase_box(s)) == ["r", "alpha", "a", "b"]
     # after: a warning with the reason, and a constrained fit inside the range
     fit = quiet_fit_clv(s, model)
     purchase_warnings = [w for w in fit.warnings if w.part == "purchases"]

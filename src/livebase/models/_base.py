@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import roots_jacobi
 
-from livebase.errors import ConvergenceError, ModelError
+from livebase.errors import ConvergenceError, ModelError, ParametersAtLimitError
 
 __all__ = [
     "SANE_RANGE",
@@ -191,9 +191,10 @@ def maximise_log_likelihood(
         )
     at_bound = [n for n, z in zip(names, result.x, strict=True) if abs(z) >= 29.9]
     if at_bound and box is None:
-        raise ConvergenceError(
+        raise ParametersAtLimitError(
             f"{model}: parameter(s) {', '.join(at_bound)} ran off to 0 or infinity; the data "
             "do not identify the model (too few repeat buyers, or a too short calibration period)",
+            params=params,
             state=state,
         )
     if not result.success:

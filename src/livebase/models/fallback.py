@@ -46,7 +46,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from livebase.errors import ConvergenceError
+from livebase.errors import ConvergenceError, ParametersAtLimitError
 from livebase.models._base import Box, FittedModel, outside_box, sane_box
 from livebase.models.bgnbd import BGNBD
 from livebase.models.gamma_gamma import GammaGamma
@@ -203,21 +203,27 @@ def _fit_in_range(
     fit: Callable[[Box | None], M], box: Box, label: str, part: Part
 ) -> tuple[M, list[ClvWarning]]:
     """``fit(None)`` when it converges inside ``box``; else ``fit(box)`` with a warning."""
+    fitted: M | None = None
     try:
         fitted = fit(None)
+        params = fitted.params
+    except ParametersAtLimitError as exc:  # stopped on the edge of e^±30: limits as well
+        params = exc.params
     except ConvergenceError as exc:
-        at_bound = False
+        params = {}
         problem = f"the maximum-likelihood fit did not converge ({exc})"
-    else:
-        outside = outside_box(fitted.params, box)
-        if not outside:
-            return fitted, []
-        at_bound = True
-        shown = _shown({n: fitted.params[n] for n in outside})
+    outside = outside_box(params, box) if params else []
+    if fitted is not None and not outside:
+        return fitted, []
+    at_bound = bool(outside)
+    if at_bound:
+        shown = _shown({n: params[n] for n in outside})
         problem = (
             f"the maximum-likelihood estimates {shown} are limits, not numbers to forecast "
-            f"with: {_why(fitted.params, outside, box)}"
+            f"with: {_why(params, outside, box)}"
         )
+    elif params:
+        problem = "the maximum-likelihood fit ran off to 0 or infinity"
     refit = fit(box)
     message = _refit_message(label, problem, refit.params, box)
     return refit, [ClvWarning(_CODES[part, at_bound], part, message)]
