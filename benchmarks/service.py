@@ -357,9 +357,14 @@ def time_live_status(root: str, customers: int, events: int, seed: int) -> tuple
     rules = live_rules(ws)
     ids = _customer_ids(customers, events + 1, seed)
     ts = datetime(2026, 7, 1, 12, tzinfo=UTC) + timedelta(seconds=seed)
+    # the workspace is kept between invocations: event ids new to its inbox each time (the same
+    # ids again would be refused as duplicates and move nothing)
+    invocation = time.time_ns()
     with ws.open_ops() as ops:
         batches = [
-            parse_batch([_order(f"live-{seed}-{i}", c, ts)], max_batch=1, timezone="UTC")
+            parse_batch(
+                [_order(f"live-{invocation}-{seed}-{i}", c, ts)], max_batch=1, timezone="UTC"
+            )
             for i, c in enumerate(ids)
         ]
         accept_events(ops, batches[0], rules, source="bench", now=ts)  # warm: thresholds, rules
