@@ -27,12 +27,14 @@ from livebase.errors import ExperimentError
 
 __all__ = [
     "GLOBAL_HOLDOUT",
+    "arm_bounds",
     "assign_arms",
     "assignment_sql",
     "bucket_of",
     "exclude_global_holdout",
     "global_holdout",
     "global_holdout_sql",
+    "hash32_sql",
     "new_assignments",
     "validate_shares",
 ]
@@ -195,6 +197,28 @@ def _case(hash_expr: str, shares: Mapping[str, float]) -> str:
 
 def _hash_sql(customer_id_column: str, salt: str) -> str:
     key = f"{_sql_literal(salt + ':')} || CAST({customer_id_column} AS VARCHAR)"
+    return f"CAST('0x' || substr(md5({key}), 1, 8) AS UBIGINT)"
+
+
+def arm_bounds(shares: Mapping[str, float]) -> list[tuple[str, int]]:
+    """Each arm with the exclusive upper bound of its range of the 32-bit hash, in order: a
+    customer whose hash (:func:`hash32_sql`) is below the first bound gets the first arm, and
+    so on; the last bound is 2**32.
+
+    >>> arm_bounds({"treatment": 0.9, "holdout": 0.1})
+    [('treatment', 3865470566), ('holdout', 4294967296)]
+    """
+    return _thresholds(shares)
+
+
+def hash32_sql(customer_id_column: str, salt_sql: str) -> str:
+    """The 32-bit hash :func:`assign_arms` cuts into arms, as SQL, the salt an SQL expression
+    (a column, so that one statement can assign under many salts).
+
+    >>> print(hash32_sql("customer_id", "salt"))
+    CAST('0x' || substr(md5(salt || ':' || CAST(customer_id AS VARCHAR)), 1, 8) AS UBIGINT)
+    """
+    key = f"{salt_sql} || ':' || CAST({customer_id_column} AS VARCHAR)"
     return f"CAST('0x' || substr(md5({key}), 1, 8) AS UBIGINT)"
 
 

@@ -25,6 +25,7 @@ from livebase.orchestrate.entry import ts_sql
 from livebase.orchestrate.frame import FRAME, checked_rule, segment_columns
 from livebase.orchestrate.plan_types import StateTables
 from livebase.orchestrate.playbook import Playbook
+from livebase.orchestrate.settings import PolicySettings
 from livebase.orchestrate.steps import contact_fields, contact_sql, decisions_sql, frame_flags_sql
 from livebase.orchestrate.tick_sql import days_sql, scalar, table_from_arrow
 
@@ -56,6 +57,19 @@ def _quiet_hours(
     return out
 
 
+def _reservations_since(policy: PolicySettings, t: str) -> str:
+    """The filter on a planned message's time that keeps every reservation a cap or the
+    arbitration window can count at ``t``: a step is never due before ``t`` (quiet hours only
+    move it later) and a window of length W counts reservations strictly within W of it."""
+    windows = [rule.window for rule in policy.caps]
+    if policy.arbitration is not None:
+        windows.append(policy.arbitration)
+    if not windows:
+        return "FALSE"
+    seconds = int(max(windows).total_seconds())
+    return f"l.ts > {t} - INTERVAL {seconds} SECOND"
+
+
 def advance(
     con: Any,
     config: LivebaseConfig,
@@ -85,7 +99,7 @@ def advance(
         f"""INSERT INTO lb_pb_res
         SELECT l.customer_id, l.channel, l.ts, l.playbook, FALSE FROM {state.ledger} l
         WHERE l.type = 'planned' AND coalesce(l.reason, 'marketing') = 'marketing'
-          AND l.ts > {t} - INTERVAL 400 DAY
+          AND {_reservations_since(policy, t)}
           AND NOT EXISTS (SELECT 1 FROM {state.ledger} c WHERE c.message_key = l.message_key
                           AND c.type = 'cancelled')"""
     )
@@ -100,6 +114,9 @@ def advance(
     window = policy.arbitration
     arbitration = None if window is None else (str(policy.arbitration_window), window)
     max_steps = max(len(pb.steps) for pb in playbooks)
+    earliest = con.execute(
+        "SELECT min(entered_at) FROM lb_pb_w WHERE state = 'active' AND arm = 'treatment'"
+    ).fetchall()[0][0]
     for _ in range(max_steps + 1):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE lb_pb_dec AS "
@@ -116,6 +133,7 @@ def advance(
                 contact=contact,
                 require_consent=policy.require_consent,
                 by_address=hashed > 0,
+                reactions_since=earliest,
             )
         )
         if scalar(con, "SELECT count(*) FROM lb_pb_dec") == 0:

@@ -4,7 +4,7 @@ Both are set-based over **all** playbooks at once (a handful of statements per t
 the number of playbooks). :func:`mark_exits` ends active journeys whose customer bought
 (``exit_when``) or reached the conversion goal since entry, the playbooks' exit rules joined in
 as a small table (``lb_pb_exit_rules``). :func:`enter` admits who the trigger and audience let
-in (``entry.entry_sql`` of every playbook, as one UNION ALL), each assigned to treatment, the
+in (``entry.candidates_sql`` of every playbook, as one UNION ALL, then the journey limits), each assigned to treatment, the
 playbook's holdout or the global holdout (salted hash, stable), with the assignment and
 held-out ledger rows of the tick.
 
@@ -23,8 +23,14 @@ from typing import Any
 
 from livebase.config import LivebaseConfig
 from livebase.features import sql_string
-from livebase.measure.assignment import assignment_sql
-from livebase.orchestrate.entry import entry_sql, ts_sql
+from livebase.measure.assignment import arm_bounds, hash32_sql
+from livebase.orchestrate.entry import (
+    candidates_sql,
+    entry_limits,
+    journey_summary_columns,
+    limits_reason_sql,
+    ts_sql,
+)
 from livebase.orchestrate.frame import FRAME, checked_rule
 from livebase.orchestrate.plan_types import PlaybookCounts, StateTables
 from livebase.orchestrate.playbook import Playbook
@@ -97,39 +103,51 @@ def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int
     return {str(name): int(n) for name, n in rows}
 
 
-def _entrants_sql(config: LivebaseConfig, pb: Playbook, as_of: datetime, journeys: str) -> str:
-    """The entrants of one playbook with their arms (a branch of the tick's UNION ALL)."""
+_INACTIVE = "lb_pb_inactive"
+"""The frame rows inside some inactivity trigger's window (one scan for all such playbooks)."""
+
+
+def _inactivity_window(pb: Playbook) -> str | None:
+    """``recency_days BETWEEN n AND n + catch-up`` of an inactivity trigger, else None."""
+    n = pb.trigger.inactivity_days
+    if pb.trigger.kind != "inactivity" or n is None:
+        return None
+    return f"recency_days BETWEEN {n} AND {n + pb.trigger.catch_up_days}"
+
+
+def _candidates_sql(config: LivebaseConfig, pb: Playbook, as_of: datetime) -> str:
+    """Who the trigger and audience of ``pb`` admit (a branch of the tick's UNION ALL)."""
     audience = pb.audience
     where = checked_rule(config, audience.where, "audience.where")
     exclude = checked_rule(
         config, audience.exclude.where if audience.exclude else None, "audience.exclude.where"
     )
     frame = FRAME
-    if pb.trigger.kind == "inactivity":  # only the triggered can enter: scan only them
-        n = pb.trigger.inactivity_days
-        assert n is not None
-        frame = (
-            f"(SELECT * FROM {FRAME} WHERE recency_days "
-            f"BETWEEN {n} AND {n + pb.trigger.catch_up_days})"
+    window = _inactivity_window(pb)
+    if window is not None:  # only the triggered can enter: scan only them
+        frame = f"(SELECT * FROM {_INACTIVE} WHERE {window})"
+    sql = candidates_sql(pb, as_of, where=where, exclude_where=exclude, frame=frame)
+    return f"SELECT {sql_string(pb.name)} AS playbook, c.* FROM ({sql}) c"
+
+
+def _playbook_rows(config: LivebaseConfig, playbooks: Sequence[Playbook]) -> str:
+    """VALUES of (playbook, cooldown_days, max_entries, h, salt, p_bound, g, g_bound): each
+    playbook's limits and the hash bounds of its arms (treatment below ``p_bound``, global
+    holdout below ``g_bound``; ``measure.assignment.arm_bounds``)."""
+    rows = []
+    for pb in playbooks:
+        marketing = pb.purpose == "marketing"
+        g = config.policy.global_holdout if marketing else 0.0
+        h = pb.holdout if marketing else 0.0
+        p_bound = arm_bounds({"treatment": 1 - h, "holdout": h})[0][1] if h > 0 else 2**32
+        g_bound = arm_bounds({"holdout": g, "eligible": 1 - g})[0][1] if g > 0 else 0
+        cooldown, most = entry_limits(pb)
+        rows.append(
+            f"({sql_string(pb.name)}, {cooldown}, {most}, CAST({h} AS DOUBLE), "
+            f"{sql_string(pb.holdout_salt)}, CAST({p_bound} AS UBIGINT), CAST({g} AS DOUBLE), "
+            f"CAST({g_bound} AS UBIGINT))"
         )
-    sql = entry_sql(pb, as_of, journeys=journeys, where=where, exclude_where=exclude, frame=frame)
-    marketing = pb.purpose == "marketing"
-    g = config.policy.global_holdout if marketing else 0.0
-    global_arm = (
-        f"({assignment_sql('e.customer_id', config.policy.global_salt, {'holdout': g, 'eligible': 1 - g})})"
-        if g > 0
-        else "'eligible'"
-    )
-    h = pb.holdout if marketing else 0.0
-    pb_arm = (
-        f"({assignment_sql('e.customer_id', pb.holdout_salt, {'treatment': 1 - h, 'holdout': h})})"
-        if h > 0
-        else "'treatment'"
-    )
-    return f"""SELECT {sql_string(pb.name)} AS playbook, e.customer_id, e.occurrence,
-            {global_arm} AS g_arm, {pb_arm} AS p_arm, {g > 0} AS global_unit,
-            CAST({h} AS DOUBLE) AS h, {sql_string(pb.holdout_salt)} AS salt
-        FROM ({sql}) e WHERE e.reason = 'enters'"""
+    return ", ".join(rows)
 
 
 def enter(
@@ -140,24 +158,60 @@ def enter(
     state: StateTables,
     counts: Mapping[str, PlaybookCounts],
 ) -> None:
-    """Admit the entrants of every playbook into ``lb_pb_w`` (see the module docstring)."""
+    """Admit the entrants of every playbook into ``lb_pb_w`` (see the module docstring).
+
+    Three statements whatever the number of playbooks: the candidates the triggers and
+    audiences admit, the journey summary of those candidates only (the journeys of the store
+    with this tick's working copy winning), and the entrants the journey limits let in.
+    """
     if not playbooks:
         return
     t = ts_sql(as_of)
-    names = ", ".join(sql_string(pb.name) for pb in playbooks)
-    # journeys already running or past, plus this tick's exits (the working copy wins)
+    windows = [w for w in map(_inactivity_window, playbooks) if w is not None]
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lb_pb_jall AS
-        SELECT customer_id, playbook, occurrence, entered_at, state
-        FROM {state.journeys} j WHERE playbook IN ({names}) AND NOT EXISTS (
-            SELECT 1 FROM lb_pb_w w WHERE w.customer_id = j.customer_id
-              AND w.playbook = j.playbook AND w.occurrence = j.occurrence)
-        UNION ALL SELECT customer_id, playbook, occurrence, entered_at, state FROM lb_pb_w"""
+        f"CREATE OR REPLACE TEMP TABLE {_INACTIVE} AS SELECT * FROM {FRAME} "
+        f"WHERE {' OR '.join(f'({w})' for w in windows) or 'FALSE'}"
     )
-    branches = "\n        UNION ALL ".join(
-        _entrants_sql(config, pb, as_of, "lb_pb_jall") for pb in playbooks
+    branches = "\n        UNION ALL ".join(_candidates_sql(config, pb, as_of) for pb in playbooks)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lb_pb_cands AS {branches}")
+    # the candidates' journeys first (few), then the working copy's override
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_jsum AS
+        WITH mine AS MATERIALIZED (
+            SELECT j.customer_id, j.playbook, j.occurrence, j.entered_at, j.state
+            FROM {state.journeys} j SEMI JOIN lb_pb_cands c USING (playbook, customer_id)
+        )
+        SELECT playbook, customer_id, {journey_summary_columns()}
+        FROM (
+            SELECT j.customer_id, j.playbook, j.occurrence, j.entered_at, j.state
+            FROM mine j
+            WHERE NOT EXISTS (
+                SELECT 1 FROM lb_pb_w w WHERE w.customer_id = j.customer_id
+                  AND w.playbook = j.playbook AND w.occurrence = j.occurrence)
+            UNION ALL
+            SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, w.state
+            FROM lb_pb_w w SEMI JOIN lb_pb_cands c USING (playbook, customer_id)
+        ) GROUP BY playbook, customer_id"""
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE lb_pb_enter AS {branches}")
+    g_hash = hash32_sql("e.customer_id", sql_string(config.policy.global_salt))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lb_pb_enter AS
+        WITH p(playbook, cooldown_days, max_entries, h, salt, p_bound, g, g_bound) AS (
+            VALUES {_playbook_rows(config, playbooks)}),
+        e AS (
+            SELECT c.playbook, c.customer_id, coalesce(j.max_occ, 0) + 1 AS occurrence,
+                   p.h, p.salt, p.p_bound, p.g, p.g_bound,
+                   {limits_reason_sql(as_of, "p.cooldown_days", "p.max_entries")} AS reason
+            FROM lb_pb_cands c JOIN p USING (playbook)
+            LEFT JOIN lb_pb_jsum j USING (playbook, customer_id)
+        )
+        SELECT e.playbook, e.customer_id, e.occurrence,
+               CASE WHEN {g_hash} < e.g_bound THEN 'holdout' ELSE 'eligible' END AS g_arm,
+               CASE WHEN {hash32_sql("e.customer_id", "e.salt")} < e.p_bound
+                    THEN 'treatment' ELSE 'holdout' END AS p_arm,
+               e.g > 0 AS global_unit, e.h, e.salt
+        FROM e WHERE e.reason = 'enters'"""
+    )
     arm = "CASE WHEN e.g_arm = 'holdout' THEN 'global_holdout' ELSE e.p_arm END"
     first_due = f"{t} + {days_sql('s.after_days')}"
     con.execute(

@@ -22,7 +22,16 @@ from livebase.features import sql_string
 from livebase.orchestrate.frame import FRAME
 from livebase.orchestrate.playbook import Playbook, Schedule, Trigger
 
-__all__ = ["ENTRY_REASONS", "entry_sql", "segments_sql", "trigger_sql"]
+__all__ = [
+    "ENTRY_REASONS",
+    "candidates_sql",
+    "entry_limits",
+    "entry_sql",
+    "journey_summary_columns",
+    "limits_reason_sql",
+    "segments_sql",
+    "trigger_sql",
+]
 
 ENTRY_REASONS = (
     "enters",
@@ -126,6 +135,72 @@ def trigger_sql(trigger: Trigger, as_of: datetime, alias: str) -> str:
     return "CAST(NULL AS TIMESTAMP)" if moment is None else ts_sql(moment)
 
 
+def _signals_sql(
+    playbook: Playbook, as_of: datetime, where: str | None, exclude_where: str | None, frame: str
+) -> str:
+    """One row per frame customer: customer_id, trigger_ts, in_segments, where_ok, excluded."""
+    audience = playbook.audience
+    excluded_parts = []
+    if audience.exclude is not None:
+        if audience.exclude.segments:
+            excluded_parts.append(f"({segments_sql(audience.exclude.segments, 'f')} IS TRUE)")
+        if exclude_where:
+            excluded_parts.append(f"(({exclude_where}) IS TRUE)")
+    excluded = " OR ".join(excluded_parts) or "FALSE"
+    return f"""SELECT f.customer_id, {trigger_sql(playbook.trigger, as_of, "f")} AS trigger_ts,
+               ({segments_sql(audience.segments, "f")}) IS TRUE AS in_segments,
+               ({where or "TRUE"}) IS TRUE AS where_ok,
+               {excluded} AS excluded
+        FROM {frame} f"""
+
+
+def journey_summary_columns() -> str:
+    """The aggregates of a customer's journeys that the limits read (over ``state``,
+    ``entered_at``, ``occurrence``)."""
+    return (
+        "bool_or(state = 'active') AS active, max(entered_at) AS last_entered, "
+        "count(*) AS entries, max(occurrence) AS max_occ"
+    )
+
+
+def limits_reason_sql(as_of: datetime, cooldown_days: str, max_entries: str) -> str:
+    """The entry reason of a customer the trigger and audience admit: the journey limits
+    (``in_journey``, ``already_entered``, ``cooldown``, ``max_entries``) or ``enters``.
+
+    Reads ``trigger_ts`` and the journey summary (``active``, ``last_entered``, ``entries``;
+    NULL when the customer never entered); ``cooldown_days`` and ``max_entries`` are SQL
+    (literals, or columns of a table of playbooks).
+    """
+    t = ts_sql(as_of)
+    return f"""CASE WHEN coalesce(active, FALSE) THEN 'in_journey'
+             WHEN last_entered >= trigger_ts THEN 'already_entered'
+             WHEN last_entered > {t} - to_days(CAST({cooldown_days} AS INTEGER)) THEN 'cooldown'
+             WHEN coalesce(entries, 0) >= {max_entries} THEN 'max_entries'
+             ELSE 'enters' END"""
+
+
+def entry_limits(playbook: Playbook) -> tuple[int, int]:
+    """(cooldown in days, most entries) of ``playbook``, unlimited entries as 2**31 - 1."""
+    return playbook.cooldown_days, playbook.max_entries or 2**31 - 1
+
+
+def candidates_sql(
+    playbook: Playbook,
+    as_of: datetime,
+    *,
+    where: str | None,
+    exclude_where: str | None,
+    frame: str = FRAME,
+) -> str:
+    """customer_id, trigger_ts of the frame customers whose trigger fired and whom the audience
+    admits: the only ones :func:`limits_reason_sql` can let in (the planner's first cut)."""
+    signals = _signals_sql(playbook, as_of, where, exclude_where, frame)
+    return (
+        f"SELECT customer_id, trigger_ts FROM ({signals}) "
+        "WHERE trigger_ts IS NOT NULL AND in_segments AND where_ok AND NOT excluded"
+    )
+
+
 def entry_sql(
     playbook: Playbook,
     as_of: datetime,
@@ -140,40 +215,22 @@ def entry_sql(
     ``where``/``exclude_where`` are the audience rules already checked (normalised SQL);
     ``journeys`` is the journeys table (local times).
     """
-    t = ts_sql(as_of)
     name = sql_string(playbook.name)
-    audience = playbook.audience
-    excluded_parts = []
-    if audience.exclude is not None:
-        if audience.exclude.segments:
-            excluded_parts.append(f"({segments_sql(audience.exclude.segments, 'f')} IS TRUE)")
-        if exclude_where:
-            excluded_parts.append(f"(({exclude_where}) IS TRUE)")
-    excluded = " OR ".join(excluded_parts) or "FALSE"
-    max_entries = playbook.max_entries or 2**31 - 1
     return f"""
     WITH lb_j AS (
-        SELECT customer_id, bool_or(state = 'active') AS active, max(entered_at) AS last_entered,
-               count(*) AS entries, max(occurrence) AS max_occ
+        SELECT customer_id, {journey_summary_columns()}
         FROM {journeys} WHERE playbook = {name} GROUP BY customer_id
     ),
     lb_e AS (
-        SELECT f.customer_id, {trigger_sql(playbook.trigger, as_of, "f")} AS trigger_ts,
-               ({segments_sql(audience.segments, "f")}) IS TRUE AS in_segments,
-               ({where or "TRUE"}) IS TRUE AS where_ok,
-               {excluded} AS excluded,
-               coalesce(j.active, FALSE) AS active, j.last_entered,
-               coalesce(j.entries, 0) AS entries, coalesce(j.max_occ, 0) + 1 AS occurrence
-        FROM {frame} f LEFT JOIN lb_j j USING (customer_id)
+        SELECT s.*, j.active, j.last_entered, j.entries,
+               coalesce(j.max_occ, 0) + 1 AS occurrence
+        FROM ({_signals_sql(playbook, as_of, where, exclude_where, frame)}) s
+        LEFT JOIN lb_j j USING (customer_id)
     )
     SELECT customer_id, trigger_ts, occurrence,
         CASE WHEN trigger_ts IS NULL THEN 'not_triggered'
              WHEN NOT in_segments THEN 'not_in_segments'
              WHEN NOT where_ok THEN 'audience_rule'
              WHEN excluded THEN 'excluded'
-             WHEN active THEN 'in_journey'
-             WHEN last_entered >= trigger_ts THEN 'already_entered'
-             WHEN last_entered > {t} - INTERVAL {playbook.cooldown_days} DAY THEN 'cooldown'
-             WHEN entries >= {max_entries} THEN 'max_entries'
-             ELSE 'enters' END AS reason
+             ELSE {limits_reason_sql(as_of, *map(str, entry_limits(playbook)))} END AS reason
     FROM lb_e"""

@@ -137,15 +137,19 @@ def decisions_sql(
     contact: str,
     require_consent: bool,
     by_address: bool = True,
+    reactions_since: datetime | None = None,
 ) -> str:
     """The decision of every due step of ``work`` (journeys in treatment, due by ``as_of``).
 
     ``flags`` is a SELECT over the frame (``frame_flags_sql``): only the rows of the customers
     with a due step are computed. Suppressions match by customer or by address hash, each an
     equi-join (the first reason in sort order wins); ``by_address`` false (no suppression
-    has an address hash) spares hashing every due step's address.
+    has an address hash) spares hashing every due step's address. ``reactions_since`` (the
+    earliest entry of a journey that can be due) lets the reactions be read from that moment
+    on only: a reaction to a step of a journey comes after the journey's entry.
     """
     t = ts_sql(as_of)
+    since = "" if reactions_since is None else f" AND l.ts >= {ts_sql(reactions_since)}"
     return f"""
     WITH d AS (
         SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, w.next_due_at, w.idx,
@@ -165,7 +169,7 @@ def decisions_sql(
             SELECT cd.key, cd.kind FROM cd JOIN {ledger} l
               ON l.message_key = cd.customer_id || '|' || cd.playbook || '|'
                                  || cd.occurrence || '|' || cd.ref
-            WHERE l.ts <= {t}
+            WHERE l.ts <= {t}{since} AND l.type IN ('opened', 'clicked')
               AND ((l.type = 'opened' AND cd.kind IN ('not_opened', 'no_reaction'))
                 OR (l.type = 'clicked' AND cd.kind IN ('not_clicked', 'no_reaction')))
             UNION ALL
