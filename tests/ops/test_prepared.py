@@ -76,7 +76,9 @@ def test_update_and_returning(ops_store: OpsStore) -> None:
     )
     pick = Prepared(
         OUTBOX.update()
-        .where(OUTBOX.c.key.in_([sa.bindparam("k0"), sa.bindparam("k1")]), OUTBOX.c.status == "sent")
+        .where(
+            OUTBOX.c.key.in_([sa.bindparam("k0"), sa.bindparam("k1")]), OUTBOX.c.status == "sent"
+        )
         .values(lease_owner="me")
         .returning(OUTBOX.c.key),
         ["k0", "k1"],
