@@ -38,12 +38,20 @@ def test_insert_stores_what_core_stores(ops_store: OpsStore) -> None:
     with ops_store.begin() as con:
         con.execute(sa.insert(SEND_LEDGER), [_ledger("core", NOW.astimezone(MSK))])
         assert prepared.execute(con, [_ledger("prepared", NOW.astimezone(MSK))]) in (1, -1)
+        # None in a JSON column: stored as Core stores it (JSON null unless none_as_null)
+        con.execute(sa.insert(SEND_LEDGER), [{**_ledger("core-null", NOW), "detail": None}])
+        prepared.execute(con, [{**_ledger("prepared-null", NOW), "detail": None}])
     with ops_store.read() as con:
         rows = {
             r["event_id"]: dict(r)
             for r in con.execute(sa.select(SEND_LEDGER).order_by(SEND_LEDGER.c.event_id)).mappings()
         }
+        sql_null = dict(
+            con.execute(sa.select(SEND_LEDGER.c.event_id, SEND_LEDGER.c.detail.is_(None))).all()
+        )
+    assert sql_null["prepared-null"] == sql_null["core-null"]
     core, ours = rows.pop("core"), rows.pop("prepared")
+    assert rows.pop("prepared-null")["detail"] is rows.pop("core-null")["detail"] is None
     assert ours["ts"] == core["ts"] == NOW
     assert ours["detail"] == core["detail"] == _ledger("x", NOW)["detail"]
     assert ours["cost"] == core["cost"] == 0.05

@@ -72,7 +72,7 @@ class _Compiled:
                 self.defaults[name] = (_python_default(prefetch[name], name), process)
             elif not bind.required:
                 value = bind.effective_value
-                self.constants[name] = value if process is None or value is None else process(value)
+                self.constants[name] = value if process is None else process(value)
             else:
                 raise ValueError(f"no value for the parameter {name} of: {self.sql}")
             self.plan.append((name, True, None))
@@ -82,7 +82,7 @@ class _Compiled:
         fixed = dict(self.constants)
         for name, (make, process) in self.defaults.items():
             value = make()
-            fixed[name] = value if process is None or value is None else process(value)
+            fixed[name] = value if process is None else process(value)
         plan = self.plan
         return [
             [
@@ -100,6 +100,8 @@ def _python_default(column: sa.Column[Any], name: str) -> Callable[[], Any]:
     if default.is_callable:
         function = default.arg
         return lambda: function(None)  # Core wraps a no-argument callable to take a context
+    if not default.is_scalar:
+        raise ValueError(f"no value for the parameter {name} (its default is SQL)")
     value = default.arg
     return lambda: value
 
