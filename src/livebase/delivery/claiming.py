@@ -42,6 +42,7 @@ from livebase.delivery.ledger import insert_new, ledger_row
 from livebase.delivery.links import unsubscribe_url
 from livebase.delivery.templates import TEMPLATES_DIR, Renderer
 from livebase.errors import TemplateError
+from livebase.ops.prepared import Prepared
 from livebase.ops.tables import MESSAGE_LINKS, MESSAGE_REFS, OUTBOX, SEND_LEDGER
 from livebase.orchestrate.send_check import address_hash, check_batch, contact_for
 from livebase.orchestrate.settings import PolicySettings
@@ -56,16 +57,17 @@ __all__ = [
     "templates_state",
 ]
 
-_DEFER = (
+_DEFER = Prepared(
     OUTBOX.update()
     .where(OUTBOX.c.key == sa.bindparam("b_key"))
     .values(
         next_attempt_at=sa.bindparam("b_until"),
         updated_at=sa.bindparam("b_now"),
         last_error=sa.bindparam("b_reason"),
-    )
+    ),
+    ["b_key", "b_until", "b_now", "b_reason"],
 )
-_CLOSE = (
+_CLOSE = Prepared(
     OUTBOX.update()
     .where(OUTBOX.c.key == sa.bindparam("b_key"))
     .values(
@@ -74,9 +76,10 @@ _CLOSE = (
         lease_until=None,
         updated_at=sa.bindparam("b_now"),
         last_error=sa.bindparam("b_reason"),
-    )
+    ),
+    ["b_key", "b_status", "b_now", "b_reason"],
 )
-_TAKE = (
+_TAKE = Prepared(
     OUTBOX.update()
     .where(OUTBOX.c.key == sa.bindparam("b_key"))
     .values(
@@ -87,7 +90,8 @@ _TAKE = (
         next_attempt_at=None,
         updated_at=sa.bindparam("b_now"),
         message_id=sa.bindparam("b_mid"),
-    )
+    ),
+    ["b_key", "b_owner", "b_until", "b_attempt", "b_now", "b_mid"],
 )
 
 
@@ -212,8 +216,7 @@ def claim_due(
             )
             approved.append(row)
     for statement, params in ((_DEFER, deferred), (_CLOSE, closed), (_TAKE, taken)):
-        if params:
-            con.execute(statement, params)
+        statement.execute(con, params)
     insert_new(con, SEND_LEDGER, ledger)
     return Claimed(approved, check.statuses, len(rows))
 
@@ -301,8 +304,8 @@ def prepare(con: Connection, rendered: Rendered, now: datetime, tally: Tally) ->
     insert_new(con, MESSAGE_LINKS, links)
     if not rendered.broken:
         return
-    con.execute(
-        _CLOSE,
+    _CLOSE.execute(
+        con,
         [
             {"b_key": row["key"], "b_status": "failed", "b_now": now, "b_reason": error[:2000]}
             for row, error in rendered.broken

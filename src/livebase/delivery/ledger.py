@@ -13,6 +13,7 @@ the same event twice adds nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+
+from livebase.ops.prepared import Prepared
 
 __all__ = ["insert_new", "ledger_row"]
 
@@ -51,18 +54,20 @@ def ledger_row(
     }
 
 
-def _insert_ignoring(table: sa.Table, dialect: str) -> Any:
+@functools.lru_cache(maxsize=64)  # a few tables, one set of columns each
+def _insert_ignoring(table: sa.Table, dialect: str, columns: tuple[str, ...]) -> Prepared:
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return Prepared(postgresql.insert(table).on_conflict_do_nothing(), columns)
     # SQLAlchemy cannot cache the compiled form of SQLite's ON CONFLICT DO NOTHING (it compiles
     # it again on every execution, which costs more than the insert); INSERT OR IGNORE caches
-    return sa.insert(table).prefix_with("OR IGNORE", dialect="sqlite")
+    return Prepared(sa.insert(table).prefix_with("OR IGNORE", dialect="sqlite"), columns)
 
 
 def insert_new(con: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` in one batched statement, skipping those whose primary key exists
-    (``ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite). Every row must
-    have the same columns, all the table's required ones among them."""
+    (``ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite; a prepared
+    statement, :mod:`livebase.ops.prepared`). Every row must have the same columns, all the
+    table's required ones among them."""
     if not rows:
         return
-    con.execute(_insert_ignoring(table, con.dialect.name), list(rows))
+    _insert_ignoring(table, con.dialect.name, tuple(rows[0])).execute(con, rows)

@@ -27,7 +27,6 @@ False
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,7 +75,8 @@ def sign(keys: SigningKeys, purpose: LinkPurpose, message_key: str, index: int =
 
 def _mac(key: bytes, purpose: str, message_key: str, index: int) -> str:
     text = f"{purpose}\x00{message_key}\x00{index}".encode()
-    return hmac.new(key, text, hashlib.sha256).hexdigest()[:_SIG_CHARS]
+    # the one-shot C digest: the same HMAC as hmac.new(key, text, sha256), a third of the time
+    return hmac.digest(key, text, "sha256").hex()[:_SIG_CHARS]
 
 
 def verify(

@@ -24,9 +24,11 @@ attempt 3 claimed by another worker.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -39,6 +41,7 @@ from livebase.delivery.ledger import insert_new, ledger_row
 from livebase.delivery.outcomes import OutcomeWrites
 from livebase.delivery.templates import Renderer
 from livebase.errors import StoreError
+from livebase.ops.prepared import Prepared
 from livebase.ops.store import OpsStore
 from livebase.ops.tables import OUTBOX, SEND_LEDGER
 from livebase.orchestrate.settings import PolicySettings
@@ -62,20 +65,31 @@ _RELEASE = (
         updated_at=sa.bindparam("b_now"),
     )
 )
-_HAND_OVER = (
-    OUTBOX.update()
-    .where(
-        OUTBOX.c.key.in_(sa.bindparam("b_keys", expanding=True)),
-        OUTBOX.c.status == "sending",
-        OUTBOX.c.lease_owner == sa.bindparam("b_claimed"),
+
+
+@functools.lru_cache(maxsize=32)  # one per group size: a few
+def _hand_over(count: int) -> Prepared:
+    """Hand ``count`` claims over (``b_key0``…): drop their ``#claimed`` suffix, returning the
+    keys that still had it. One statement per group size: a prepared statement takes no
+    expanding ``IN`` list."""
+    keys = [f"b_key{i}" for i in range(count)]
+    statement = (
+        OUTBOX.update()
+        .where(
+            OUTBOX.c.key.in_([sa.bindparam(key) for key in keys]),
+            OUTBOX.c.status == "sending",
+            OUTBOX.c.lease_owner == sa.bindparam("b_claimed"),
+        )
+        .values(
+            lease_owner=sa.bindparam("b_owner"),
+            lease_until=sa.bindparam("b_until"),
+            updated_at=sa.bindparam("b_now"),
+        )
+        .returning(OUTBOX.c.key)
     )
-    .values(
-        lease_owner=sa.bindparam("b_owner"),
-        lease_until=sa.bindparam("b_until"),
-        updated_at=sa.bindparam("b_now"),
-    )
-    .returning(OUTBOX.c.key)
-)
+    return Prepared(statement, [*keys, "b_claimed", "b_owner", "b_until", "b_now"])
+
+
 _DOUBT = (
     OUTBOX.update()
     .where(OUTBOX.c.key == sa.bindparam("b_key"), OUTBOX.c.attempts == sa.bindparam("b_attempt"))
@@ -253,19 +267,14 @@ class Outbox:
             writes.write(con)
             if not starting:
                 return []
-            handed = {
-                str(key)
-                for (key,) in con.execute(
-                    _HAND_OVER,
-                    {
-                        "b_keys": [claim.key for claim in starting],
-                        "b_claimed": self.owner + CLAIMED,
-                        "b_owner": self.owner,
-                        "b_until": now + self.settings.lease,
-                        "b_now": now,
-                    },
-                )
-            }
+            params: dict[str, Any] = {f"b_key{i}": claim.key for i, claim in enumerate(starting)}
+            params.update(
+                b_claimed=self.owner + CLAIMED,
+                b_owner=self.owner,
+                b_until=now + self.settings.lease,
+                b_now=now,
+            )
+            handed = {str(key) for (key,) in _hand_over(len(starting)).fetch(con, params)}
         return [claim for claim in starting if claim.key in handed]
 
     def record(

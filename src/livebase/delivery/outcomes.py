@@ -40,12 +40,13 @@ from livebase.channels.base import SendOutcome
 from livebase.channels.settings import ChannelSettings
 from livebase.delivery.claims import Claim, DeliverySettings, Tally, backoff
 from livebase.delivery.ledger import insert_new, ledger_row
+from livebase.ops.prepared import Prepared
 from livebase.ops.tables import OUTBOX, SEND_LEDGER, SUPPRESSIONS
 from livebase.orchestrate.send_check import address_hash
 
 __all__ = ["OutcomeWrites"]
 
-_SETTLE = (
+_SETTLE = Prepared(
     OUTBOX.update()
     .where(
         OUTBOX.c.key == sa.bindparam("b_key"),
@@ -61,7 +62,8 @@ _SETTLE = (
         lease_owner=None,
         lease_until=None,
         updated_at=sa.bindparam("b_now"),
-    )
+    ),
+    ["b_key", "b_attempt", "b_status", "b_next", "b_sent", "b_error", "b_now"],
 )
 
 
@@ -157,5 +159,5 @@ class OutcomeWrites:
         transaction."""
         insert_new(con, SUPPRESSIONS, self.suppressions)
         if self.outbox:
-            con.execute(_SETTLE, self.outbox)
+            _SETTLE.execute(con, self.outbox)
         insert_new(con, SEND_LEDGER, self.ledger)

@@ -213,11 +213,13 @@ class Renderer:
         self._text_env = _environment(root, autoescape=False)
         self._html_env = _environment(root, autoescape=True)
         self._files: dict[tuple[str, str, str | None, tuple[str, ...]], str] = {}
+        self._globals: dict[tuple[int, str], dict[str, Any]] = {}
 
     def refresh(self) -> None:
         """Look for template files again (the worker calls it before each batch: a file added
         or edited meanwhile is used from the next batch on)."""
         self._files.clear()
+        self._globals.clear()
         for env in (self._text_env, self._html_env):
             if env.cache is not None:
                 env.cache.clear()
@@ -321,7 +323,12 @@ class Renderer:
             template = env.get_template(file)
             if not template.blocks:
                 return {b: template.render(context) if b == "text" else None for b in blocks}
-            shared = template.new_context(context)
+            # the template's globals merged once per template, not once per context (Jinja
+            # copies them from a ChainMap for every context it makes otherwise)
+            globals_ = self._globals.get((id(env), file))
+            if globals_ is None:
+                globals_ = self._globals[(id(env), file)] = dict(template.globals)
+            shared = template.new_context({**globals_, **context}, shared=True)
             rendered: dict[str, str | None] = {}
             for block in blocks:
                 render = template.blocks.get(block)
