@@ -117,7 +117,12 @@ def advance(
     earliest = con.execute(
         "SELECT min(entered_at) FROM lb_pb_w WHERE state = 'active' AND arm = 'treatment'"
     ).fetchall()[0][0]
+    due = f"""SELECT count(*) FROM lb_pb_w w JOIN lb_pb_steps s
+        ON s.playbook = w.playbook AND s.idx = w.idx
+        WHERE w.state = 'active' AND w.arm = 'treatment' AND w.next_due_at <= {t}"""
     for _ in range(max_steps + 1):
+        if scalar(con, due) == 0:  # the due steps of decisions_sql: none, no pass
+            break
         con.execute(
             "CREATE OR REPLACE TEMP TABLE lb_pb_dec AS "
             + decisions_sql(
@@ -136,8 +141,6 @@ def advance(
                 reactions_since=earliest,
             )
         )
-        if scalar(con, "SELECT count(*) FROM lb_pb_dec") == 0:
-            break
         zones = [r[0] for r in con.execute("SELECT DISTINCT tz FROM lb_pb_dec").fetchall()]
         moved = _quiet_hours(con, config, as_of, zones)
         quiet_rows = pa.table(
