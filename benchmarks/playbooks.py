@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/playbooks.py                 # 1M customers, 5 repeats, replay 100k
     .venv/bin/python benchmarks/playbooks.py --customers 100000 --repeats 5 --replay-customers 0
     .venv/bin/python benchmarks/playbooks.py --only replay --repeats 5   # the replay alone
+    .venv/bin/python benchmarks/playbooks.py --only replay --baseline ../old/src  # against old code
 
 The floor is the bare SQL that selects the same audiences (features as of the day, segments
 from the history, the triggers and audience rules) without any policy: the least a tick must
@@ -16,6 +17,7 @@ The replay (``--only replay`` runs it alone) runs ``repeats`` times interleaved 
 reference, the same replay rebuilding the customer frame from the whole log every day (the
 path before the carried frame; ``--no-reference`` leaves it out), each in a fresh process;
 both print a digest of their outbox and ledger, which must be equal (the same plans).
+``--baseline SRC`` makes the reference the replay of another checkout's code instead.
 """
 
 from __future__ import annotations
@@ -247,9 +249,22 @@ print(json.dumps({{"seconds": elapsed, "peak_mb":
 """
 
 
-def _fresh(function: str, path: str) -> dict[str, object]:
+_BASELINE = "replay_baseline"
+"""The name of the replay run with another checkout's code (``--baseline``)."""
+
+
+def _fresh(function: str, path: str, baseline: str | None = None) -> dict[str, object]:
+    """Run ``function(path)`` in a fresh process; ``replay_baseline`` runs ``replay_run`` with
+    the ``livebase`` package of the checkout ``baseline`` (its ``src``) first on the path."""
+    env = dict(os.environ)
+    if function == _BASELINE:
+        assert baseline is not None
+        function = "replay_run"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
     code = _CHILD.format(here=str(Path(__file__).resolve().parent), function=function, path=path)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{function} failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -279,11 +294,13 @@ def _table(title: str, runs: dict[str, list[dict[str, object]]], reference: str)
     return table
 
 
-def _interleaved(names: list[str], path: str, repeats: int) -> dict[str, list[dict[str, object]]]:
+def _interleaved(
+    names: list[str], path: str, repeats: int, baseline: str | None = None
+) -> dict[str, list[dict[str, object]]]:
     runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
     for _ in range(max(repeats, 1)):
         for name in names:  # interleaved: all see the same machine
-            runs[name].append(_fresh(name, path))
+            runs[name].append(_fresh(name, path, baseline))
     return runs
 
 
@@ -303,6 +320,12 @@ def main() -> None:
         action="store_true",
         help="replay: leave out the reference (the frame rebuilt every day)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="replay: the reference is the replay of another checkout's code (its src folder, "
+        "for example a worktree of main) instead of the frame rebuilt every day",
+    )
     args = parser.parse_args()  # fmt: skip
     console = Console()
     cores = os.cpu_count() or 1
@@ -314,10 +337,11 @@ def main() -> None:
         console.print(_table(title, runs, "floor"))
     if args.only in ("all", "replay") and args.replay_customers:
         small = build(args.replay_customers)
-        names = ["replay_run"] if args.no_reference else ["replay_rebuilt", "replay_run"]
+        reference = _BASELINE if args.baseline else "replay_rebuilt"
+        names = ["replay_run"] if args.no_reference else [reference, "replay_run"]
         # the tick alone runs the replay once; --only replay repeats it like the tick
         repeats = args.repeats if args.only == "replay" else 1
-        runs = _interleaved(names, small, repeats)
+        runs = _interleaved(names, small, repeats, args.baseline)
         title = (
             f"Replay {REPLAY_START}…{REPLAY_END}, one tick a day, "
             f"{args.replay_customers:,} customers"
