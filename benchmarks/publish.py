@@ -137,12 +137,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--old-src", type=Path, help="another src tree, run interleaved")
     args = parser.parse_args()
-    from bridges import prepare
+    from bridges import prepare_store
 
     trees = {"new": SRC} | ({"old": args.old_src} if args.old_src else {})
     cores = os.cpu_count() or 1
     for customers in (int(c) for c in args.customers.split(",")):
-        prepare(customers)
+        prepare_store(customers)
         runs: dict[str, list[dict[str, dict[str, float]]]] = {t: [] for t in trees}
         for repeat in range(args.repeats):
             for tag, src in reversed(trees.items()) if repeat % 2 else trees.items():

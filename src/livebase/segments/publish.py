@@ -2,7 +2,7 @@
 
 After a run as of the latest date, the run's thresholds are upserted into
 ``status_thresholds``, then each customer's contacts, features, segment per scheme (and since
-when) into ``customer_status`` (Arrow record batches in customer order streamed through
+when) into ``customer_status`` (Arrow record batches in about customer order streamed through
 :func:`livebase.ops.bridges.write_arrow`, so a base of millions never sits in memory whole),
 so the worker, the service and live updates read them without touching DuckDB.
 
@@ -124,7 +124,6 @@ LEFT JOIN (
     GROUP BY customer_id
 ) st USING (customer_id)
 {joins}
-ORDER BY f.customer_id
 """
 
 
@@ -143,7 +142,13 @@ def publish_status(
     named by their digest, so live updates recompute every scheme as this run would."""
     schemes = list(segments.schemes)
     duck = store.con
-    duck.execute(f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS {features_sql(features, run.as_of)}")
+    # in customer order: the status rows come out in (nearly) the same order, so the upsert
+    # writes customer_status and its key index page after page; an ORDER BY on the status
+    # query itself would hold every row in memory (0.9 GB more at 1M customers)
+    duck.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS "
+        f"SELECT * FROM ({features_sql(features, run.as_of)}) ORDER BY customer_id"
+    )
     try:
         abc_bounds: dict[str, tuple[float | None, float | None]] = {}
         for name, scheme in segments.schemes.items():
