@@ -90,7 +90,13 @@ class BridgeReport:
 
 @contextlib.contextmanager
 def adbc_connect(ops: OpsStore) -> Iterator[Any]:
-    """An ADBC (Arrow-native) connection to the operational store."""
+    """An ADBC (Arrow-native) connection to the operational store.
+
+    On SQLite, keep it open only while this process has no other connection to the file: the
+    driver bundles its own copy of SQLite (3.53 beside Python's 3.40), and two copies in one
+    process break each other's POSIX locks: with a ``sqlite3`` connection opened and closed
+    between two ADBC commits, new connections no longer saw the later commits until the ADBC
+    connection closed (sqlite.org/howtocorrupt.html, 2.2.1)."""
     url = ops.engine.url
     if url.get_backend_name() == "sqlite":
         import adbc_driver_sqlite.dbapi as adbc_sqlite
