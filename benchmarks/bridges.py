@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -40,19 +39,16 @@ def _paths(customers: int) -> tuple[Path, Path]:
     return folder / "analytics.duckdb", folder / "ledger.sqlite"
 
 
-def prepare(customers: int) -> None:
-    """A DuckDB store with ``customers`` customers, ~3 orders each, segmented as of AS_OF;
-    an operational store with a send ledger of ``customers`` rows."""
-    from livebase.ops import SEND_LEDGER, OpsStore, sqlite_url
+def prepare_store(customers: int) -> None:
+    """A DuckDB store with ``customers`` customers, ~3 orders each, segmented as of AS_OF."""
     from livebase.segments.run import run_segmentation
     from livebase.segments.settings import FeaturesSettings, SegmentsSettings
     from livebase.store import Store
 
-    store_path, ledger_path = _paths(customers)
-    if store_path.exists() and ledger_path.exists():
+    store_path = _paths(customers)[0]
+    if store_path.exists():
         return
-    shutil.rmtree(store_path.parent, ignore_errors=True)
-    store_path.parent.mkdir(parents=True)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
     with Store.open(store_path, create=True) as store:
         store.con.execute(
             f"""INSERT INTO customers (customer_id, email, phone, name, first_load, last_load)
@@ -73,6 +69,17 @@ def prepare(customers: int) -> None:
         run_segmentation(
             store, FeaturesSettings(), SegmentsSettings(), AS_OF, ran_at=datetime(2026, 7, 1)
         )
+
+
+def prepare(customers: int) -> None:
+    """:func:`prepare_store`, and an operational store with a send ledger of ``customers``
+    rows."""
+    from livebase.ops import SEND_LEDGER, OpsStore, sqlite_url
+
+    prepare_store(customers)
+    ledger_path = _paths(customers)[1]
+    if ledger_path.exists():
+        return
     ops = OpsStore.open(sqlite_url(ledger_path))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with ops.begin() as con:

@@ -291,10 +291,11 @@ def run_direct(root: Path, batches: int, size: int) -> float:
 def live_status_workspace(customers: int) -> Path:
     """A school workspace over segment.py's seeded log of ``customers × 10`` orders, segmented
     as of its AS_OF and published to its operational store (built once, kept in .data)."""
-    from _measure import DATA
+    from _measure import DATA, PEAK_MB
     from livebase.segments.publish import publish_status
     from livebase.segments.run import run_segmentation
     from livebase.workspace import Workspace, init_workspace
+    from publish import WalWatch
     from segment import AS_OF as LOG_AS_OF
     from segment import build_store, generate
 
@@ -317,10 +318,17 @@ def live_status_workspace(customers: int) -> Path:
         run = run_segmentation(
             store, config.features, config.segments, LOG_AS_OF, ran_at=now, collect=False
         )
-        publish_status(
-            store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
+        started = time.perf_counter()
+        with WalWatch(ws.root / "ops.sqlite") as wal:
+            publish_status(
+                store, ops, config.features, config.segments, run, timezone=config.timezone, now=now
+            )
+        published = (
+            f"{customers} customers published in {time.perf_counter() - started:.0f} s, "
+            f"WAL peak {wal.peak / 2**20:,.0f} MB, peak RSS {eval(PEAK_MB):,.0f} MB"
         )
-    ready.write_text(f"{customers} customers published\n", encoding="utf-8")
+    print(published, flush=True)
+    ready.write_text(published + "\n", encoding="utf-8")
     return ws.root
 
 

@@ -222,3 +222,17 @@ def test_publish_streams_a_base_in_batches_and_writes_every_row_once(
     assert store.con.sql(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'lb_publish_features'"
     ).fetchall() == [(0,)]
+
+
+def test_publishing_the_same_run_again_rewrites_no_row(ops_store: OpsStore) -> None:
+    """A re-run (or a retry after a failure) of a publish leaves unchanged statuses alone:
+    their ``updated_at`` stays that of the publish that wrote them."""
+    store = _small_store()
+    features, segments = FeaturesSettings(), SegmentsSettings()
+    run = run_segmentation(store, features, segments, date(2026, 6, 30), ran_at=T0)
+    publish_status(store, ops_store, features, segments, run, timezone="UTC", now=T0)
+    later = T0 + timedelta(hours=5)
+    publish_status(store, ops_store, features, segments, run, timezone="UTC", now=later)
+    with ops_store.read() as con:
+        stamps = set(con.execute(sa.select(CUSTOMER_STATUS.c.updated_at)).scalars())
+    assert stamps == {T0}

@@ -8,8 +8,9 @@ SQL. Rows are chosen by ``recorded_at`` (the writer's clock) re-reading an overl
 upserted by key, so a transaction that committed late or a row updated twice is still copied
 exactly once. Timestamps become the workspace's local time, like every analytics timestamp.
 
-analytics → ops: :func:`write_arrow` upserts an Arrow table into an operational table in one
-statement from a staging table (used by ``segments.publish`` after each segmentation run).
+analytics → ops: :func:`write_arrow` upserts Arrow rows into an operational table in batches,
+each from a TEMP staging table in its own short transaction (used by ``segments.publish``
+after each segmentation run).
 
 Reading goes through ADBC (``adbc_driver_sqlite`` / ``adbc_driver_postgresql``), which hands
 Arrow record batches straight to DuckDB.
@@ -89,7 +90,13 @@ class BridgeReport:
 
 @contextlib.contextmanager
 def adbc_connect(ops: OpsStore) -> Iterator[Any]:
-    """An ADBC (Arrow-native) connection to the operational store."""
+    """An ADBC (Arrow-native) connection to the operational store.
+
+    On SQLite, keep it open only while this process has no other connection to the file: the
+    driver bundles its own copy of SQLite (3.53 beside Python's 3.40), and two copies in one
+    process break each other's POSIX locks: with a ``sqlite3`` connection opened and closed
+    between two ADBC commits, new connections no longer saw the later commits until the ADBC
+    connection closed (sqlite.org/howtocorrupt.html, 2.2.1)."""
     url = ops.engine.url
     if url.get_backend_name() == "sqlite":
         import adbc_driver_sqlite.dbapi as adbc_sqlite
@@ -104,7 +111,7 @@ def adbc_connect(ops: OpsStore) -> Iterator[Any]:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        con = adbc_pg.connect(libpq)
+        con = adbc_pg.connect(libpq, autocommit=True)
     try:
         yield con
     finally:
@@ -214,6 +221,71 @@ def pull_operational(
     return BridgeReport(copied, time.perf_counter() - started)
 
 
+BULK_CACHE_KIB = 131_072
+"""SQLite page cache of the bulk writer's connection (KiB): one batch's pages stay in memory
+until its commit instead of spilling to the WAL mid-transaction (the default is 2 MB)."""
+
+
+def _upsert_sql(
+    ops: OpsStore,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    json_columns: Sequence[str],
+    stamps: Sequence[str],
+    stage: str,
+) -> str:
+    """``INSERT … SELECT … FROM stage ON CONFLICT DO UPDATE`` that leaves a row alone when no
+    column but ``stamps`` differs (a re-publish of unchanged rows writes no page)."""
+    postgres = ops.dialect == "postgresql"
+    casts = {c: f"CAST({c} AS JSON)" if postgres and c in json_columns else c for c in columns}
+    if postgres:
+        table_columns = METADATA.tables[table].columns
+        for c in columns:
+            kind = table_columns[c].type
+            if isinstance(kind, sa.types.TypeDecorator):
+                casts[c] = f"CAST({c} AS TIMESTAMP)"
+            elif isinstance(kind, sa.Date):
+                casts[c] = f"CAST({c} AS DATE)"
+    updates = [c for c in columns if c not in key]
+    compared = [c for c in updates if c not in stamps]
+    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
+
+    def text(side: str, c: str) -> str:
+        # PostgreSQL's json type has no equality: compare the documents' text
+        return f"CAST({side}.{c} AS TEXT)" if postgres and c in json_columns else f"{side}.{c}"
+
+    changed = " OR ".join(f"{text(table, c)} {distinct} {text('excluded', c)}" for c in compared)
+    action = (
+        f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in updates)}"
+        + (f" WHERE {changed}" if changed else "")
+        if updates
+        else "DO NOTHING"
+    )
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(casts[c] for c in columns)} FROM {stage} WHERE true "
+        f"ORDER BY {', '.join(key)} ON CONFLICT ({', '.join(key)}) {action}"
+    )
+
+
+def _batches(rows: pa.Table | pa.RecordBatchReader, batch_rows: int) -> Iterator[pa.Table]:
+    if isinstance(rows, pa.Table):
+        for batch in rows.to_batches(max_chunksize=batch_rows):
+            yield pa.Table.from_batches([batch], schema=rows.schema)
+        return
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in rows:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= batch_rows:
+            yield pa.Table.from_batches(pending, schema=rows.schema)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema=rows.schema)
+
+
 def write_arrow(
     ops: OpsStore,
     table: str,
@@ -221,57 +293,90 @@ def write_arrow(
     *,
     key: Sequence[str],
     json_columns: Sequence[str] = (),
+    stamps: Sequence[str] = (),
     delete_missing: bool = False,
+    batch_rows: int = 100_000,
 ) -> int:
-    """Upsert ``rows`` into the operational ``table`` in bulk: one staging ingest (a reader's
-    batches streamed, never all in memory), one ``INSERT … ON CONFLICT DO UPDATE``.
-    Timestamps must already be naive UTC; JSON columns are JSON text. With ``delete_missing``
-    rows whose key is absent from ``rows`` are removed. Returns the number of rows written."""
-    stage = f"lb_stage_{table}"
+    """Upsert ``rows`` into the operational ``table`` in bulk, ``batch_rows`` at a time, each
+    batch committed on its own (a reader's batches streamed, never all in memory). Returns
+    the number of rows given.
+
+    A batch is ingested into a TEMP staging table (outside the operational database: not in
+    its WAL, nothing left behind by a crash), then upserted in key order in one short write
+    transaction (``INSERT … ON CONFLICT DO UPDATE``, which updates a row in place where
+    ``INSERT OR REPLACE`` would delete it and insert it again, touching every index twice).
+    Rows whose columns other than ``stamps`` (e.g. ``updated_at``) all equal the stored ones
+    are left alone. So the WAL holds one batch at a time and checkpoints between batches
+    (a single transaction over 10M rows grew it past 20 GB), and other writers wait for one
+    batch, not for the whole write. Callers should give rows in key order: the rows and the
+    key index are then written page after page.
+
+    Not atomic as a whole: while it runs, and after a failure, some rows are new and others
+    still old. Each row is replaced whole; a caller whose readers need more must not use
+    this (``segments.publish`` says why its readers do not). Timestamps must already be naive
+    UTC; JSON columns are JSON text. With ``delete_missing`` rows whose key is absent from
+    ``rows`` are removed at the end, in one transaction (keys collected in a TEMP table).
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+    stage, seen = f"lb_stage_{table}", f"lb_keys_{table}"
     columns = list(rows.schema.names)
-    updates = [c for c in columns if c not in key]
+    upsert_sql = _upsert_sql(ops, table, columns, key, json_columns, stamps, stage)
+    begin = "BEGIN IMMEDIATE" if ops.dialect == "sqlite" else "BEGIN"
+    written = 0
     with adbc_connect(ops) as con:
         cursor = con.cursor()
-        if ops.dialect == "postgresql":
-            cursor.execute("BEGIN")
-        else:
-            cursor.execute("BEGIN IMMEDIATE")
         try:
+            if ops.dialect == "sqlite":
+                cursor.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+                cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
-            cursor.adbc_ingest(stage, rows, mode="create", temporary=ops.dialect == "postgresql")
-            cursor.execute(f"SELECT count(*) FROM {stage}")
-            counted = cursor.fetchone()
-            written = 0 if counted is None else int(counted[0])
-            casts = {
-                c: (
-                    f"CAST({c} AS JSON)" if ops.dialect == "postgresql" and c in json_columns else c
+            cursor.execute(f"DROP TABLE IF EXISTS {seen}")
+            created = False
+            for batch in _batches(rows, batch_rows):
+                # the stage is temporary: filled outside the write lock, never in the WAL
+                cursor.adbc_ingest(
+                    stage, batch, mode="append" if created else "create", temporary=True
                 )
-                for c in columns
-            }
-            if ops.dialect == "postgresql":
-                table_columns = METADATA.tables[table].columns
-                for c in columns:
-                    kind = table_columns[c].type
-                    if isinstance(kind, sa.types.TypeDecorator):
-                        casts[c] = f"CAST({c} AS TIMESTAMP)"
-                    elif isinstance(kind, sa.Date):
-                        casts[c] = f"CAST({c} AS DATE)"
-            set_clause = ", ".join(f"{c} = excluded.{c}" for c in updates)
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"SELECT {', '.join(casts[c] for c in columns)} FROM {stage} WHERE true "
-                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {set_clause}"
-            )
-            if delete_missing:
-                match = " AND ".join(f"s.{k} = {table}.{k}" for k in key)
+                if delete_missing:
+                    keys = ", ".join(key)
+                    if not created:
+                        cursor.execute(f"CREATE TEMP TABLE {seen} AS SELECT {keys} FROM {stage}")
+                    else:
+                        cursor.execute(f"INSERT INTO {seen} SELECT {keys} FROM {stage}")
+                created = True
+                cursor.execute(begin)
+                try:
+                    cursor.execute(upsert_sql)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                written += batch.num_rows
+                # PostgreSQL's DELETE would leave the dead rows in the table (no autovacuum of
+                # temporary tables); SQLite's DELETE without WHERE is its truncate
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+                    f"TRUNCATE {stage}" if ops.dialect == "postgresql" else f"DELETE FROM {stage}"
                 )
+            if delete_missing:
+                if not created:
+                    cursor.execute(
+                        f"CREATE TEMP TABLE {seen} AS SELECT {', '.join(key)} "
+                        f"FROM {table} WHERE false"
+                    )
+                match = " AND ".join(f"s.{k} = {table}.{k}" for k in key)
+                cursor.execute(begin)
+                try:
+                    cursor.execute(
+                        f"DELETE FROM {table} "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {seen} s WHERE {match})"
+                    )
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
+            cursor.execute(f"DROP TABLE IF EXISTS {seen}")
         finally:
             cursor.close()
     return written
