@@ -4,9 +4,9 @@ Both are set-based over **all** playbooks at once (a handful of statements per t
 the number of playbooks). :func:`mark_exits` ends active journeys whose customer bought
 (``exit_when``) or reached the conversion goal since entry, the playbooks' exit rules joined in
 as a small table (``lb_pb_exit_rules``). :func:`enter` admits who the trigger and audience let
-in (``entry.candidates_sql`` of every playbook, as one UNION ALL, then the journey limits), each assigned to treatment, the
-playbook's holdout or the global holdout (salted hash, stable), with the assignment and
-held-out ledger rows of the tick.
+in (``entry.candidates_sql`` of every playbook as one UNION ALL, then the journey limits),
+each assigned to treatment, the playbook's holdout or the global holdout (salted hash,
+stable), with the assignment and held-out ledger rows of the tick.
 
 >>> from livebase.orchestrate.playbook import Playbook
 >>> pb = Playbook.model_validate({"name": "w", "trigger": {"inactivity_days": 60},
@@ -168,10 +168,11 @@ def enter(
         return
     t = ts_sql(as_of)
     windows = [w for w in map(_inactivity_window, playbooks) if w is not None]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_INACTIVE} AS SELECT * FROM {FRAME} "
-        f"WHERE {' OR '.join(f'({w})' for w in windows) or 'FALSE'}"
-    )
+    if windows:  # read only by the inactivity playbooks' branches
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_INACTIVE} AS SELECT * FROM {FRAME} "
+            f"WHERE {' OR '.join(f'({w})' for w in windows)}"
+        )
     branches = "\n        UNION ALL ".join(_candidates_sql(config, pb, as_of) for pb in playbooks)
     con.execute(f"CREATE OR REPLACE TEMP TABLE lb_pb_cands AS {branches}")
     # the candidates' journeys first (few), then the working copy's override

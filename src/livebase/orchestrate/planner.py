@@ -5,7 +5,8 @@ the state tables (journeys, ledger, assignments, consents, suppressions; local t
 :class:`StateTables`) and computes, without writing anything:
 
 1. **exits**: active journeys whose customer bought (``exit_when``) or converted since entry;
-2. **entries**: who the trigger and audience admit (``entry.entry_sql``), each assigned to
+2. **entries**: who the trigger and audience admit (``entry.candidates_sql``, then the
+   journey limits of ``entry.limits_reason_sql``), each assigned to
    treatment, the playbook's holdout or the global holdout (salted hash, stable);
 3. **due steps**, in passes (a skipped step lets the next one come due): conditions on earlier
    steps, per-step holdout, stop rules, contact, suppression, consent (``steps``); then quiet
