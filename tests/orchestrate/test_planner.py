@@ -69,6 +69,34 @@ def test_a_purchase_ends_the_journey_and_no_later_step_is_planned() -> None:
     assert (journey["state"], journey["exit_reason"]) == ("exited", "converted")
 
 
+def test_the_first_rule_that_holds_names_the_exit_conversion_window_then_exit_events() -> None:
+    early, late = CROSSING + timedelta(days=2), CROSSING + timedelta(days=5)
+    base = make_base(
+        [{"customer_id": c} for c in ("conv", "late", "evt", "both", "stays")],
+        orders=[
+            *[(c, LAST_PAID, 5000) for c in ("conv", "late", "evt", "both", "stays")],
+            ("conv", early, 900),  # within the 3-day conversion window
+            ("late", late, 900),  # after it: a plain purchase exit
+            ("both", late, 900),
+        ],
+        events=[("evt", early, "unsubscribed_course"), ("both", early, "unsubscribed_course"),
+                ("stays", early, "lesson_missed")],
+    )  # fmt: skip
+    pb = playbook(
+        **{**WINBACK, "conversion": {"event": "purchase", "window_days": 3},
+           "exit_when": ["purchase", "unsubscribed_course"]}
+    )  # fmt: skip
+    _days(base, [pb], CROSSING, 8)
+    reasons = {j["customer_id"]: (j["state"], j["exit_reason"]) for j in base.journeys()}
+    assert reasons == {
+        "conv": ("exited", "converted"),
+        "late": ("exited", "purchase"),
+        "evt": ("exited", "unsubscribed_course"),
+        "both": ("exited", "unsubscribed_course"),  # the event came first and ended it
+        "stays": ("completed", None),
+    }
+
+
 def test_suppression_consent_and_stop_rules_are_recorded_with_their_reason() -> None:
     base = make_base(
         [{"customer_id": c} for c in ("ok", "supp", "nocons", "withdrawn", "bought")],

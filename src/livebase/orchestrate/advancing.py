@@ -163,18 +163,24 @@ def advance(
             frame=FRAME,
             arbitration=arbitration,
         )
-        _apply(con, as_of, ledger)
+        _apply(con, as_of, ledger, earliest)
 
 
-def _apply(con: Any, as_of: datetime, ledger: str) -> None:
-    """Turn one pass's decisions into ledger and outbox rows and advance the journeys."""
+def _apply(con: Any, as_of: datetime, ledger: str, earliest: datetime | None) -> None:
+    """Turn one pass's decisions into ledger and outbox rows and advance the journeys.
+
+    ``earliest`` (the earliest entry of a journey that can be due) bounds the search for an
+    earlier cap of a step: it was recorded after its journey's entry.
+    """
     t = ts_sql(as_of)
+    since = "" if earliest is None else f" AND ts >= {ts_sql(earliest)}"
     # outcome → action: plan | skip | hold | defer | next (an arbitration loss: on_conflict)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE lb_pb_act AS
         WITH fin AS (
             SELECT d.*, c.cap_reason, c.frees_at, coalesce(c.due, {t}) AS send_at,
-              d.key IN (SELECT message_key FROM {ledger} WHERE type = 'capped') AS capped_before,
+              d.key IN (SELECT message_key FROM {ledger} WHERE type = 'capped'{since})
+                AS capped_before,
               CASE WHEN starts_with(c.cap_reason, 'arbitration:') THEN d.on_conflict
                    ELSE d.on_capped END AS rule
             FROM lb_pb_dec d LEFT JOIN lb_pb_cand c USING (key)

@@ -68,27 +68,37 @@ def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int
         f"{'NULL' if window is None else window})"
         for name, order, event, reason, window in rules
     )
-    until = "coalesce(c.entered_at + to_days(c.window_days), {t})"
+    earliest = con.execute("SELECT min(entered_at) FROM lb_pb_w WHERE state = 'active'").fetchall()[
+        0
+    ][0]
+    since = "" if earliest is None else ts_sql(earliest)
+    events = sorted({event for _, _, event, _, _ in rules if event != "purchase"})
+    # the first purchase and the first of each exit event after each journey's entry: a rule
+    # holds when that first one falls within its window (before ``t`` for a plain exit)
+    firsts = f"""SELECT w.customer_id, w.playbook, w.occurrence, 'purchase' AS event,
+                   min(o.paid_at) AS first_at
+            FROM lb_pb_w w JOIN orders o ON o.customer_id = w.customer_id
+            WHERE w.state = 'active' AND o.paid_amount > 0 AND o.paid_at > w.entered_at
+              AND o.paid_at <= {t}{f" AND o.paid_at > {since}" if since else ""}
+            GROUP BY ALL"""
+    if events:
+        firsts += f"""
+            UNION ALL
+            SELECT w.customer_id, w.playbook, w.occurrence, e.name, min(e.ts)
+            FROM lb_pb_w w JOIN events e ON e.customer_id = w.customer_id
+            WHERE w.state = 'active' AND e.name IN ({", ".join(map(sql_string, events))})
+              AND e.ts > w.entered_at AND e.ts <= {t}{f" AND e.ts > {since}" if since else ""}
+            GROUP BY ALL"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE lb_pb_exits AS
         WITH r(playbook, ord, event, reason, window_days) AS (VALUES {values}),
-        c AS (
-            SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, r.ord, r.event,
-                   r.reason, r.window_days
-            FROM lb_pb_w w JOIN r USING (playbook) WHERE w.state = 'active'
-        ),
+        f AS ({firsts}),
         hits AS (
-            SELECT c.customer_id, c.playbook, c.occurrence, c.ord, c.reason FROM c
-            WHERE c.event = 'purchase' AND EXISTS (
-                SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id
-                  AND o.paid_amount > 0 AND o.paid_at > c.entered_at AND o.paid_at <= {t}
-                  AND o.paid_at <= {until.format(t=t)})
-            UNION ALL
-            SELECT c.customer_id, c.playbook, c.occurrence, c.ord, c.reason FROM c
-            WHERE c.event <> 'purchase' AND EXISTS (
-                SELECT 1 FROM events e WHERE e.customer_id = c.customer_id
-                  AND e.name = c.event AND e.ts > c.entered_at AND e.ts <= {t}
-                  AND e.ts <= {until.format(t=t)})
+            SELECT f.customer_id, f.playbook, f.occurrence, r.ord, r.reason
+            FROM f JOIN r ON r.playbook = f.playbook AND r.event = f.event
+            JOIN lb_pb_w w ON w.customer_id = f.customer_id AND w.playbook = f.playbook
+             AND w.occurrence = f.occurrence
+            WHERE r.window_days IS NULL OR f.first_at <= w.entered_at + to_days(r.window_days)
         )
         SELECT customer_id, playbook, occurrence, arg_min(reason, ord) AS reason
         FROM hits GROUP BY customer_id, playbook, occurrence"""

@@ -145,11 +145,15 @@ def decisions_sql(
     with a due step are computed. Suppressions match by customer or by address hash, each an
     equi-join (the first reason in sort order wins); ``by_address`` false (no suppression
     has an address hash) spares hashing every due step's address. ``reactions_since`` (the
-    earliest entry of a journey that can be due) lets the reactions be read from that moment
-    on only: a reaction to a step of a journey comes after the journey's entry.
+    earliest entry of a journey that can be due) lets the reactions, orders and events the
+    conditions look at be read from that moment on only: a reaction to a step of a journey,
+    and a purchase or event that fails a condition, come after the journey's entry.
     """
     t = ts_sql(as_of)
-    since = "" if reactions_since is None else f" AND l.ts >= {ts_sql(reactions_since)}"
+    since = "" if reactions_since is None else ts_sql(reactions_since)
+    reacted_since = f" AND l.ts >= {since}" if since else ""
+    paid_since = f" AND o.paid_at > {since}" if since else ""
+    happened_since = f" AND e.ts > {since}" if since else ""
     return f"""
     WITH d AS (
         SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, w.next_due_at, w.idx,
@@ -169,17 +173,17 @@ def decisions_sql(
             SELECT cd.key, cd.kind FROM cd JOIN {ledger} l
               ON l.message_key = cd.customer_id || '|' || cd.playbook || '|'
                                  || cd.occurrence || '|' || cd.ref
-            WHERE l.ts <= {t}{since} AND l.type IN ('opened', 'clicked')
+            WHERE l.ts <= {t}{reacted_since} AND l.type IN ('opened', 'clicked')
               AND ((l.type = 'opened' AND cd.kind IN ('not_opened', 'no_reaction'))
                 OR (l.type = 'clicked' AND cd.kind IN ('not_clicked', 'no_reaction')))
             UNION ALL
             SELECT cd.key, cd.kind FROM cd JOIN orders o ON o.customer_id = cd.customer_id
             WHERE cd.kind = 'no_purchase' AND o.paid_amount > 0
-              AND o.paid_at > cd.entered_at AND o.paid_at <= {t}
+              AND o.paid_at > cd.entered_at AND o.paid_at <= {t}{paid_since}
             UNION ALL
             SELECT cd.key, cd.kind FROM cd JOIN events e
               ON e.customer_id = cd.customer_id AND e.name = cd.ref
-            WHERE cd.kind = 'no_event' AND e.ts > cd.entered_at AND e.ts <= {t}
+            WHERE cd.kind = 'no_event' AND e.ts > cd.entered_at AND e.ts <= {t}{happened_since}
         ) GROUP BY key
     ),
     cons AS (
