@@ -65,7 +65,10 @@ def paid_day_bounds(
     about ``orders_per_range`` orders each (at most ``MAX_RANGES``), for
     ``features_sql(..., paid_day_bounds=...)``; empty when one range will do.
 
-    The bounds only shape the work: any bounds give the same features.
+    The bounds only shape the work: any bounds give the same features. So the orders counted
+    are all of them and the first day is that of the first payment of any order, both read
+    from the table's statistics without a scan (the count of the paid orders up to
+    ``as_of`` was a scan of the whole log, 0.1–0.3 s at 10M orders).
 
     >>> from livebase.store import Store
     >>> store = Store.in_memory()
@@ -76,12 +79,8 @@ def paid_day_bounds(
     >>> paid_day_bounds(store.con, date(2026, 1, 10), orders_per_range=4)
     [datetime.date(2026, 1, 5), datetime.date(2026, 1, 9)]
     """
-    row = con.execute(
-        "SELECT COUNT(*), CAST(MIN(paid_at) AS DATE) FROM orders "
-        "WHERE paid_amount > 0 AND paid_at < ?",
-        [as_of + timedelta(days=1)],
-    ).fetchone()
-    if row is None or row[1] is None:
+    row = con.execute("SELECT COUNT(*), CAST(MIN(paid_at) AS DATE) FROM orders").fetchone()
+    if row is None or row[1] is None or row[1] > as_of:
         return []
     orders, first = int(row[0]), row[1]
     ranges = min(MAX_RANGES, -(-orders // max(orders_per_range, 1)))

@@ -271,7 +271,10 @@ m_ranks AS (
 
 
 def _graded_columns(name: str, scheme: ScoredScheme) -> list[str]:
-    """The scheme's r, f, m over the features ``x`` joined with the rank tables."""
+    """The scheme's r, f, m over the features ``x`` joined with the rank tables: integers
+    (A/B/C: 1, 2, 3 for A, B, C), NULL without a purchase. The text columns (segment, the
+    letters, cell, group) are made by ``scheme_columns_sql`` when read: writing them into the
+    scored table cost more than computing them again on each read."""
     p = f"{name}__"
     if isinstance(scheme, QuantileScheme):
         b = scheme.bins
@@ -281,44 +284,59 @@ def _graded_columns(name: str, scheme: ScoredScheme) -> list[str]:
     ma, mb = scheme.monetary_shares
     return [
         f"""CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN x.recency_days <= {ra} THEN 'A' WHEN x.recency_days <= {rb} THEN 'B'
-                 ELSE 'C' END END AS {p}r""",
+            CASE WHEN x.recency_days <= {ra} THEN 1 WHEN x.recency_days <= {rb} THEN 2
+                 ELSE 3 END END AS {p}r""",
         f"""CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN x.frequency >= {fa} THEN 'A' WHEN x.frequency >= {fb} THEN 'B'
-                 ELSE 'C' END END AS {p}f""",
+            CASE WHEN x.frequency >= {fa} THEN 1 WHEN x.frequency >= {fb} THEN 2
+                 ELSE 3 END END AS {p}f""",
         f"""CASE WHEN x.orders_total > 0 THEN
-            CASE WHEN m.revenue_above < {ma!r} * m.revenue_total THEN 'A'
-                 WHEN m.revenue_above < {mb!r} * m.revenue_total THEN 'B' ELSE 'C' END END AS {p}m""",
+            CASE WHEN m.revenue_above < {ma!r} * m.revenue_total THEN 1
+                 WHEN m.revenue_above < {mb!r} * m.revenue_total THEN 2 ELSE 3 END END AS {p}m""",
     ]
+
+
+def _letter(column: str) -> str:
+    """An A/B/C class from its number (1 = A); NULL stays NULL."""
+    return f"CASE {column} WHEN 1 THEN 'A' WHEN 2 THEN 'B' WHEN 3 THEN 'C' END"
 
 
 def _segment_columns(name: str, scheme: ScoredScheme) -> list[str]:
-    """The scheme's segment (and A/B/C cell and group) over its graded r, f, m."""
+    """The scheme's segment, its r, f, m (A/B/C: letters, cell and group) over the graded
+    integers ``<name>__r``, ``__f``, ``__m``."""
     p = f"{name}__"
     r, f, m = (f"{p}{d}" for d in "rfm")
-    if isinstance(scheme, QuantileScheme):
-        code = f"CAST({r} AS VARCHAR) || CAST({f} AS VARCHAR) || CAST({m} AS VARCHAR)"
+    if isinstance(scheme, QuantileScheme):  # bins <= 9: one digit per score, "545"
+        code = f"CAST({r} * 100 + {f} * 10 + {m} AS VARCHAR)"
         return [
             f"CASE WHEN {r} IS NULL THEN {sql_string(scheme.no_purchase)}\n"
-            f"         ELSE {code} END AS {p}segment",
-            r,
-            f,
-            m,
+            f"         ELSE {code} END AS segment",
+            f"{r} AS r",
+            f"{f} AS f",
+            f"{m} AS m",
         ]
-    cell = f"{r} || {f} || {m}"
-    grp = f"""CASE WHEN {r} = 'A' AND ({f} = 'A' OR {m} = 'A') THEN 'core'
-         WHEN {r} = 'A' THEN 'growing'
-         WHEN {r} = 'B' THEN 'pre_churn'
-         WHEN {r} = 'C' THEN 'churn' END"""
+    cell = f"{_letter(r)} || {_letter(f)} || {_letter(m)}"
+    grp = f"""CASE WHEN {r} = 1 AND ({f} = 1 OR {m} = 1) THEN 'core'
+         WHEN {r} = 1 THEN 'growing'
+         WHEN {r} = 2 THEN 'pre_churn'
+         WHEN {r} = 3 THEN 'churn' END"""
     segment = cell if scheme.output == "cell" else grp
     return [
-        f"COALESCE({segment}, {sql_string(scheme.no_purchase)}) AS {p}segment",
-        r,
-        f,
-        m,
-        f"{cell} AS {p}cell",
-        f"{grp} AS {p}grp",
+        f"COALESCE({segment}, {sql_string(scheme.no_purchase)}) AS segment",
+        f"{_letter(r)} AS r",
+        f"{_letter(f)} AS f",
+        f"{_letter(m)} AS m",
+        f"{cell} AS cell",
+        f"{grp} AS grp",
     ]
+
+
+def scored_columns(schemes: Mapping[str, ScoredScheme]) -> list[str]:
+    """The columns ``scored_schemes_sql`` gives per scheme, in order.
+
+    >>> scored_columns({"rfm": QuantileScheme()})
+    ['rfm__r', 'rfm__f', 'rfm__m']
+    """
+    return [f"{name}__{d}" for name in schemes for d in "rfm"]
 
 
 def scored_schemes_sql(
@@ -326,16 +344,24 @@ def scored_schemes_sql(
 ) -> str:
     """Every quantile and A/B/C scheme of ``schemes`` in one pass over ``features``.
 
-    One row per customer: customer_id, for each scheme ``<name>__segment`` and its scores
-    (``<name>__r``, ``__f``, ``__m``; A/B/C also ``__cell`` and ``__grp``), then ``carry``.
-    The rank and Pareto tables are shared by the schemes (one per distinct recency,
-    frequency and monetary value); ``scheme_columns_sql`` gives one scheme's table from it.
+    One row per customer: customer_id, for each scheme its graded scores as integers
+    (``<name>__r``, ``__f``, ``__m``, ``scored_columns``; A/B/C: 1, 2, 3 for A, B, C; NULL
+    without a purchase), then ``carry``. The rank and Pareto tables are shared by the schemes
+    (one per distinct recency, frequency and monetary value); ``scheme_columns_sql`` gives
+    one scheme's table from it, segment and text scores included.
+
+    >>> import duckdb
+    >>> feats = ("SELECT * FROM (VALUES ('a', 3, 2, 10.0, 2), ('b', 400, 1, 90.0, 1), "
+    ...          "('c', NULL, 0, 0.0, 0)) t(customer_id, recency_days, frequency, monetary, "
+    ...          "orders_total)")
+    >>> scored = scored_schemes_sql({"q": QuantileScheme(), "g": AbcScheme()}, f"({feats})")
+    >>> duckdb.sql(scored + " ORDER BY customer_id").fetchall()
+    [('a', 3, 3, 1, 1, 2, 2), ('b', 1, 1, 3, 3, 3, 1), ('c', None, None, None, None, None, None)]
     """
     quantile = any(isinstance(s, QuantileScheme) for s in schemes.values())
     abc = any(isinstance(s, AbcScheme) for s in schemes.values())
     ctes = ",\n".join(_scored_ctes(quantile, abc, features))
     graded = ",\n        ".join(c for n, s in schemes.items() for c in _graded_columns(n, s))
-    segments = ",\n    ".join(c for n, s in schemes.items() for c in _segment_columns(n, s))
     joins = "\n    LEFT JOIN m_ranks m ON m.v = x.monetary AND x.orders_total > 0"
     if quantile:
         joins = (
@@ -357,7 +383,7 @@ graded AS (
 )
 SELECT
     customer_id,
-    {segments}{_carried(carry)}
+    {", ".join(scored_columns(schemes))}{_carried(carry)}
 FROM graded"""
 
 
@@ -365,10 +391,15 @@ def scheme_columns_sql(
     name: str, scheme: ScoredScheme, scored: str, *, carry: Sequence[str] = ()
 ) -> str:
     """One scheme's table (customer_id, scheme, segment, r, f, m[, cell, grp], ``carry``)
-    over the relation ``scored`` of ``scored_schemes_sql``."""
-    p = f"{name}__"
-    extra = ["cell", "grp"] if isinstance(scheme, AbcScheme) else []
-    columns = ", ".join(f"{p}{c} AS {c}" for c in ["segment", "r", "f", "m", *extra])
+    over the relation ``scored`` of ``scored_schemes_sql``: the text columns are made here,
+    from the graded integers.
+
+    >>> import duckdb
+    >>> scored = "(SELECT 'a' AS customer_id, 1 AS g__r, 3 AS g__f, 1 AS g__m) s"
+    >>> duckdb.sql(scheme_columns_sql("g", AbcScheme(), scored)).fetchall()
+    [('a', 'g', 'ACA', 'A', 'C', 'A', 'ACA', 'core')]
+    """
+    columns = ",\n    ".join(_segment_columns(name, scheme))
     return f"""-- scheme '{name}' ({scheme.kind})
 SELECT
     customer_id,
