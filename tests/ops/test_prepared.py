@@ -144,10 +144,13 @@ def test_shared_values_convert_once_and_store_as_core(ops_store: OpsStore) -> No
         con.execute(sa.insert(OUTBOX), [{**r, "key": f"core-{r['key']}"} for r in rows])
     with ops_store.read() as con:
         stored = {
-            r["key"]: (r["due_at"], r["sent_at"])
-            for r in con.execute(sa.select(OUTBOX)).mappings()
+            r["key"]: (r["due_at"], r["sent_at"]) for r in con.execute(sa.select(OUTBOX)).mappings()
         }
-        raw = dict(con.execute(sa.text("SELECT key, due_at || '|' || sent_at FROM outbox")).all())
+        raw = dict(
+            con.execute(
+                sa.text("SELECT key, due_at || '|' || coalesce(sent_at, '-') FROM outbox")
+            ).all()
+        )
     for row in rows:
         key = str(row["key"])
         assert stored[key] == stored[f"core-{key}"] == (row["due_at"], row["sent_at"])
