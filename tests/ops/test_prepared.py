@@ -148,7 +148,9 @@ def test_shared_values_convert_once_and_store_as_core(ops_store: OpsStore) -> No
         }
         raw = dict(
             con.execute(
-                sa.text("SELECT key, due_at || '|' || coalesce(sent_at, '-') FROM outbox")
+                sa.text(
+                    "SELECT key, due_at || '|' || coalesce(CAST(sent_at AS TEXT), '-') FROM outbox"
+                )
             ).all()
         )
     for row in rows:
