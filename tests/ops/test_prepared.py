@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from livebase.ops import OpsStore
-from livebase.ops.prepared import Prepared, PreparedSelect, padded
+from livebase.ops.prepared import Prepared
 from livebase.ops.tables import OUTBOX, SEND_LEDGER
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -157,43 +157,3 @@ def test_shared_values_convert_once_and_store_as_core(ops_store: OpsStore) -> No
         key = str(row["key"])
         assert stored[key] == stored[f"core-{key}"] == (row["due_at"], row["sent_at"])
         assert raw[key] == raw[f"core-{key}"]  # the very text (or value) Core stores
-
-
-def test_select_returns_what_core_returns(ops_store: OpsStore) -> None:
-    """Timestamps, JSON and numbers come back as Core returns them; padded IN lists find the
-    same rows; a parameter bound in the statement (the literal) is used as Core uses it."""
-    with ops_store.begin() as con:
-        con.execute(
-            sa.insert(SEND_LEDGER),
-            [
-                _ledger("a", NOW.astimezone(MSK)),
-                {**_ledger("b", NOW + timedelta(hours=1)), "detail": None, "cost": 4.5},
-                {**_ledger("c", NOW), "type": "failed"},
-            ],
-        )
-    events = padded(["a", "b", "c"])
-    core = (
-        sa.select(SEND_LEDGER)
-        .where(SEND_LEDGER.c.event_id.in_(["a", "b", "c"]), SEND_LEDGER.c.type == "sent")
-        .order_by(SEND_LEDGER.c.event_id)
-    )
-    prepared = PreparedSelect(
-        sa.select(SEND_LEDGER)
-        .where(
-            SEND_LEDGER.c.event_id.in_([sa.bindparam(f"e{i}") for i in range(len(events))]),
-            SEND_LEDGER.c.type == "sent",
-            SEND_LEDGER.c.ts > sa.bindparam("b_since"),
-        )
-        .order_by(SEND_LEDGER.c.event_id),
-        [*(f"e{i}" for i in range(len(events))), "b_since"],
-    )
-    params = {**{f"e{i}": e for i, e in enumerate(events)}, "b_since": NOW - timedelta(days=1)}
-    with ops_store.begin() as con:
-        expected = [tuple(row) for row in con.execute(core)]
-        got = prepared.rows(con, params)
-        later = prepared.rows(con, {**params, "b_since": NOW.astimezone(MSK)})
-    assert len(events) == 4 and [row[0] for row in got] == ["a", "b"]
-    assert got == expected
-    assert got[0][list(SEND_LEDGER.c.keys()).index("ts")] == NOW
-    assert got[0][list(SEND_LEDGER.c.keys()).index("detail")] == _ledger("a", NOW)["detail"]
-    assert [row[0] for row in later] == ["b"]  # the bound timestamp converted as Core does

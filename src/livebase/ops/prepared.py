@@ -31,13 +31,13 @@ compiled (compile one statement per list length instead).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prepared", "PreparedSelect", "padded"]
+__all__ = ["Prepared"]
 
 _UNSET = object()
 
@@ -91,16 +91,6 @@ class _Compiled:
             value = make()
             fixed[name] = value if process is None else process(value)
         count = len(rows)
-        if count == 1:  # one row (a query, a hand-over): no runs to share
-            [row] = rows
-            return [
-                tuple(
-                    fixed[name]
-                    if is_fixed
-                    else (row[name] if process is None else process(row[name]))
-                    for name, is_fixed, process in self.plan
-                )
-            ]
         columns: list[Sequence[Any]] = []
         for name, is_fixed, process in self.plan:
             if is_fixed:
@@ -198,86 +188,6 @@ class Prepared:
             raise _core_error(compiled.sql, values, exc, con.dialect) from exc
         finally:
             cursor.close()
-
-
-class PreparedSelect:
-    """One Core ``SELECT`` whose parameters ``keys`` the caller supplies, compiled once per
-    dialect and, on SQLite, run on the cursor of the caller's connection: the rows come back as
-    tuples of the values Core returns (each column through its type's result processor, so
-    timestamps and JSON come back as Core gives them). Other dialects execute through Core.
-
-    An ``IN`` list takes one parameter per element (``IN (:c0, :c1)``, no expanding list):
-    build one statement per list length, and pad lists with :func:`padded` so that there are
-    few lengths.
-
-    >>> import sqlalchemy as sa
-    >>> from livebase.ops.tables import OUTBOX
-    >>> engine = sa.create_engine("sqlite://")
-    >>> sa.MetaData().create_all(engine, [OUTBOX.to_metadata(sa.MetaData())])
-    >>> keys = PreparedSelect(sa.select(OUTBOX.c.key, OUTBOX.c.due_at).where(
-    ...     OUTBOX.c.key.in_([sa.bindparam("k0"), sa.bindparam("k1")])), ["k0", "k1"])
-    >>> with engine.begin() as con:
-    ...     keys.rows(con, {"k0": "a", "k1": "b"})
-    []
-    """
-
-    def __init__(self, statement: sa.Select[Any], keys: Sequence[str]) -> None:
-        self.statement = statement
-        self.keys = frozenset(keys)
-        self._compiled: dict[str, tuple[_Compiled, list[tuple[int, Callable[[Any], Any]]]]] = {}
-
-    def _for(self, dialect: Dialect) -> tuple[_Compiled, list[tuple[int, Callable[[Any], Any]]]]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.statement.compile(dialect=dialect)
-            if not isinstance(compiled, SQLCompiler):
-                raise TypeError(f"not a SQL statement: {self.statement}")
-            processors: list[tuple[int, Callable[[Any], Any]]] = []
-            for i, column in enumerate(compiled._result_columns):
-                process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-                if process is not None:
-                    processors.append((i, process))
-            found = self._compiled[dialect.name] = (
-                _Compiled(compiled, self.keys, dialect),
-                processors,
-            )
-        return found
-
-    def rows(self, con: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Execute the statement with ``params`` in ``con``'s transaction; its rows."""
-        if con.dialect.name != "sqlite":
-            return [tuple(r) for r in con.execute(self.statement, dict(params))]
-        compiled, processors = self._for(con.dialect)
-        [values] = compiled.values([params])
-        cursor = con.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(compiled.sql, values)
-            fetched = cast(list[tuple[Any, ...]], cursor.fetchall())  # sqlite3: tuples
-        except con.dialect.loaded_dbapi.Error as exc:
-            raise _core_error(compiled.sql, values, exc, con.dialect) from exc
-        finally:
-            cursor.close()
-        if not processors or not fetched:
-            return fetched
-        out: list[tuple[Any, ...]] = []
-        for row in fetched:
-            values_ = list(row)
-            for i, process in processors:
-                values_[i] = process(values_[i])
-            out.append(tuple(values_))
-        return out
-
-
-def padded(values: Sequence[Any]) -> list[Any]:
-    """``values`` (at least one) padded with its last element to the next power of two: an
-    ``IN`` list means the same with an element repeated, and a statement prepared per length
-    (:class:`PreparedSelect`) then serves a whole range of lengths.
-
-    >>> padded(["a", "b", "c"]), padded(["a"]), padded(["a", "b", "c", "d"])
-    (['a', 'b', 'c', 'c'], ['a'], ['a', 'b', 'c', 'd'])
-    """
-    size = 1 << max(0, len(values) - 1).bit_length()
-    return [*values, *[values[-1]] * (size - len(values))]
 
 
 def _core_error(sql: str, values: Any, exc: Exception, dialect: Dialect) -> sa.exc.StatementError:

@@ -21,8 +21,10 @@ datetime.datetime(2026, 7, 1, 6, 0, tzinfo=datetime.timezone.utc)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,12 +33,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from livebase.channels.settings import ChannelSettings
-from livebase.orchestrate.send_facts import (
-    CONTACT_FIELDS,
-    Facts,
-    address_hash,
-    contact_for,
-    read_facts,
+from livebase.ops.tables import (
+    CONSENTS,
+    CUSTOMER_STATUS,
+    JOURNEYS,
+    OUTBOX,
+    PLAYBOOK_CONTROLS,
+    SEND_LEDGER,
+    SUPPRESSIONS,
 )
 from livebase.orchestrate.settings import CapRule, PolicySettings, QuietHours
 
@@ -53,6 +57,17 @@ __all__ = [
 
 SendAction = Literal["send", "defer", "skip", "cancel"]
 
+CONTACT_FIELDS: dict[str, str | None] = {
+    "smtp": "email",
+    "sms": "phone",
+    "telegram": "telegram_chat_id",
+    "getcourse_group": "email",
+    "webhook": None,
+    "export": None,
+}
+"""Which contact a channel type needs (None: the customer id is enough)."""
+
+COUNTED_TYPES = ("sent", "uncertain")
 PAUSED_RETRY = timedelta(minutes=15)
 
 
@@ -63,6 +78,38 @@ class SendDecision:
     action: SendAction
     reason: str | None = None
     not_before: datetime | None = None
+
+
+def address_hash(address: str) -> str:
+    """The one-way hash under which an address is suppressed (and remembered after erasure).
+
+    E-mail addresses are compared case-insensitively; phone numbers by their digits.
+
+    >>> address_hash(" Anna@School.RU ") == address_hash("anna@school.ru")
+    True
+    >>> address_hash("+7 (912) 000-11-22") == address_hash("79120001122")
+    True
+    """
+    text = address.strip().lower()
+    if "@" not in text:
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 7:
+            text = digits
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def contact_for(channel: ChannelSettings, status: Mapping[str, Any] | None) -> str | None:
+    """The address a channel would use for a customer's status row, or None when missing."""
+    if status is None:
+        return None
+    field = CONTACT_FIELDS.get(channel.type or "")
+    if field is None:
+        return str(status["customer_id"])
+    if field in ("email", "phone"):
+        value = status.get(field)
+    else:
+        value = (status.get("attributes") or {}).get(field)
+    return None if value in (None, "") else str(value)
 
 
 def _zone(name: str | None, fallback: str) -> ZoneInfo:
@@ -100,6 +147,11 @@ def next_allowed(now: datetime, quiet: QuietHours, zone_name: str) -> datetime |
     return candidate.astimezone(UTC)
 
 
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
 def _lock_customers(con: Connection, customers: Sequence[str]) -> None:
     """PostgreSQL: take the customers' advisory locks in one statement, in lock-key order (so
     two workers locking overlapping batches cannot deadlock)."""
@@ -114,7 +166,132 @@ def _lock_customers(con: Connection, customers: Sequence[str]) -> None:
     )
 
 
-def _suppression(facts: Facts, customer_id: str, channel: str, address: str | None) -> str | None:
+@dataclass
+class _Facts:
+    """What the store says about a batch's customers, read with one query per table."""
+
+    paused: set[str] = field(default_factory=set)
+    journeys: dict[tuple[str, str, int], Mapping[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppressions: list[Mapping[str, Any]] = field(default_factory=list)
+    consents: dict[tuple[str, str], tuple[datetime, int, str]] = field(default_factory=dict)
+    """(customer, channel) → (ts, id, status) of the latest marketing consent."""
+    counted: dict[str, list[tuple[datetime, str, str]]] = field(default_factory=dict)
+    """customer → (ts, channel, message key) of sent/uncertain ledger events, oldest first."""
+    in_flight: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """customer → (key, channel) of messages in ``sending`` (this batch's approvals added)."""
+
+
+def _read_facts(
+    con: Connection,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    policy: PolicySettings,
+    channels: Mapping[str, ChannelSettings],
+    now: datetime,
+) -> _Facts:
+    facts = _Facts()
+    customers = sorted({str(m["customer_id"]) for m in messages})
+    playbooks = sorted({str(m["playbook"]) for m in messages})
+    channel_names = sorted({str(m["channel"]) for m in messages} | {"any"})
+    facts.paused = {
+        str(p)
+        for (p,) in con.execute(
+            sa.select(PLAYBOOK_CONTROLS.c.playbook).where(
+                PLAYBOOK_CONTROLS.c.playbook.in_(playbooks), PLAYBOOK_CONTROLS.c.paused
+            )
+        )
+    }
+    for part in _chunks(customers):
+        for row in con.execute(
+            sa.select(
+                JOURNEYS.c.customer_id,
+                JOURNEYS.c.playbook,
+                JOURNEYS.c.occurrence,
+                JOURNEYS.c.state,
+                JOURNEYS.c.arm,
+                JOURNEYS.c.exit_reason,
+            ).where(JOURNEYS.c.customer_id.in_(part), JOURNEYS.c.playbook.in_(playbooks))
+        ).mappings():
+            facts.journeys[(row["customer_id"], row["playbook"], int(row["occurrence"]))] = dict(
+                row
+            )
+        for status in con.execute(
+            sa.select(CUSTOMER_STATUS).where(CUSTOMER_STATUS.c.customer_id.in_(part))
+        ).mappings():
+            facts.statuses[str(status["customer_id"])] = dict(status)
+    hashes = sorted(
+        {
+            address_hash(address)
+            for m in messages
+            if (settings := channels.get(str(m["channel"]))) is not None
+            and (address := contact_for(settings, facts.statuses.get(str(m["customer_id"]))))
+        }
+    )
+    live = sa.or_(SUPPRESSIONS.c.expires_at.is_(None), SUPPRESSIONS.c.expires_at > now)
+    for column, values in (
+        (SUPPRESSIONS.c.customer_id, customers),
+        (SUPPRESSIONS.c.address_hash, hashes),
+    ):
+        for part in _chunks(values):
+            facts.suppressions += [
+                dict(row)
+                for row in con.execute(
+                    sa.select(SUPPRESSIONS)
+                    .where(column.in_(part), SUPPRESSIONS.c.channel.in_(channel_names), live)
+                    .order_by(
+                        SUPPRESSIONS.c.ts, SUPPRESSIONS.c.address_hash, SUPPRESSIONS.c.channel
+                    )
+                ).mappings()
+            ]
+    marketing = any(m.get("purpose", "marketing") == "marketing" for m in messages)
+    if marketing and policy.require_consent:
+        for part in _chunks(customers):
+            for cid, channel, status, ts, row_id in con.execute(
+                sa.select(
+                    CONSENTS.c.customer_id,
+                    CONSENTS.c.channel,
+                    CONSENTS.c.status,
+                    CONSENTS.c.ts,
+                    CONSENTS.c.id,
+                ).where(
+                    CONSENTS.c.customer_id.in_(part),
+                    CONSENTS.c.channel.in_(channel_names),
+                    CONSENTS.c.purpose == "marketing",
+                )
+            ):
+                latest = facts.consents.get((cid, channel))
+                if latest is None or (ts, row_id) > latest[:2]:
+                    facts.consents[(cid, channel)] = (ts, int(row_id), str(status))
+    if marketing and policy.caps:
+        since = now - max(rule.window for rule in policy.caps)
+        for part in _chunks(customers):
+            for cid, channel, ts, key in con.execute(
+                sa.select(
+                    SEND_LEDGER.c.customer_id,
+                    SEND_LEDGER.c.channel,
+                    SEND_LEDGER.c.ts,
+                    SEND_LEDGER.c.message_key,
+                )
+                .where(
+                    SEND_LEDGER.c.customer_id.in_(part),
+                    SEND_LEDGER.c.type.in_(COUNTED_TYPES),
+                    SEND_LEDGER.c.ts > since,
+                    SEND_LEDGER.c.ts <= now,
+                )
+                .order_by(SEND_LEDGER.c.ts)
+            ):
+                facts.counted.setdefault(cid, []).append((ts, str(channel), str(key or "")))
+            for cid, key, channel in con.execute(
+                sa.select(OUTBOX.c.customer_id, OUTBOX.c.key, OUTBOX.c.channel).where(
+                    OUTBOX.c.customer_id.in_(part), OUTBOX.c.status == "sending"
+                )
+            ):
+                facts.in_flight.setdefault(cid, []).append((str(key), str(channel)))
+    return facts
+
+
+def _suppression(facts: _Facts, customer_id: str, channel: str, address: str | None) -> str | None:
     hashed = None if address is None else address_hash(address)
     for row in facts.suppressions:
         if row["channel"] in (channel, "any") and (
@@ -124,7 +301,7 @@ def _suppression(facts: Facts, customer_id: str, channel: str, address: str | No
     return None
 
 
-def _latest_consent(facts: Facts, customer_id: str, channel: str) -> str | None:
+def _latest_consent(facts: _Facts, customer_id: str, channel: str) -> str | None:
     found = [c for c in (facts.consents.get((customer_id, ch)) for ch in (channel, "any")) if c]
     return max(found)[2] if found else None
 
@@ -138,7 +315,7 @@ def _applies(rule: CapRule, channel: str, segments: Mapping[str, Any]) -> bool:
 
 
 def _cap_hit(
-    facts: Facts, rule: CapRule, message: Mapping[str, Any], now: datetime
+    facts: _Facts, rule: CapRule, message: Mapping[str, Any], now: datetime
 ) -> datetime | None:
     """When the cap frees again if sending now would exceed it, else None. Counted: sent and
     uncertain ledger events in the window, plus messages in ``sending`` (other workers', and
@@ -166,7 +343,7 @@ def _cap_hit(
 
 
 def _decide(
-    facts: Facts,
+    facts: _Facts,
     message: Mapping[str, Any],
     *,
     policy: PolicySettings,
@@ -254,7 +431,7 @@ def check_batch(
     if not messages:
         return BatchCheck([], {})
     _lock_customers(con, sorted({str(m["customer_id"]) for m in messages}))
-    facts = read_facts(con, messages, policy=policy, channels=channels, now=now)
+    facts = _read_facts(con, messages, policy=policy, channels=channels, now=now)
     decisions: list[SendDecision] = []
     for message in messages:
         decision = _decide(
