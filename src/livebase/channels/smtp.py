@@ -45,9 +45,6 @@ _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 """An address that goes on the SMTP command line as it is (a dot-atom, ASCII, nothing to
 parse); anything else goes through aiosmtplib's address parsing and checks."""
 
-_READ_TIMEOUT = "Timed out waiting for server response"
-"""aiosmtplib's text for a reply that did not come in time."""
-
 
 def classify_reply(code: int, text: str, *, stage: Stage) -> SendOutcome:
     """The outcome of an SMTP error reply ``code`` at ``stage`` (see the module docstring)."""
@@ -197,29 +194,13 @@ class SmtpChannel:
                 stage = "rcpt"
                 await client.rcpt(recipient)
             else:  # plain addresses: aiosmtplib's mail() and rcpt() would parse them each time
-                # each reply awaited within the channel's timeout as aiosmtplib awaits it (and
-                # its SMTPReadTimeoutError when it does not come), under one asyncio.timeout
-                # moved on for the second command instead of a wait_for per reply (an extra
-                # future, a timer and two more turns of the event loop each)
-                wait = self.settings.timeout_seconds
-                try:
-                    async with asyncio.timeout(wait) as deadline:
-                        reply = await client.execute_command(b"MAIL", self._mail_from, timeout=None)
-                        if reply.code != 250:
-                            raise aiosmtplib.SMTPSenderRefused(
-                                reply.code, reply.message, self._envelope
-                            )
-                        stage = "rcpt"
-                        deadline.reschedule(asyncio.get_running_loop().time() + wait)
-                        to = b"TO:<%s>" % recipient.encode()
-                        reply = await client.execute_command(b"RCPT", to, timeout=None)
-                        if reply.code not in (250, 251):
-                            raise aiosmtplib.SMTPRecipientRefused(
-                                reply.code, reply.message, recipient
-                            )
-                except TimeoutError:
-                    client.close()  # as aiosmtplib does: a late reply would desync the next
-                    raise aiosmtplib.SMTPReadTimeoutError(_READ_TIMEOUT) from None
+                reply = await client.execute_command(b"MAIL", self._mail_from)
+                if reply.code != 250:
+                    raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, self._envelope)
+                stage = "rcpt"
+                reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode())
+                if reply.code not in (250, 251):
+                    raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
             stage = "data"
             response = await client.data(raw)
         except aiosmtplib.SMTPResponseException as exc:
