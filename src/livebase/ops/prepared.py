@@ -91,6 +91,16 @@ class _Compiled:
             value = make()
             fixed[name] = value if process is None else process(value)
         count = len(rows)
+        if count == 1:  # one row (the hand-over): no runs to share
+            [row] = rows
+            return [
+                tuple(
+                    fixed[name]
+                    if is_fixed
+                    else (row[name] if process is None else process(row[name]))
+                    for name, is_fixed, process in self.plan
+                )
+            ]
         columns: list[Sequence[Any]] = []
         for name, is_fixed, process in self.plan:
             if is_fixed:
