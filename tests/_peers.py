@@ -41,6 +41,8 @@ class SinkBehaviour:
     """The next N DATA commands are answered 554."""
     delay: float = 0.0
     """Seconds to wait before answering DATA."""
+    rcpt_delay: float = 0.0
+    """Seconds to wait before answering RCPT."""
     drop_data: int = 0
     """The next N DATA commands: keep the message, then drop the connection without a reply."""
 
@@ -53,6 +55,8 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         behaviour = self.sink.behaviour
+        if behaviour.rcpt_delay:
+            await asyncio.sleep(behaviour.rcpt_delay)
         if address in behaviour.reject:
             return "550 5.1.1 no such user"
         if address in behaviour.busy:

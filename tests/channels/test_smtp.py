@@ -162,6 +162,28 @@ def test_slow_server_after_data_is_uncertain(sink: SmtpSink) -> None:
     assert outcome.status == "uncertain"
 
 
+def test_slow_server_at_rcpt_is_retry_as_aiosmtplib_reports_it(sink: SmtpSink) -> None:
+    """The envelope's replies are awaited under the channel's timeout: no answer is a retry
+    (nothing handed over) with aiosmtplib's own error, and the next send opens a new
+    connection."""
+
+    async def go() -> list[SendOutcome]:
+        channel = SmtpChannel("email", _settings(sink.port, timeout_seconds=0.3, pool_size=1))
+        try:
+            sink.behaviour.rcpt_delay = 1.0
+            slow = await channel.send(_message(1))
+            sink.behaviour.rcpt_delay = 0.0
+            return [slow, await channel.send(_message(2))]
+        finally:
+            await channel.close()
+
+    slow, after = asyncio.run(go())
+    assert slow.status == "retry"
+    assert slow.detail == "smtp rcpt: SMTPReadTimeoutError: Timed out waiting for server response"
+    assert after.status == "sent"
+    assert [to for to, _raw in sink.messages] == [["anna@example.ru"]]
+
+
 def test_connection_dropped_during_data_is_uncertain(sink: SmtpSink) -> None:
     sink.behaviour.drop_data = 1
     [outcome] = _send(SmtpChannel("email", _settings(sink.port)), _message())

@@ -122,3 +122,38 @@ def test_refuses_what_it_cannot_prepare(ops_store: OpsStore) -> None:
             missing.execute(con, [{}])
         with pytest.raises(ValueError, match="expanding"):
             expanding.execute(con, [{"keys": ["a"]}])
+
+
+def test_shared_values_convert_once_and_store_as_core(ops_store: OpsStore) -> None:
+    """A batch's ``now`` shared by every row (and runs of ``None``) is converted once per run;
+    rows with their own, equal or different, values still get their own conversion."""
+    shared, other = NOW.astimezone(MSK), NOW + timedelta(seconds=1)
+    rows = [
+        {**_outbox_row(key), "due_at": due, "sent_at": sent}
+        for key, due, sent in [
+            ("a", shared, None),
+            ("b", shared, None),
+            ("c", other, shared),
+            ("d", shared, None),
+            ("e", NOW + timedelta(seconds=1), other),
+        ]
+    ]
+    prepared = Prepared(sa.insert(OUTBOX), list(rows[0]))
+    with ops_store.begin() as con:
+        prepared.execute(con, rows)
+        con.execute(sa.insert(OUTBOX), [{**r, "key": f"core-{r['key']}"} for r in rows])
+    with ops_store.read() as con:
+        stored = {
+            r["key"]: (r["due_at"], r["sent_at"]) for r in con.execute(sa.select(OUTBOX)).mappings()
+        }
+        raw = dict(
+            con.execute(
+                sa.text(
+                    "SELECT key, due_at || '|' || coalesce(CAST(sent_at AS TEXT), '-') FROM outbox"
+                )
+            ).all()
+        )
+    for row in rows:
+        key = str(row["key"])
+        assert stored[key] == stored[f"core-{key}"] == (row["due_at"], row["sent_at"])
+        assert raw[key] == raw[f"core-{key}"]  # the very text (or value) Core stores

@@ -186,6 +186,7 @@ def claim_due(
     approved: list[dict[str, Any]] = []
     settings = context.channels.get(channel)
     sender = settings.sender if settings is not None and settings.type == "smtp" else None
+    lease_until, owner = now + context.settings.lease, context.owner + CLAIMED  # one object each
     for row, decision in zip(rows, check.decisions, strict=True):
         key, reason = row["key"], decision.reason
         if decision.action == "defer":
@@ -207,8 +208,8 @@ def claim_due(
             taken.append(
                 {
                     "b_key": key,
-                    "b_owner": context.owner + CLAIMED,
-                    "b_until": now + context.settings.lease,
+                    "b_owner": owner,
+                    "b_until": lease_until,
                     "b_attempt": row["attempts"],
                     "b_now": now,
                     "b_mid": mid,

@@ -39,6 +39,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["Prepared"]
 
+_UNSET = object()
+
 _Plan = list[tuple[str, bool, Callable[[Any], Any] | None]]
 """Per positional parameter: (name, whether the value is fixed per execution, processor)."""
 
@@ -77,20 +79,58 @@ class _Compiled:
                 raise ValueError(f"no value for the parameter {name} of: {self.sql}")
             self.plan.append((name, True, None))
 
-    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        """The positional values of ``rows`` (defaults evaluated once for them all)."""
+    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """The positional values of ``rows`` (defaults evaluated once for them all).
+
+        Built column by column; a value that is the very object of the row before (the batch's
+        ``now``, a ``None``) is converted once for the run, not once per row: the processors
+        are functions of the value alone, and nothing changes the rows meanwhile.
+        """
         fixed = dict(self.constants)
         for name, (make, process) in self.defaults.items():
             value = make()
             fixed[name] = value if process is None else process(value)
-        plan = self.plan
-        return [
-            [
-                fixed[name] if is_fixed else (row[name] if process is None else process(row[name]))
-                for name, is_fixed, process in plan
+        count = len(rows)
+        if count == 1:  # one row (the hand-over): no runs to share
+            [row] = rows
+            return [
+                tuple(
+                    fixed[name]
+                    if is_fixed
+                    else (row[name] if process is None else process(row[name]))
+                    for name, is_fixed, process in self.plan
+                )
             ]
-            for row in rows
-        ]
+        columns: list[Sequence[Any]] = []
+        for name, is_fixed, process in self.plan:
+            if is_fixed:
+                columns.append([fixed[name]] * count)
+            elif process is None:
+                columns.append([row[name] for row in rows])
+            else:
+                columns.append(_converted([row[name] for row in rows], process))
+        if not columns:
+            return [()] * count
+        return list(zip(*columns, strict=True))
+
+
+def _converted(column: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``column`` through ``process``, called once per run of the same object.
+
+    >>> calls = []
+    >>> now = object()
+    >>> _converted([now, now, None, None, now], lambda v: calls.append(v) or len(calls))
+    [1, 1, 2, 2, 3]
+    """
+    out: list[Any] = []
+    last: Any = _UNSET
+    converted: Any = None
+    for value in column:
+        if value is not last:
+            last = value
+            converted = process(value)
+        out.append(converted)
+    return out
 
 
 def _python_default(column: sa.Column[Any], name: str) -> Callable[[], Any]:
