@@ -11,14 +11,13 @@ the bridge.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from livebase.ops.store import OpsStore, now_utc
@@ -192,88 +191,33 @@ def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -
 
 
 def append_plan(con: duckdb.DuckDBPyConnection, plan: TickPlan, state: StateTables) -> None:
-    """Apply ``plan`` to the DuckDB state tables (local time), with the store's key rules.
-
-    A ledger or assignment row is added unless its key is there already (the store's
-    ``ON CONFLICT DO NOTHING``); a journey's row replaces the one there. Each look-up reads the
-    state tables only from the earliest moment a matching row can carry (DuckDB then skips
-    the older row groups): a journey's row keeps its ``entered_at``; an event of a journey,
-    and its assignment to a playbook or step, are no older than the journey's entry, which
-    the plan's journeys give (when a row's journey is not among them, the table is read in
-    full); the global assignment can be of any age and is looked up among the global ones.
-    """
-    con.register("lb_pb_append_j", plan.journeys)
-    try:
-        if plan.ledger.num_rows:
-            _append_new(con, state.ledger, plan.ledger, "event_id", _earliest_entry(
-                con, plan.ledger, "n.customer_id, n.playbook, n.occurrence"
-            ))  # fmt: skip
-        if plan.assignments.num_rows:
-            journey = "n.customer_id, split_part(n.unit, ':', 2), n.occurrence"
-            key = "unit, customer_id, occurrence"
-            globals_ = pc.sum(pc.equal(plan.assignments["unit"], "global")).as_py() or 0
-            if globals_ < plan.assignments.num_rows:
-                since = _earliest_entry(con, plan.assignments, journey, "n.unit <> 'global'")
-                others = "{a}.unit <> 'global'"
-                _append_new(con, state.assignments, plan.assignments, key, since, others)
-            if globals_:
-                only = "{a}.unit = 'global'"
-                _append_new(con, state.assignments, plan.assignments, key, None, only)
-        if plan.journeys.num_rows:
-            (since,) = con.execute("SELECT min(entered_at) FROM lb_pb_append_j").fetchall()[0]
+    """Apply ``plan`` to the DuckDB state tables (local time), with the store's key rules."""
+    tables: Iterable[tuple[str, pa.Table, str]] = (
+        (state.assignments, plan.assignments, "unit, customer_id, occurrence"),
+        (state.ledger, plan.ledger, "event_id"),
+    )
+    for target, rows, key in tables:
+        if rows.num_rows == 0:
+            continue
+        con.register("lb_pb_append", rows)
+        try:
+            cols = ", ".join(rows.column_names)
+            match = " AND ".join(f"t.{k.strip()} = n.{k.strip()}" for k in key.split(","))
             con.execute(
-                f"DELETE FROM {state.journeys} t USING lb_pb_append_j n WHERE "
+                f"INSERT INTO {target} ({cols}) SELECT {cols} FROM lb_pb_append n "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})"
+            )
+        finally:
+            con.unregister("lb_pb_append")
+    if plan.journeys.num_rows:
+        con.register("lb_pb_append", plan.journeys)
+        try:
+            con.execute(
+                f"DELETE FROM {state.journeys} t USING lb_pb_append n WHERE "
                 "t.customer_id = n.customer_id AND t.playbook = n.playbook "
-                f"AND t.occurrence = n.occurrence AND t.entered_at >= {_ts(since)}"
+                "AND t.occurrence = n.occurrence"
             )
             cols = ", ".join(plan.journeys.column_names)
-            con.execute(f"INSERT INTO {state.journeys} ({cols}) SELECT {cols} FROM lb_pb_append_j")
-    finally:
-        con.unregister("lb_pb_append_j")
-
-
-def _ts(moment: datetime) -> str:
-    return f"TIMESTAMP '{moment.isoformat(sep=' ')}'"
-
-
-def _earliest_entry(
-    con: duckdb.DuckDBPyConnection, rows: pa.Table, journey: str, where: str = "TRUE"
-) -> datetime | None:
-    """The earliest entry of the plan's journeys that ``rows`` (those ``where`` holds) belong
-    to; None when one of them belongs to no journey of the plan, or none holds."""
-    con.register("lb_pb_append", rows)
-    try:
-        row = con.execute(
-            f"""SELECT CASE WHEN bool_and(j.entered_at IS NOT NULL) THEN min(j.entered_at) END
-            FROM lb_pb_append n LEFT JOIN lb_pb_append_j j
-              ON (j.customer_id, j.playbook, j.occurrence) = ({journey})
-            WHERE {where}"""
-        ).fetchall()[0]
-    finally:
-        con.unregister("lb_pb_append")
-    return None if row[0] is None else datetime.fromisoformat(str(row[0]))
-
-
-def _append_new(
-    con: duckdb.DuckDBPyConnection,
-    target: str,
-    rows: pa.Table,
-    key: str,
-    since: datetime | None,
-    where: str = "TRUE",
-) -> None:
-    """Insert the ``rows`` (those ``where`` holds, ``{a}`` standing for the table) whose
-    ``key`` is not in ``target`` yet, looking among the target's rows (those ``where``
-    holds) from ``ts >= since`` on."""
-    con.register("lb_pb_append", rows)
-    try:
-        cols = ", ".join(rows.column_names)
-        match = " AND ".join(f"t.{k.strip()} = n.{k.strip()}" for k in key.split(","))
-        bound = "" if since is None else f" AND t.ts >= {_ts(since)}"
-        con.execute(
-            f"INSERT INTO {target} ({cols}) SELECT {cols} FROM lb_pb_append n "
-            f"WHERE {where.format(a='n')} AND NOT EXISTS (SELECT 1 FROM {target} t "
-            f"WHERE {match} AND {where.format(a='t')}{bound})"
-        )
-    finally:
-        con.unregister("lb_pb_append")
+            con.execute(f"INSERT INTO {state.journeys} ({cols}) SELECT {cols} FROM lb_pb_append")
+        finally:
+            con.unregister("lb_pb_append")
