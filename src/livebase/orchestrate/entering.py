@@ -2,9 +2,10 @@
 
 Both are set-based over **all** playbooks at once (a handful of statements per tick, whatever
 the number of playbooks). :func:`mark_exits` ends active journeys whose customer bought
-(``exit_when``) or reached the conversion goal since entry, the playbooks' exit rules joined in
-as a small table (``lb_pb_exit_rules``). :func:`enter` admits who the trigger and audience let
-in (``entry.candidates_sql`` of every playbook as one UNION ALL, then the journey limits),
+(``exit_when``) or reached the conversion goal since entry: each journey's first purchase
+and first exit event after its entry, joined with the playbooks' exit rules (a VALUES
+table). :func:`enter` admits who the trigger and audience let in (``entry.candidates_sql``
+of every playbook as one UNION ALL, then the journey limits),
 each assigned to treatment, the playbook's holdout or the global holdout (salted hash,
 stable), with the assignment and held-out ledger rows of the tick.
 
@@ -68,15 +69,15 @@ def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int
         f"{'NULL' if window is None else window})"
         for name, order, event, reason, window in rules
     )
-    earliest = con.execute("SELECT min(entered_at) FROM lb_pb_w WHERE state = 'active'").fetchall()[
-        0
-    ][0]
+    (earliest,) = con.execute(
+        "SELECT min(entered_at) FROM lb_pb_w WHERE state = 'active'"
+    ).fetchall()[0]
     since = "" if earliest is None else ts_sql(earliest)
     events = sorted({event for _, _, event, _, _ in rules if event != "purchase"})
     # the first purchase and the first of each exit event after each journey's entry: a rule
     # holds when that first one falls within its window (before ``t`` for a plain exit)
-    firsts = f"""SELECT w.customer_id, w.playbook, w.occurrence, 'purchase' AS event,
-                   min(o.paid_at) AS first_at
+    firsts = f"""SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at,
+                   'purchase' AS event, min(o.paid_at) AS first_at
             FROM lb_pb_w w JOIN orders o ON o.customer_id = w.customer_id
             WHERE w.state = 'active' AND o.paid_amount > 0 AND o.paid_at > w.entered_at
               AND o.paid_at <= {t}{f" AND o.paid_at > {since}" if since else ""}
@@ -84,7 +85,7 @@ def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int
     if events:
         firsts += f"""
             UNION ALL
-            SELECT w.customer_id, w.playbook, w.occurrence, e.name, min(e.ts)
+            SELECT w.customer_id, w.playbook, w.occurrence, w.entered_at, e.name, min(e.ts)
             FROM lb_pb_w w JOIN events e ON e.customer_id = w.customer_id
             WHERE w.state = 'active' AND e.name IN ({", ".join(map(sql_string, events))})
               AND e.ts > w.entered_at AND e.ts <= {t}{f" AND e.ts > {since}" if since else ""}
@@ -96,9 +97,7 @@ def mark_exits(con: Any, playbooks: Sequence[Playbook], t: str) -> dict[str, int
         hits AS (
             SELECT f.customer_id, f.playbook, f.occurrence, r.ord, r.reason
             FROM f JOIN r ON r.playbook = f.playbook AND r.event = f.event
-            JOIN lb_pb_w w ON w.customer_id = f.customer_id AND w.playbook = f.playbook
-             AND w.occurrence = f.occurrence
-            WHERE r.window_days IS NULL OR f.first_at <= w.entered_at + to_days(r.window_days)
+            WHERE r.window_days IS NULL OR f.first_at <= f.entered_at + to_days(r.window_days)
         )
         SELECT customer_id, playbook, occurrence, arg_min(reason, ord) AS reason
         FROM hits GROUP BY customer_id, playbook, occurrence"""
