@@ -69,7 +69,8 @@ class PlaybookCounts:
 
 @dataclass(frozen=True)
 class TickPlan:
-    """A tick's decisions as Arrow tables (local times) and the counts per playbook."""
+    """A tick's decisions as Arrow tables (local times, rows in no particular order) and the
+    counts per playbook."""
 
     as_of: datetime
     journeys: pa.Table

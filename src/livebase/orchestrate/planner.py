@@ -95,18 +95,16 @@ def plan_tick(
         """UPDATE lb_pb_w SET state = 'completed', next_step = NULL, next_due_at = NULL
         WHERE state = 'active' AND idx IS NULL AND changed"""
     )
+    # in no particular order: sorting them was up to a tenth of a tick, and only the write to
+    # the operational store wants its keys in order (``sink.write_plan`` sorts there)
     journeys = con.sql(
         "SELECT customer_id, playbook, occurrence, entered_at, arm, state, current_step, "
-        "next_step, next_due_at, exit_reason, exited_at FROM lb_pb_w WHERE changed "
-        "ORDER BY playbook, customer_id, occurrence"
+        "next_step, next_due_at, exit_reason, exited_at FROM lb_pb_w WHERE changed"
     ).to_arrow_table()
-    outbox = con.sql("SELECT * FROM lb_pb_new_outbox ORDER BY key").to_arrow_table()
-    ledger = con.sql(
-        "SELECT DISTINCT ON (event_id) * FROM lb_pb_new_ledger ORDER BY event_id"
-    ).to_arrow_table()
+    outbox = con.sql("SELECT * FROM lb_pb_new_outbox").to_arrow_table()
+    ledger = con.sql("SELECT DISTINCT ON (event_id) * FROM lb_pb_new_ledger").to_arrow_table()
     assignments = con.sql(
-        "SELECT DISTINCT ON (unit, customer_id, occurrence) * FROM lb_pb_new_assign "
-        "ORDER BY unit, customer_id, occurrence"
+        "SELECT DISTINCT ON (unit, customer_id, occurrence) * FROM lb_pb_new_assign"
     ).to_arrow_table()
     tally(con, counts)
     return TickPlan(as_of, journeys, assignments, outbox, ledger, counts)
