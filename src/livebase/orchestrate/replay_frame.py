@@ -16,8 +16,10 @@ from one day to the next in only three ways:
 :class:`CarriedFrame` lists the days of (1) per customer once for the whole replay
 (:func:`touch_sql`), builds the frame in full on the first day, and on each later day
 recomputes only the customers of (1) since the frame's day, with the frame's own SQL restricted
-to them, while everyone else's day counts move by the days passed (a view adds them: the rows
-are not rewritten); (3) rebuilds it all. Listing
+to them, while everyone else's day counts move by the days passed (the rows keep each day
+count as the date it counts from, and a view subtracts it from the day: the rows are not
+rewritten, and a filter on a day count, such as an inactivity trigger's window, reads that one
+column before the rest of the row); (3) rebuilds it all. Listing
 a customer who did not change costs a little time and nothing else (their row is recomputed
 exactly), so the list errs on the wide side. The result is the frame ``build_frame`` gives, row
 for row (``tests/orchestrate/test_replay_frame.py`` compares both on every day of seeded and
@@ -47,7 +49,8 @@ __all__ = ["ROWS", "TOUCH", "CarriedFrame", "day_count_columns", "touch_sql", "w
 TOUCH = "lb_rp_touch"
 """The temporary table of (day, customer_id): the days a customer's row may change."""
 ROWS = "lb_rp_frame_rows"
-"""The temporary table of the carried rows, each with the day it was computed for."""
+"""The temporary table of the carried rows, each day count stored as the date it counts from
+(see :func:`_origins`)."""
 
 
 def window_offsets(settings: FeaturesSettings) -> tuple[list[int], list[int]]:
@@ -71,6 +74,25 @@ def day_count_columns(settings: FeaturesSettings) -> list[str]:
     signals = [name for name, s in settings.signals.items() if s.measure == "days_since"]
     return ["tenure_days", "days_since_first_paid", "recency_days", "days_since_last_paid",
             *signals]  # fmt: skip
+
+
+def _origins(columns: list[str], day: date) -> str:
+    """REPLACE list storing each day count of a row computed for ``day`` as its origin, the
+    date the count was 0 (NULL stays NULL).
+
+    >>> _origins(["recency_days"], date(2026, 2, 9))
+    "DATE '2026-02-09' - CAST(recency_days AS INTEGER) AS recency_days"
+    """
+    return ", ".join(f"DATE '{day.isoformat()}' - CAST({c} AS INTEGER) AS {c}" for c in columns)
+
+
+def _counts(columns: list[str], day: date) -> str:
+    """REPLACE list turning stored origins back into day counts as of ``day``.
+
+    >>> _counts(["recency_days"], date(2026, 2, 9))
+    "DATE '2026-02-09' - recency_days AS recency_days"
+    """
+    return ", ".join(f"DATE '{day.isoformat()}' - {c} AS {c}" for c in columns)
 
 
 def touch_sql(settings: FeaturesSettings, after: date, until: date) -> str:
@@ -111,8 +133,8 @@ class CarriedFrame:
 
     Call it with each day in increasing order (as ``plan_tick``'s ``frame_builder``); a day
     before the frame's own, or a change of the CLV fit in force, rebuilds it in full. The rows
-    live in :data:`ROWS`, each with the day it was computed for (``lb_rp_day``); the frame
-    (``frame.FRAME``) is a view adding the days passed since to the day counts, so a day
+    live in :data:`ROWS` with their day counts stored as origins (:func:`_origins`); the frame
+    (``frame.FRAME``) is a view counting the days from those origins to the day, so a day
     rewrites only the rows of the customers whose row changed. :meth:`close` drops both, so
     that ``build_frame`` can make its table again.
     """
@@ -133,10 +155,11 @@ class CarriedFrame:
     def __call__(self, day: date) -> None:
         predictions = clv_predictions_sql(self.store, self.config, day)
         con = self.store.con
+        columns = day_count_columns(self.config.features)
         if self.day is None or day <= self.day or predictions != self.predictions:
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT *, DATE '{day.isoformat()}' "
-                f"AS lb_rp_day FROM ({frame_sql(self.config, day, predictions)})"
+                f"CREATE OR REPLACE TEMP TABLE {ROWS} AS SELECT * REPLACE "
+                f"({_origins(columns, day)}) FROM ({frame_sql(self.config, day, predictions)})"
             )
             row = con.execute(f"SELECT count(*) FROM {ROWS}").fetchall()[0]
             self.rows, self.replaced = int(row[0]), 0
@@ -144,13 +167,9 @@ class CarriedFrame:
         else:
             self._carry(day, predictions)
         self.day, self.predictions = day, predictions
-        shifted = ", ".join(
-            f"{c} + (DATE '{day.isoformat()}' - lb_rp_day) AS {c}"
-            for c in day_count_columns(self.config.features)
-        )
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {FRAME} AS "
-            f"SELECT * EXCLUDE (lb_rp_day) REPLACE ({shifted}) FROM {ROWS}"
+            f"SELECT * REPLACE ({_counts(columns, day)}) FROM {ROWS}"
         )
 
     def _carry(self, day: date, predictions: str | None) -> None:
@@ -167,8 +186,9 @@ class CarriedFrame:
         fresh = frame_sql(
             self.config, day, predictions, customers="SELECT customer_id FROM lb_rp_changed"
         )
+        origins = _origins(day_count_columns(self.config.features), day)
         added = con.execute(
-            f"INSERT INTO {ROWS} SELECT *, DATE '{day.isoformat()}' FROM ({fresh})"
+            f"INSERT INTO {ROWS} SELECT * REPLACE ({origins}) FROM ({fresh})"
         ).fetchall()[0]
         self.rows += int(added[0]) - int(row[0])
         self.replaced += int(row[0])
