@@ -165,14 +165,14 @@ class CarriedFrame:
             self.rows, self.replaced = int(row[0]), 0
             self.rebuilt += 1
         else:
-            self._carry(day, predictions)
+            self._carry(day, predictions, columns)
         self.day, self.predictions = day, predictions
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {FRAME} AS "
             f"SELECT * REPLACE ({_counts(columns, day)}) FROM {ROWS}"
         )
 
-    def _carry(self, day: date, predictions: str | None) -> None:
+    def _carry(self, day: date, predictions: str | None, columns: list[str]) -> None:
         assert self.day is not None
         con = self.store.con
         changed = (
@@ -186,9 +186,8 @@ class CarriedFrame:
         fresh = frame_sql(
             self.config, day, predictions, customers="SELECT customer_id FROM lb_rp_changed"
         )
-        origins = _origins(day_count_columns(self.config.features), day)
         added = con.execute(
-            f"INSERT INTO {ROWS} SELECT * REPLACE ({origins}) FROM ({fresh})"
+            f"INSERT INTO {ROWS} SELECT * REPLACE ({_origins(columns, day)}) FROM ({fresh})"
         ).fetchall()[0]
         self.rows += int(added[0]) - int(row[0])
         self.replaced += int(row[0])

@@ -160,7 +160,7 @@ def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -
     written_at = _utc_text(now_utc())  # the bridges copy by this wall clock (ops.tables)
     scratch = duckdb.connect()  # one in-memory connection stages all four tables
     try:
-        extras: dict[str, tuple[pa.Table, dict[str, Any]]] = {
+        plan_tables: dict[str, tuple[pa.Table, dict[str, Any]]] = {
             "journeys": (plan.journeys, {"updated_at": stamp, "recorded_at": written_at}),
             "assignments": (plan.assignments, {"recorded_at": written_at}),
             "outbox": (
@@ -171,7 +171,7 @@ def write_plan(ops: OpsStore, plan: TickPlan, *, timezone: str, now: datetime) -
         }
         staged = {
             name: _staged(scratch, rows, timezone, extra, _KEYS[name])
-            for name, (rows, extra) in extras.items()
+            for name, (rows, extra) in plan_tables.items()
         }
     finally:
         scratch.close()
