@@ -14,6 +14,7 @@ import random
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from _bases import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -297,3 +298,34 @@ def test_replay_plans_the_same_with_the_carried_frame_as_with_a_rebuild_every_da
     assert any(j[5] == "exited" for j in carried["journeys"]), "no purchase ended a journey"
     for key in carried:
         assert carried[key] == rebuilt[key], f"the replays differ in {key}"
+
+
+def test_a_small_base_is_replayed_on_one_thread_and_the_store_keeps_its_setting(
+    monkeypatch: Any,
+) -> None:
+    from livebase.orchestrate import replay as replay_module
+
+    store = _seeded_store(5, customers=40)
+    store.con.execute("SET threads = 2")
+    config = _config()
+    threads: list[int] = []
+
+    def seen(day: date) -> None:
+        threads.append(int(store.fetch_value("SELECT current_setting('threads')")))
+
+    end = START + timedelta(days=3)
+    replay(store, config, _playbooks(), START, end, on_day=seen)
+    assert threads == [1] * 4
+    assert store.fetch_value("SELECT current_setting('threads')") == 2
+
+    def fails(day: date) -> None:
+        raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError, match="stopped by the caller"):
+        replay(store, config, _playbooks(), START, end, on_day=fails)
+    assert store.fetch_value("SELECT current_setting('threads')") == 2
+
+    monkeypatch.setattr(replay_module, "ONE_THREAD_CUSTOMERS", 39)  # 40 customers: larger
+    threads.clear()
+    replay(store, config, _playbooks(), START, end, on_day=seen)
+    assert threads == [2] * 4
