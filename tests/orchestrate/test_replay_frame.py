@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livebase.config import LivebaseConfig
+from livebase.orchestrate import replay as replay_module
 from livebase.orchestrate.frame import FRAME, build_frame
 from livebase.orchestrate.playbook import Playbook
 from livebase.orchestrate.replay import replay
@@ -303,8 +304,6 @@ def test_replay_plans_the_same_with_the_carried_frame_as_with_a_rebuild_every_da
 def test_a_small_base_is_replayed_on_one_thread_and_the_store_keeps_its_setting(
     monkeypatch: Any,
 ) -> None:
-    from livebase.orchestrate import replay as replay_module
-
     store = _seeded_store(5, customers=40)
     store.con.execute("SET threads = 2")
     config = _config()

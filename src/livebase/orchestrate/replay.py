@@ -12,8 +12,9 @@ it has at least ``MIN_SENT`` sent messages on a channel, else at the stated assu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -217,20 +218,13 @@ def replay(
     return _summarise(store, state, start, end, names, rates)
 
 
-@contextmanager
-def _threads_for_replay(store: Store) -> Iterator[None]:
+def _threads_for_replay(store: Store) -> ContextManager[None]:
     """One DuckDB thread while a base of at most :data:`ONE_THREAD_CUSTOMERS` is replayed,
     the store's setting restored afterwards (errors included)."""
     customers = int(store.fetch_value("SELECT count(*) FROM customers") or 0)
     if customers > ONE_THREAD_CUSTOMERS:
-        yield
-        return
-    before = int(store.fetch_value("SELECT current_setting('threads')"))
-    store.con.execute("SET threads = 1")
-    try:
-        yield
-    finally:
-        store.con.execute(f"SET threads = {before}")
+        return nullcontext()
+    return store.settings({"threads": "1"})
 
 
 def _days(

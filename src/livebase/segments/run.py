@@ -20,8 +20,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -213,22 +213,14 @@ def choose_source(
     return "state" if ready else "log"
 
 
-@contextmanager
-def _duckdb_settings(store: Store, engine: EngineSettings | None) -> Iterator[None]:
+def _duckdb_settings(store: Store, engine: EngineSettings | None) -> ContextManager[None]:
     """Engine settings for the run (memory limit, threads), restored afterwards."""
     wanted: dict[str, str] = {"preserve_insertion_order": "false"}
     if engine is not None and engine.memory_limit:
         wanted["memory_limit"] = engine.memory_limit
     if engine is not None and engine.threads:
         wanted["threads"] = str(engine.threads)
-    before = {k: str(store.fetch_value(f"SELECT current_setting('{k}')")) for k in wanted}
-    for key, value in wanted.items():
-        store.con.execute(f"SET {key} = '{value}'")
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            store.con.execute(f"SET {key} = '{value}'")
+    return store.settings(wanted)
 
 
 def run_segmentation(

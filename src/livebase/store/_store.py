@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -145,6 +145,28 @@ class Store:
             raise
         else:
             self.con.execute("COMMIT")
+
+    @contextmanager
+    def settings(self, wanted: Mapping[str, str]) -> Iterator[None]:
+        """DuckDB settings (name → value) for the block, the earlier values restored
+        afterwards, errors included.
+
+        >>> store = Store.in_memory()
+        >>> _ = store.con.execute("SET threads = 2")
+        >>> with store.settings({"threads": "1"}):
+        ...     store.fetch_value("SELECT current_setting('threads')")
+        1
+        >>> store.fetch_value("SELECT current_setting('threads')")
+        2
+        """
+        before = {k: str(self.fetch_value(f"SELECT current_setting('{k}')")) for k in wanted}
+        for key, value in wanted.items():
+            self.con.execute(f"SET {key} = '{value}'")
+        try:
+            yield
+        finally:
+            for key, value in before.items():
+                self.con.execute(f"SET {key} = '{value}'")
 
     def fetch_value(self, sql: str, params: list[Any] | None = None) -> Any:
         rows = self.con.execute(sql, params or []).fetchall()  # fetched whole: no open result
