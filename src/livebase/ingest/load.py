@@ -41,6 +41,7 @@ from livebase.ingest.cleanup import (
     remove_empty_temp_folder,
     terminate_cleanly,
 )
+from livebase.ingest.file_scan import FileScan
 from livebase.ingest.first_load import (
     fits_in_memory,
     insert_when_all_good,
@@ -224,6 +225,7 @@ def _load(
                 key="ingest.memory_limit",
             ) from exc
     merging = succeeded = retried = False
+    scan: FileScan | None = None
     with terminate_cleanly():
         try:
             if stage:
@@ -236,7 +238,9 @@ def _load(
                 encoding=options.encoding,
                 progress=progress,
                 checksum=known,
+                background=True,
             )
+            scan = prepared.scan
             if item == "-" and earlier is not None and prepared.checksum == earlier.checksum:
                 return _skip(store, item, options, fingerprint, earlier)
             has_header = _has_header(prepared, preset)
@@ -275,6 +279,8 @@ def _load(
                     f"cannot read the file as {prepared.format.upper()}: {exc}",
                     file=prepared.display,
                 ) from None
+            # the checksum and blank rows, computed while DuckDB staged the file
+            prepared = prepared.scanned()
             structural, reject_lines = structural_problems(con, len(headers), prepared)
             if (
                 structural
@@ -406,6 +412,8 @@ def _load(
             succeeded = True
             return result
         finally:
+            if scan is not None:
+                scan.cancel()  # the load ended before it needed the scan (or after: no-op)
             _clean_up(store, con, workdir, rolled_back=retried or (merging and not succeeded))
 
 

@@ -18,13 +18,20 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from livebase.errors import IngestError
 from livebase.i18n import _l
+from livebase.ingest.file_scan import (
+    CHUNK,
+    FileScan,
+    ProgressFn,
+    checksum_and_blanks,
+    file_checksum,
+    read_chunks,
+)
 from livebase.ingest.sniff import (
     BlankRows,
     Format,
@@ -47,10 +54,6 @@ __all__ = [
     "remove_stale_workdirs",
 ]
 
-ProgressFn = Callable[[int], None]
-"""Called with the number of bytes just processed."""
-
-CHUNK = 1 << 20
 _SNIFF_BYTES = 256 * 1024
 _WORKDIR_PREFIX = "livebase-ingest-"
 _CODEC_NAMES = {
@@ -84,6 +87,16 @@ class PreparedFile:
     line_end: str = ""
     """'\\n' when rows end with a bare line feed (told to DuckDB, which otherwise guesses from
     the first line break, even one inside a quoted header cell); '' to let DuckDB see."""
+    scan: FileScan | None = None
+    """The checksum and blank rows still being computed in the background (``prepare`` with
+    ``background``): ``checksum`` and ``skipped_lines`` hold once :meth:`scanned` returned."""
+
+    def scanned(self) -> PreparedFile:
+        """This file with its checksum and blank rows, waiting for the background scan."""
+        if self.scan is None:
+            return self
+        checksum, skipped = self.scan.result()
+        return replace(self, checksum=checksum, skipped_lines=skipped, scan=None)
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -129,42 +142,6 @@ def _spool_stdin(stream: BinaryIO, folder: Path) -> Path:
     return target
 
 
-def _read_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
-
-
-def file_checksum(path: Path) -> str:
-    """The sha256 of a file's bytes (streamed), as ``loads.checksum`` records it.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "a.csv"
-    >>> _ = path.write_bytes(b"")
-    >>> file_checksum(path)[:12]
-    'e3b0c44298fc'
-    """
-    return _checksum(path, None)
-
-
-def _checksum(
-    path: Path,
-    progress: ProgressFn | None,
-    blanks: BlankRows | None = None,
-    known: str | None = None,
-) -> str:
-    """The sha256 of the file (``known`` when the caller has it: not computed again)."""
-    digest = hashlib.sha256()
-    for chunk in _read_chunks(path):
-        if known is None:
-            digest.update(chunk)
-        if blanks is not None:
-            blanks.feed(chunk)
-        if progress:
-            progress(len(chunk))
-    return known or digest.hexdigest()
-
-
 def _transcode(
     path: Path,
     target: Path,
@@ -183,7 +160,7 @@ def _transcode(
     tail = b""
     first = True
     with target.open("wb") as out:
-        for chunk in _read_chunks(path):
+        for chunk in read_chunks(path):
             if known is None:
                 digest.update(chunk)
             if first and codec == "cp1251" and chunk.startswith(codecs.BOM_UTF8):
@@ -275,11 +252,16 @@ def prepare(
     progress: ProgressFn | None = None,
     stdin: BinaryIO | None = None,
     checksum: str | None = None,
+    background: bool = False,
 ) -> PreparedFile:
     """Checksum, sniff and (if needed) convert one input so DuckDB can read it as UTF-8.
 
     ``workdir`` receives temporary copies; the caller removes it. ``checksum``: the file's
     sha256 when the caller computed it already (:func:`file_checksum`), not computed again.
+    ``background``: a UTF-8 CSV, which DuckDB reads as it is, is scanned (checksum, blank
+    rows) in a thread while the caller stages it; the result's ``scan`` is then set, and
+    :meth:`PreparedFile.scanned` gives the checksum and blank rows (``progress`` is not
+    called for that scan).
     """
     if item == "-":
         display = "<stdin>"
@@ -296,6 +278,7 @@ def prepare(
         encoding=encoding,
         progress=progress,
         known=checksum,
+        background=background and item != "-",
     )
 
 
@@ -309,6 +292,7 @@ def _prepare_path(
     encoding: str | None,
     progress: ProgressFn | None,
     known: str | None = None,
+    background: bool = False,
 ) -> PreparedFile:
     try:
         size = original.stat().st_size
@@ -323,7 +307,7 @@ def _prepare_path(
     fmt = detect_format(head, display, original)
 
     if fmt == "gzip":
-        checksum = known or _checksum(original, None)
+        checksum = known or checksum_and_blanks(original, None)
         inner = _prepare_path(
             _gunzip(original, workdir, display, progress),
             display,
@@ -343,16 +327,17 @@ def _prepare_path(
         )
 
     if fmt == "parquet":
-        checksum = known or _checksum(original, progress)
+        checksum = known or checksum_and_blanks(original, progress)
         return PreparedFile(
             display, original, checksum, size, fmt, original, "binary", "", (), True, False
         )
 
     blanks = BlankRows(quoted=layout != "whitespace")
+    scanning = False  # a UTF-8 CSV scanned in the background, once everything else is known
     read_path = original
     temporary = False
     if fmt == "xlsx":
-        checksum = known or _checksum(original, progress)
+        checksum = known or checksum_and_blanks(original, progress)
         read_path = workdir / "sheet.csv"
         skipped = xlsx_to_csv(original, read_path, display)
         temporary = True
@@ -361,15 +346,19 @@ def _prepare_path(
             raise IngestError("the workbook's first sheet is empty", file=display)
     else:
         detected = encoding or sniff_encoding(head, file=display)
-        if detected.startswith("utf-8"):
-            checksum = _checksum(original, progress, blanks, known)
+        if detected.startswith("utf-8") and background and fmt == "csv":
+            scanning = True
+            checksum = ""
+            enc = detected
+        elif detected.startswith("utf-8"):
+            checksum = checksum_and_blanks(original, progress, blanks, known)
             enc = detected
         else:
             read_path = workdir / "converted.utf8.csv"
             checksum = _transcode(original, read_path, detected, display, progress, blanks, known)
             temporary = True
             enc = "utf-8"
-        skipped = blanks.found
+        skipped = [] if scanning else blanks.found
         with read_path.open("rb") as handle:
             text_head = handle.read(_SNIFF_BYTES)
         if not text_head.strip(b"\xef\xbb\xbf \t\r\n"):
@@ -398,6 +387,7 @@ def _prepare_path(
         skipped_lines=tuple(skipped),
         ascii_head=fmt == "csv" and head.isascii(),
         line_end="\n" if layout == "csv" and _ends_rows_with_bare_line_feed(text) else "",
+        scan=FileScan(original, blanks, known) if scanning else None,
     )
 
 
