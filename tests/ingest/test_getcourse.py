@@ -345,6 +345,28 @@ def test_custom_status_from_config(tmp_path: Path) -> None:
     assert store.fetch_value("SELECT status FROM orders") == "paid"
 
 
+def test_status_labels_are_mapped_whatever_their_case_spaces_and_yo(tmp_path: Path) -> None:
+    # each distinct cell of the file is normalised once (lower case, ё as е, runs of spaces,
+    # underscores and dashes as one space) and every row with that cell takes its status
+    spellings = {
+        "9101": ("  ЗАВЕРШЁН ", "paid"),
+        "9102": ("Частично_оплачен", "partially_paid"),
+        "9103": ("Завершен\u00a0", "paid"),
+        "9104": ("частично -  оплачен", "partially_paid"),
+        "9105": ("  ЗАВЕРШЁН ", "paid"),
+        "9106": ("Отменен", "cancelled"),
+    }
+    orders = [
+        (order, *ORDERS[0][1:6], label, *ORDERS[0][7:]) for order, (label, _) in spellings.items()
+    ]
+    store = Store.in_memory()
+    _load(store, write_export(tmp_path / "orders.csv", "interface", orders))
+    status = dict(store.con.execute("SELECT order_id, status FROM orders").fetchall())
+    assert status == {order: expected for order, (_, expected) in spellings.items()}
+    source = store.fetch_value("SELECT source_status FROM orders WHERE order_id = '9101'")
+    assert source == "ЗАВЕРШЁН"  # the label as the file wrote it, trimmed
+
+
 def test_repeated_order_in_one_file_is_counted_as_duplicate(tmp_path: Path) -> None:
     path = write_export(tmp_path / "orders.csv", "interface", [ORDERS[0], ORDERS[1], ORDERS[0]])
     result = _load(Store.in_memory(), path)

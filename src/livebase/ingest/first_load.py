@@ -67,9 +67,11 @@ def staged_contacts_sql(mapping: ColumnMapping) -> str:
     >>> from livebase.ingest.mapping import map_columns
     >>> from livebase.ingest.presets import PRESETS
     >>> mapping = map_columns(("order_id", "Email", "amount"), PRESETS["generic"], file="f")
-    >>> print(staged_contacts_sql(mapping))
-    (SELECT lower(nullif(trim(c1), '')) AS customer_id, nullif(trim(c1), '') AS email, \
-CAST(NULL AS VARCHAR) AS phone, CAST(NULL AS VARCHAR) AS name FROM lb_stage)
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TEMP TABLE lb_stage AS "
+    ...                 "SELECT 'A1' AS c0, ' Ann@Example.ru ' AS c1, '10' AS c2")
+    >>> con.execute(f"SELECT * FROM {staged_contacts_sql(mapping)}").fetchall()
+    [('ann@example.ru', 'Ann@Example.ru', None, None)]
     """
 
     def text(name: str) -> str:

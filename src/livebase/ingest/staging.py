@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from livebase.errors import RowProblem
-from livebase.ingest.parsing import quote
+from livebase.ingest.parsing import quote, trim_sql
 from livebase.ingest.presets import Preset
 from livebase.ingest.source import PreparedFile
 
@@ -35,10 +35,12 @@ def blank_row_sql(ncols: int, alias: str) -> str:
     """True for a staged row whose cells are all empty: Excel's trailing rows of bare
     separators (``;;;;``) are blank rows of the sheet, skipped like blank lines.
 
-    >>> blank_row_sql(2, "s")
-    "coalesce(nullif(trim(s.c0), ''), nullif(trim(s.c1), '')) IS NULL"
+    >>> import duckdb
+    >>> rows = "SELECT * FROM (VALUES ('  ', '\u00a0'), ('', 'x'), (NULL, '')) s(c0, c1)"
+    >>> duckdb.connect().execute(f"SELECT {blank_row_sql(2, 's')} FROM ({rows}) s").fetchall()
+    [(True,), (False,), (True,)]
     """
-    cells = ", ".join(f"nullif(trim({alias}.c{i}), '')" for i in range(ncols))
+    cells = ", ".join(f"nullif({trim_sql(f'{alias}.c{i}')}, '')" for i in range(ncols))
     return f"coalesce({cells}) IS NULL"
 
 

@@ -29,6 +29,7 @@ from livebase.ingest.parsing import (
     stacked_select,
     text_sql,
     timestamp_sql,
+    trim_sql,
 )
 from livebase.ingest.presets import RETURN_REQUESTED_LABELS, STATUS_LABELS, Preset, normalize_label
 from livebase.ingest.row_rules import (
@@ -96,11 +97,18 @@ def cell_sql(mapping: ColumnMapping, name: str, *, trimmed: bool = False) -> str
     if not positions:
         return None
     if len(positions) == 1:
-        return f"trim(c{positions[0]})" if trimmed else f"c{positions[0]}"
-    return "coalesce(" + ", ".join(f"nullif(trim(c{p}), '')" for p in positions) + ")"
+        return trim_sql(f"c{positions[0]}") if trimmed else f"c{positions[0]}"
+    return "coalesce(" + ", ".join(f"nullif({trim_sql(f'c{p}')}, '')" for p in positions) + ")"
 
 
-def _status_table(con: duckdb.DuckDBPyConnection, options: LoadOptions) -> None:
+def _status_table(
+    con: duckdb.DuckDBPyConnection, options: LoadOptions, status_cell: str | None
+) -> None:
+    """``lb_status``: every known label (normalised) with its status; and ``lb_status_raw``:
+    the file's own status cells (``status_cell``, trimmed as the parse trims them) with the
+    status their normalised label maps to. The parse joins on the cell itself: the
+    normalisation (lower case, ё, a regular expression) runs once per distinct status of the
+    file, a handful, not once per row."""
     labels = dict(STATUS_LABELS)
     for label, status in options.config.orders.statuses.items():
         labels[normalize_label(label)] = status
@@ -113,6 +121,14 @@ def _status_table(con: duckdb.DuckDBPyConnection, options: LoadOptions) -> None:
     con.execute("DROP TABLE IF EXISTS lb_status")
     con.execute("CREATE TEMP TABLE lb_status (label VARCHAR, status VARCHAR, flagged BOOLEAN)")
     con.executemany("INSERT INTO lb_status VALUES (?, ?, ?)", rows)
+    con.execute("DROP TABLE IF EXISTS lb_status_raw")
+    if status_cell is not None:
+        con.execute(
+            f"""CREATE TEMP TABLE lb_status_raw AS
+            SELECT d._raw, m.status AS _mapped, m.flagged AS _flagged
+            FROM (SELECT DISTINCT {status_cell} AS _raw FROM lb_stage) d
+            JOIN lb_status m ON m.label = {label_sql("d._raw")}"""
+        )
 
 
 class ParsedRows(NamedTuple):
@@ -211,7 +227,7 @@ def parse_rows(
 
     if mapping.attributes:
         pairs = ", ".join(
-            f"{quote(name)}, nullif(trim(c{i}), '')" for i, name in mapping.attributes
+            f"{quote(name)}, nullif({trim_sql(f'c{i}')}, '')" for i, name in mapping.attributes
         )
         trimmed.append(f"json_object({pairs}) AS attributes")
     else:
@@ -270,7 +286,7 @@ def _derive_orders(
     """Order status, revenue amount and date, customer and order ids, row-level rules.
     Returns how many rows repeat an order id of an earlier row (None when not counted).
     With ``view``: ``lb_rows`` is a view, and the rules across rows are left out."""
-    _status_table(con, options)
+    _status_table(con, options, cell_sql(mapping, "status", trimmed=True))
     # the checks in the order a row's problems are listed; the two that later passes update
     # (customer by contact, conflicting duplicates) stay columns of their own
     _record_checks(con, [*field_checks, *_ORDER_RULES])
@@ -318,8 +334,7 @@ def _derive_orders(
         else "CAST(NULL AS VARCHAR)"
     )
     join_status = (
-        f"LEFT JOIN (SELECT label AS _label, status AS _mapped, flagged AS _flagged "
-        f"FROM lb_status) m ON m._label = {label_sql('status')}"
+        "LEFT JOIN lb_status_raw m ON m._raw = p.status"
         if "status" in cols
         else "LEFT JOIN (SELECT NULL AS _mapped, false AS _flagged) m ON true"
     )
