@@ -3,8 +3,8 @@
 The first import of an export is the biggest load a store sees (every order of the school's
 history), and most exports have no bad row. For those, keeping the parsed rows in a temporary
 table first, then copying them into ``orders``, is work the result does not need. So when
-``orders`` is empty and the file is small for the memory limit (:func:`fits_in_memory`: a
-file whose staged text spills to disk is faster through the table), the load reads
+``orders`` is empty and the file is no bigger than the memory limit (:func:`fits_in_memory`:
+bigger files, untried, keep the table), the load reads
 ``lb_rows`` as a view over the staged text and inserts its good rows straight into
 ``orders``, inside the load's transaction; then two counts decide:
 
@@ -29,25 +29,26 @@ from livebase.ingest.validation import cell_sql
 __all__ = ["fits_in_memory", "insert_when_all_good", "staged_contacts_sql"]
 
 _UNITS = {"B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-_SHARE = 4
-"""The straight path is taken for a file of at most 1/4 of the memory limit."""
+_SHARE = 1
+"""The straight path is taken for a file of at most the memory limit."""
 
 
 def fits_in_memory(con: duckdb.DuckDBPyConnection, size: int) -> bool:
     """Whether a file of ``size`` bytes is small enough, for DuckDB's memory limit, to be
     parsed straight into ``orders``.
 
-    Measured side by side on the shared machine (figures to re-take on a quiet one): at 1M
-    rows (177 MB, limit 2GB) the straight insert took 10.6 s where the parse into a table and
-    its copy into ``orders`` took 21.2 s; at 10M rows (1.8 GB) it took 537 s against
-    165 s + 96 s: with the staged text spilled to disk, the insert that reads it while
-    writing ``orders`` in the same transaction is the slower one, so big files keep the
-    table.
+    Measured side by side: at 1M rows (177 MB, limit 2GB) the straight insert took 10.6 s
+    where the parse into a table and its copy into ``orders`` took 21.2 s. At 10M rows
+    (1.8 GB, the staged text spilling to disk either way) it once took 537 s against 165 s +
+    96 s, so files above a quarter of the limit kept the table; with the parse that trims
+    only what trim changes, re-measured on 2026-12-02 (one process each, load about 2), the
+    straight load took 81.5 s and 99.9 s against 114.9 s for the table, with the same peak
+    (2.2 GB). Files up to the limit go straight now; bigger ones keep the table, untried.
 
     >>> con = duckdb.connect()
     >>> _ = con.execute("SET memory_limit = '2GB'")
-    >>> fits_in_memory(con, 177_500_790), fits_in_memory(con, 1_816_004_727)
-    (True, False)
+    >>> [fits_in_memory(con, size) for size in (177_500_790, 1_816_004_727, 18_160_047_270)]
+    [True, True, False]
     """
     row = con.execute("SELECT current_setting('memory_limit')").fetchone()
     assert row is not None
