@@ -1,6 +1,6 @@
 """The file scan (checksum and blank rows) that runs beside DuckDB's staging: the same answer
-as the scan in line, its errors handed to the load, and no thread left behind by a load that
-stops early."""
+as the scan in line, its errors handed to the load, and cancelled by a load that stops before
+it needs it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
+import livebase.ingest.load as load_module
 from livebase.errors import IngestError
 from livebase.ingest import PRESETS, LoadOptions, load_file
 from livebase.ingest.file_scan import CHUNK, FileScan, checksum_and_blanks
@@ -62,6 +64,14 @@ def test_the_background_scan_gives_the_checksum_and_blank_rows_of_the_scan_in_li
 def test_a_cancelled_scan_stops_and_says_so_when_asked_for_its_result(tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_bytes(_export(60_000).encode("utf-8"))
+    assert path.stat().st_size > 3 * CHUNK
+    # the pass stops after the chunk it is reading once stop is set
+    read: list[int] = []
+    stop = threading.Event()
+    stop.set()
+    checksum_and_blanks(path, read.append, BlankRows(), stop=stop)
+    assert read == [CHUNK]
+
     scan = FileScan(path, BlankRows())
     scan.cancel()
     assert not _scan_threads()
@@ -95,13 +105,24 @@ def test_a_load_records_the_checksum_of_the_scan_and_numbers_rows_after_blank_li
     assert not _scan_threads()
 
 
-def test_a_load_stopped_by_a_file_duckdb_cannot_read_leaves_no_scan_running(
-    tmp_path: Path,
+def test_a_load_that_fails_before_it_needs_the_scan_cancels_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "orders.csv"
-    # a quote opened and never closed: the staging refuses the file before the scan is needed
-    text = _export(20_000) + '20001;1;"u1@example.ru;01.03.2026;Завершен;1\n' + _export(20_000)
-    path.write_bytes(text.encode("utf-8"))
-    with pytest.raises(IngestError):
+    path.write_bytes(_export(40_000).encode("utf-8"))
+    cancelled: list[FileScan] = []
+    cancel = FileScan.cancel
+
+    def spy(scan: FileScan) -> None:
+        cancelled.append(scan)
+        cancel(scan)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise duckdb.IOException("the disk is full")
+
+    monkeypatch.setattr(FileScan, "cancel", spy)
+    monkeypatch.setattr(load_module, "stage_file", refuse)
+    with pytest.raises(IngestError, match="the disk is full"):
         load_file(Store.in_memory(), str(path), _options())
+    assert len(cancelled) == 1
     assert not _scan_threads()

@@ -63,7 +63,10 @@ def _progress(item: str) -> Iterator[tuple[ProgressFn | None, StageFn | None]]:
             bar.advance(task, n)
 
         def stage(name: str) -> None:
-            if name != "read":
+            if name == "stage":
+                # a UTF-8 file is still being read (checksum, blank rows) while it is staged
+                bar.update(task, description=f"{name} {Path(item).name}")
+            elif name != "read":
                 bar.update(task, completed=size, description=f"{name} {Path(item).name}")
 
         yield advance, stage

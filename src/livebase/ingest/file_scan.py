@@ -5,7 +5,7 @@ the blank rows renumber the staged rows as a spreadsheet counts them. So for a U
 pass runs in a thread of its own (:class:`FileScan`) while DuckDB reads the same file; both
 release the GIL for their heavy work (hashing, NumPy, DuckDB's parse), and the load waits
 for the scan only once the file is staged. Files that are converted first (Windows-1251,
-UTF-16, gzip, XLSX) are scanned while they are converted, before staging, as before.
+UTF-16, gzip, XLSX) and standard input are read before staging, as before.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def checksum_and_blanks(
 
 
 class FileScan:
-    """:func:`checksum_and_blanks` of a file, running in a thread while the caller goes on.
+    """:func:`checksum_and_blanks` of a file, running in a thread while the caller goes on
+    (``progress``, when given, is called from that thread).
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "a.csv"
@@ -78,8 +79,15 @@ class FileScan:
     ('43e570e0fd5b', (3,))
     """
 
-    def __init__(self, path: Path, blanks: BlankRows, known: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        blanks: BlankRows,
+        known: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
         self._path = path
+        self._progress = progress
         self._blanks = blanks
         self._known = known
         self._stop = threading.Event()
@@ -91,7 +99,7 @@ class FileScan:
     def _run(self) -> None:
         try:
             self._checksum = checksum_and_blanks(
-                self._path, None, self._blanks, self._known, self._stop
+                self._path, self._progress, self._blanks, self._known, self._stop
             )
         except BaseException as exc:  # handed to the thread that waits, in result()
             self._error = exc

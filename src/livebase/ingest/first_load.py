@@ -23,12 +23,15 @@ import duckdb
 
 from livebase.ingest.mapping import ColumnMapping
 from livebase.ingest.merge import ORDER_COLUMNS
+from livebase.ingest.parsing import quote
 from livebase.ingest.staging import blank_row_sql
 from livebase.ingest.validation import cell_sql
 
 __all__ = ["fits_in_memory", "insert_when_all_good", "staged_contacts_sql"]
 
 _UNITS = {"B": 1, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_NOT_GOOD = "livebase: a row of the file is not good"
+"""The error that stops the straight insert at the first row that is not good."""
 _SHARE = 1
 """The straight path is taken for a file of at most the memory limit."""
 
@@ -104,13 +107,33 @@ def insert_when_all_good(con: duckdb.DuckDBPyConnection, load_id: int, ncols: in
     ...     "FROM lb_stage")
     >>> insert_when_all_good(con, 1, 2)
     1
+
+    A row that is not good stops the insert (the caller rolls the transaction back):
+
+    >>> _ = con.execute("CREATE OR REPLACE TEMP VIEW lb_rows AS SELECT *, 'not a date' AS "
+    ...     "_problems, NULL AS _e_customer, NULL AS _e_conflict FROM orders")
+    >>> _ = con.execute("BEGIN TRANSACTION")
+    >>> insert_when_all_good(con, 2, 2) is None
+    True
+    >>> _ = con.execute("ROLLBACK")
     """
     cols = ", ".join(["order_id", *ORDER_COLUMNS])
-    inserted = con.execute(
-        f"""INSERT INTO orders ({cols}, first_load, last_load)
-        SELECT {cols}, {int(load_id)}, {int(load_id)} FROM lb_rows
-        WHERE _problems IS NULL AND _e_customer IS NULL AND _e_conflict IS NULL"""
-    ).fetchone()
+    # the first row that is not good stops the insert there (the caller rolls back), so a big
+    # file with a bad row pays for the rows before it, not for the whole file, before the
+    # detailed path parses it again to say what is wrong
+    good = "_problems IS NULL AND _e_customer IS NULL AND _e_conflict IS NULL"
+    try:
+        inserted = con.execute(
+            f"""INSERT INTO orders ({cols}, first_load, last_load)
+            SELECT {cols}, {int(load_id)}, {int(load_id)} FROM (
+                SELECT * REPLACE (CASE WHEN {good} THEN order_id
+                                       ELSE error({quote(_NOT_GOOD)}) END AS order_id)
+                FROM lb_rows)"""
+        ).fetchone()
+    except duckdb.InvalidInputException as exc:
+        if _NOT_GOOD not in str(exc):
+            raise
+        return None
     assert inserted is not None
     count = int(inserted[0])
     if not count:

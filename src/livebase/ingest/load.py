@@ -4,7 +4,9 @@ Steps, for one file:
 
 0. If the store's latest load was this very file (same sha256) read with the same options, the
    load is skipped: it would leave every row unchanged (:mod:`livebase.ingest.unchanged`).
-1. ``prepare``: checksum, sniff, stream to a UTF-8 view (cp1251 and XLSX are converted).
+1. ``prepare``: checksum, sniff, stream to a UTF-8 view (cp1251 and XLSX are converted). A
+   UTF-8 CSV, read by DuckDB as it is, has its checksum and blank rows computed in a thread
+   while step 2 stages it (:mod:`livebase.ingest.file_scan`).
 2. Stage every cell as text in a temporary table (DuckDB's parallel CSV reader); lines the
    reader cannot split (missing or extra columns, broken quotes, bad bytes) are collected
    (:mod:`livebase.ingest.staging`).
@@ -412,9 +414,11 @@ def _load(
             succeeded = True
             return result
         finally:
-            if scan is not None:
-                scan.cancel()  # the load ended before it needed the scan (or after: no-op)
-            _clean_up(store, con, workdir, rolled_back=retried or (merging and not succeeded))
+            try:
+                if scan is not None:
+                    scan.cancel()  # the load ended before it needed the scan (or after: no-op)
+            finally:
+                _clean_up(store, con, workdir, rolled_back=retried or (merging and not succeeded))
 
 
 @contextlib.contextmanager

@@ -258,10 +258,11 @@ def prepare(
 
     ``workdir`` receives temporary copies; the caller removes it. ``checksum``: the file's
     sha256 when the caller computed it already (:func:`file_checksum`), not computed again.
-    ``background``: a UTF-8 CSV, which DuckDB reads as it is, is scanned (checksum, blank
-    rows) in a thread while the caller stages it; the result's ``scan`` is then set, and
-    :meth:`PreparedFile.scanned` gives the checksum and blank rows (``progress`` is not
-    called for that scan).
+    ``background``: a UTF-8 CSV file, which DuckDB reads as it is, is scanned (checksum, blank
+    rows) in a thread while the caller stages it (standard input never is: its checksum may
+    decide to skip the load); the result's ``scan`` is then set, ``checksum`` is empty until
+    :meth:`PreparedFile.scanned` gives it with the blank rows, and ``progress`` is called from
+    that thread.
     """
     if item == "-":
         display = "<stdin>"
@@ -387,7 +388,7 @@ def _prepare_path(
         skipped_lines=tuple(skipped),
         ascii_head=fmt == "csv" and head.isascii(),
         line_end="\n" if layout == "csv" and _ends_rows_with_bare_line_feed(text) else "",
-        scan=FileScan(original, blanks, known) if scanning else None,
+        scan=FileScan(original, blanks, known, progress) if scanning else None,
     )
 
 
