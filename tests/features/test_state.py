@@ -79,22 +79,28 @@ def test_state_from_aggregates_equals_the_recomputed_state(
     assert _state(store) == recomputed
 
     # and the rows count what the definitions say (a counted order: paid_amount > 0, paid_at)
-    by_customer: dict[str, tuple[int, Decimal, int]] = {}
+    # and a paid day is a calendar day with counted orders, however many)
+    by_customer: dict[str, tuple[int, Decimal, int, int]] = {}
+    days: dict[str, set[int]] = {}
     for customer, _created, paid, paid_amount, status in orders:
         key = f"c{customer}"
-        n, revenue, refunded = by_customer.get(key, (0, Decimal(0), 0))
+        n, revenue, refunded, _ = by_customer.get(key, (0, Decimal(0), 0, 0))
         counted = Decimal(paid_amount) > 0 and paid is not None
+        if counted:
+            days.setdefault(key, set()).add(paid)  # the day number: its hours stay in that day
         by_customer[key] = (
             n + counted,
             revenue + (Decimal(paid_amount) if counted else 0),
             refunded + (status == "refunded"),
+            len(days.get(key, ())),
         )
     got = {
-        r[0]: (r[1], r[2], r[3])
+        r[0]: (r[1], r[2], r[3], r[4])
         for r in store.con.execute(
-            "SELECT customer_id, paid_orders, paid_revenue, refunded_orders FROM customer_state"
+            "SELECT customer_id, paid_orders, paid_revenue, refunded_orders, paid_days "
+            "FROM customer_state"
         ).fetchall()
     }
     assert {k: got[k] for k in by_customer} == by_customer
     only_events = {f"c{c}" for c, _ in events} - set(by_customer)
-    assert all(got[k] == (0, Decimal("0.00"), 0) for k in only_events)
+    assert all(got[k] == (0, Decimal("0.00"), 0, 0) for k in only_events)

@@ -56,7 +56,13 @@ ORDER_AGGREGATES: Final[tuple[tuple[str, str], ...]] = (
     ("first_paid_at", "MIN(CASE WHEN paid_amount > 0 THEN paid_at END)"),
     ("last_paid_at", "MAX(CASE WHEN paid_amount > 0 THEN paid_at END)"),
     ("paid_orders", "COUNT(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN 1 END)"),
-    ("paid_days", "COUNT(DISTINCT CASE WHEN paid_amount > 0 THEN CAST(paid_at AS DATE) END)"),
+    # the distinct paid days, as COUNT(DISTINCT CASE WHEN paid_amount > 0 THEN paid day END)
+    # counts them (NULL days not counted, 0 for none) but from one list of days per customer:
+    # DuckDB's grouped DISTINCT took 2.5 of the 4.2 s of this GROUP BY over 10M orders
+    (
+        "paid_days",
+        "COALESCE(list_unique(list(CAST(paid_at AS DATE)) FILTER (WHERE paid_amount > 0)), 0)",
+    ),
     (
         "paid_revenue",
         "CAST(SUM(CASE WHEN paid_amount > 0 AND paid_at IS NOT NULL THEN paid_amount END) "
