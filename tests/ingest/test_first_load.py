@@ -27,8 +27,12 @@ OPTIONS = LoadOptions(
 def _row(n: int) -> str:
     paid = n % 3 != 0
     status, paid_at = ("Завершен", f"2026-0{1 + n % 9}-11 10:00:00") if paid else ("Новый", "")
+    # a customer's orders carry their email with or without spaces, and some another email:
+    # the customer keeps the greatest, whichever path the load takes
+    email = f"u{n % 9000}@example.ru"
+    email = f" {email}\u00a0" if n % 7 == 0 else f"x{email}" if n % 11 == 0 else email
     return (
-        f"{100000 + n};{n % 9000};u{n % 9000}@example.ru;2026-0{1 + n % 9}-10 09:00:00;"
+        f"{100000 + n};{n % 9000};{email};2026-0{1 + n % 9}-10 09:00:00;"
         f"{paid_at};{status};{990 + n % 500}.50;{'990.50' if paid else '0'}\n"
     )
 
@@ -87,6 +91,8 @@ def test_a_good_file_loads_the_same_straight_as_through_the_detailed_path(
             _without_load(table, r) for r in expected[table]
         ], table
     assert len(got["customers"]) == 9000
+    emails = straight.con.execute("SELECT email FROM customers WHERE customer_id = '0'").fetchall()
+    assert emails == [("xu0@example.ru",)]  # row n = 99000 (n % 11 == 0) of customer 0
 
 
 def test_a_bad_row_at_the_very_end_is_refused_with_its_message(
