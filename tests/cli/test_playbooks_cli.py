@@ -38,3 +38,56 @@ def test_check_run_and_errors(
     assert "winback-60.yaml: steps.2.channel (line" in err and "did you mean 'sms'?" in err
     code, _, err = _run(capsys, "--workspace", str(ws), "playbook", "preview", "winback-6")
     assert code == 1 and "did you mean" in err
+
+
+def test_the_tick_summary_never_cuts_a_number_on_a_narrow_terminal() -> None:
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from livebase.cli.playbooks import run_summary
+
+    def counts(**given: object) -> SimpleNamespace:
+        zero = dict.fromkeys(
+            ("entered", "held_out", "capped", "deferred", "suppressed", "no_consent",
+             "no_contact", "exited"), 0,
+        )  # fmt: skip
+        return SimpleNamespace(**{**zero, "planned": {}, "cost": 0.0, **given})
+
+    result = SimpleNamespace(
+        plan=SimpleNamespace(
+            as_of=datetime(2026, 9, 23, 10, 0),
+            counts={
+                "champions-early-access": counts(),
+                "winback-60": counts(
+                    entered=1234,
+                    held_out=130,
+                    planned={"email": 1179, "push": 40},
+                    no_consent=5,
+                    exited=2,
+                    cost=58.95,
+                ),
+            },
+        )
+    )
+    wide = Console(width=200, record=True)
+    wide.print(run_summary(result, "RUB", on=wide))
+    table = wide.export_text()
+    row = next(line for line in table.splitlines() if "winback-60" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells == ["winback-60", "1,234", "130", "email 1,179, push 40", "0", "0", "0", "5",
+                     "0", "2", "58.95"]  # fmt: skip
+    assert "…" not in table
+    for width in (60, 80, 100):
+        narrow = Console(width=width, record=True)
+        narrow.print(run_summary(result, "RUB", on=narrow))
+        text = narrow.export_text()
+        assert "…" not in text and "┃" not in text, text  # lines, not a squeezed table
+        assert text.startswith("Tick as of 2026-09-23 10:00\n")
+        flat = " ".join(text.split())
+        assert "champions-early-access: nothing this tick" in flat
+        assert (
+            "winback-60: entered 1,234, held out 130, planned email 1,179, push 40, "
+            "no consent 5, exited 2, cost 58.95 RUB"
+        ) in flat

@@ -5,6 +5,7 @@ positive effect, and the SMS step (true effect nil) is never recommended "keep".
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,22 @@ def test_the_closed_loop_measures_the_simulated_truth(
         return result
 
     monkeypatch.setattr(closed_loop, "run_closed_loop", spy)
+    from livebase.cli._common import console
+
+    monkeypatch.setattr(console, "width", 80)  # the classic terminal a newcomer may have
     out = tmp_path / "demo-school"
     assert main(["demo", "--out", str(out), "--seed", "7"]) == 0
     text = capsys.readouterr().out
     assert "What each playbook added" in text and "/dashboard" in text
+    # 80 columns are too few for the tick's and the loop's tables: lines, no cell cut short
+    assert not re.search(r"\S…", text), re.findall(r".{0,30}\S….{0,10}", text)
+    flat = " ".join(text.split())
+    assert re.search(r"winback-60: entered [\d,]+, held out [\d,]+, planned email", flat)
+    assert re.search(
+        r"winback-60: [\d,]+ entrants, \+[\d.]+ incremental purchases, 95% interval "
+        r"\[[-+][\d.]+, \+[\d.]+\] \(covers the simulated truth \d+\)",
+        flat,
+    )
     loop = captured["loop"]
     assert loop.ticks == 84  # the planner ran every simulated day
     rows = {r.playbook: r for r in loop.rows}

@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
 
 from livebase.i18n import N_
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.table import Table
+
     from livebase.features import FeaturesSettings
     from livebase.segments import SegmentsSettings
     from livebase.workspace import Workspace
@@ -33,6 +38,7 @@ __all__ = [
     "print_json",
     "segment_settings",
     "state",
+    "table_or_lines",
     "workspace",
 ]
 
@@ -114,3 +120,32 @@ def json_default(value: Any) -> Any:
 def print_json(data: Any) -> None:
     """JSON on stdout, unformatted by Rich so that machines can read it."""
     print(json.dumps(data, default=json_default, ensure_ascii=False, indent=2))
+
+
+def table_or_lines(
+    table: Table, lines: Sequence[str], *, on: Console | None = None
+) -> RenderableType:
+    """``table`` when every cell of it fits the console's width on one line, else its title
+    and ``lines`` (one per row, wrapped as prose): a narrow terminal gets readable lines, never a
+    number cut to "0.…". The table's columns are ``no_wrap`` (headers may break at their
+    explicit line breaks).
+
+    >>> from rich.table import Table
+    >>> t = Table(title="Tick")
+    >>> for name in ("playbook", "entered"):
+    ...     t.add_column(name, no_wrap=True)
+    >>> t.add_row("winback-60", "53")
+    >>> table_or_lines(t, ["winback-60: entered 53"], on=Console(width=80)) is t
+    True
+    >>> narrow = Console(width=23)
+    >>> narrow.print(table_or_lines(t, ["winback-60: entered 53"], on=narrow))
+    Tick
+    winback-60: entered 53
+    """
+    shown_on = on or console
+    # measured as if the console were unbounded: Rich clamps a measurement to its width
+    unbounded = shown_on.options.update_width(100_000)
+    if shown_on.measure(table, options=unbounded).minimum <= shown_on.width:
+        return table
+    title = Text(str(table.title or ""), style="bold")
+    return Group(title, *(Text(line) for line in lines))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from livebase.cli._common import console, date_option
+from livebase.cli._common import console, date_option, table_or_lines
 from livebase.errors import WorkspaceError
 
 if TYPE_CHECKING:
@@ -191,6 +191,10 @@ def _confirm_replace(out: Path, force: bool) -> None:
     )
 
 
+NBSP = "\u00a0"
+"""Between the parts of a figure that a narrow terminal must not break apart."""
+
+
 def _closed_loop(
     workspace: Workspace, store: Store, day: date, seed: int, weeks: int
 ) -> dict[str, object]:
@@ -209,30 +213,39 @@ def _closed_loop(
     table = Table(
         title=f"What each playbook added, {loop.start} → {loop.end} ({loop.ticks} planner ticks)"
     )
-    for col in (
-        "playbook",
-        "entrants",
-        "measured incr. purchases",
-        "95% interval",
-        "true",
-        "covered",
-    ):
-        table.add_column(col)
+    for col in ("playbook", "entrants", "measured incr.\npurchases", "95% interval", "true",
+                "covered"):  # fmt: skip
+        table.add_column(col, no_wrap=True)
+    lines: list[str] = []  # the same, a line per row, for a terminal too narrow for the table
     for r in loop.rows:
-        table.add_row(
-            r.playbook, str(r.entrants),
-            r.reason or f"{r.measured:+.1f}" if r.measured is not None else (r.reason or "—"),
-            "" if r.low is None else f"[{r.low:+.1f}, {r.high:+.1f}]",
-            str(r.truth), "" if r.covered is None else ("yes" if r.covered else "NO"),
-        )  # fmt: skip
+        measured = r.reason or f"{r.measured:+.1f}" if r.measured is not None else (r.reason or "—")
+        interval = "" if r.low is None else f"[{r.low:+.1f}, {r.high:+.1f}]"
+        covered = "" if r.covered is None else ("yes" if r.covered else "NO")
+        table.add_row(r.playbook, str(r.entrants), measured, interval, str(r.truth), covered)
+        if interval:
+            verdict = {True: "covers the ", False: "MISSES the ", None: ""}[r.covered]
+            lines.append(
+                f"{r.playbook}: {r.entrants:,} entrants, {measured} incremental purchases, 95% "
+                f"interval {interval.replace(' ', NBSP)} ({verdict}simulated truth {r.truth})"
+            )
+        else:
+            lines.append(
+                f"{r.playbook}: {r.entrants:,} entrants, not read: {measured} (simulated truth "
+                f"{r.truth})"
+            )
         for s in r.steps:
+            step_measured = "—" if s["measured"] is None else f"{s['measured']:+.1f}"
+            step_interval = "" if s["low"] is None else f"[{s['low']:+.1f}, {s['high']:+.1f}]"
+            verdict = f"{s['recommendation'] or s['reason']} (cost {s['cost']:,.0f})"
             table.add_row(
-                f"  └ step {s['step']} (own holdout)", "",
-                "—" if s["measured"] is None else f"{s['measured']:+.1f}",
-                "" if s["low"] is None else f"[{s['low']:+.1f}, {s['high']:+.1f}]",
-                str(s["truth"]), f"{s['recommendation'] or s['reason']} (cost {s['cost']:,.0f})",
+                f"  └ step {s['step']} (own holdout)", "", step_measured, step_interval,
+                str(s["truth"]), verdict,
             )  # fmt: skip
-    console.print(table)
+            lines.append(
+                f"  └ step {s['step']} (own holdout): {step_measured}, "
+                f"{step_interval.replace(' ', NBSP)} (simulated truth {s['truth']}): {verdict}"
+            )
+    console.print(table_or_lines(table, lines))
     sent = ", ".join(f"{n:,} {channel}" for channel, n in loop.messages.items())
     console.print(
         f"sent through the worker: {sent}; simulated purchases: {loop.orders:,}\n"
@@ -353,14 +366,14 @@ def register(app: typer.Typer) -> None:
             days = month_ends(day, months)
             run = _segment_history(workspace, store, days)
             _show_segments(workspace, store, days, run)
-            from livebase.cli.playbooks import run_table
+            from livebase.cli.playbooks import run_summary
             from livebase.demo.playbooks import demo_tick
 
             with console.status("planning one tick of the school's playbooks…"):
                 tick = demo_tick(
                     workspace, store, seed=seed, day=datetime.combine(day, datetime.min.time())
                 )
-            console.print(run_table(tick, cfg.currency))
+            console.print(run_summary(tick, cfg.currency))
             # the report is written once, with "What the playbooks added" when the loop ran
             loop = _closed_loop(workspace, store, day, seed, weeks) if weeks else None
             with console.status("writing the report…"):

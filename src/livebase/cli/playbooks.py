@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from livebase.cli._common import OutputFormat, console, print_json, workspace
+from livebase.cli._common import OutputFormat, console, print_json, table_or_lines, workspace
 
 _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 AsOf = Annotated[
@@ -43,12 +44,13 @@ def _moment(value: datetime | None, timezone: str) -> datetime:
 
 
 def run_table(result: Any, currency: str) -> Table:
-    """The ``livebase run`` table: per playbook what the tick did (also printed by the demo)."""
+    """The ``livebase run`` table: per playbook what the tick did (also printed by the demo).
+    No cell wraps: ``run_summary`` prints lines instead when the terminal is too narrow."""
     table = Table(title=f"Tick as of {result.plan.as_of:%Y-%m-%d %H:%M}", padding=(0, 1))
     table.add_column("playbook", no_wrap=True)
-    for column in ("entered", "held out", "planned", "capped", "deferred", "suppr.",
-                   "no consent", "no contact", "exited", f"cost {currency}"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "planned" else "right")
+    for column in ("entered", "held\nout", "planned", "capped", "deferred", "suppr.",
+                   "no\nconsent", "no\ncontact", "exited", f"cost\n{currency}"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "planned" else "right", no_wrap=True)
     for name, c in sorted(result.plan.counts.items()):
         planned = ", ".join(f"{ch} {n:,}" for ch, n in sorted(c.planned.items())) or "0"
         table.add_row(
@@ -65,6 +67,32 @@ def run_table(result: Any, currency: str) -> Table:
             f"{c.cost:,.2f}",
         )
     return table
+
+
+def run_lines(result: Any, currency: str) -> list[str]:
+    """The ``livebase run`` table as one line per playbook, its non-zero counts only (for a
+    terminal too narrow for the table)."""
+    lines = []
+    for name, c in sorted(result.plan.counts.items()):
+        planned = ", ".join(f"{ch} {n:,}" for ch, n in sorted(c.planned.items()))
+        counts = [
+            ("entered", c.entered), ("held out", c.held_out), ("capped", c.capped),
+            ("deferred", c.deferred), ("suppressed", c.suppressed),
+            ("no consent", c.no_consent), ("no contact", c.no_contact), ("exited", c.exited),
+        ]  # fmt: skip
+        parts = [f"{what} {n:,}" for what, n in counts if n]
+        if planned:
+            parts.insert(min(2, len(parts)), f"planned {planned}")
+        if c.cost:
+            parts.append(f"cost {c.cost:,.2f}\u00a0{currency}")  # no break before the unit
+        lines.append(f"{name}: {', '.join(parts) or 'nothing this tick'}")
+    return lines
+
+
+def run_summary(result: Any, currency: str, *, on: Console | None = None) -> Any:
+    """What ``livebase run`` and the demo print: the table, or its lines when the terminal
+    (``on``, default the CLI's console) is too narrow for it."""
+    return table_or_lines(run_table(result, currency), run_lines(result, currency), on=on)
 
 
 def batch_job(ws: Any, *, command: str, now: datetime) -> Any:
@@ -106,7 +134,7 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
-        console.print(run_table(result, ws.config.currency))
+        console.print(run_summary(result, ws.config.currency))
         w = result.written
         console.print(
             f"written: {w.outbox:,} outbox rows, {w.ledger:,} ledger events, "
