@@ -91,3 +91,30 @@ def test_the_tick_summary_never_cuts_a_number_on_a_narrow_terminal() -> None:
             "winback-60: entered 1,234, held out 130, planned email 1,179, push 40, "
             "no consent 5, exited 2, cost 58.95 RUB"
         ) in flat
+
+
+def test_check_folds_long_playbook_names_instead_of_cutting_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livebase.cli._common import console
+
+    monkeypatch.setenv("LIVEBASE_LANG", "en")
+    ws = tmp_path / "school"
+    assert _run(capsys, "init", str(ws), "--template", "school")[0] == 0
+    monkeypatch.setattr(console, "width", 60)
+    code, out, err = _run(capsys, "--workspace", str(ws), "playbook", "check")
+    assert code == 0, err
+    assert "…" not in out, out
+    assert "champions-early-access" not in out  # folded at 60 columns: the name is split…
+    rows = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+    names, name = [], ""
+    for cells in rows:  # …and the folded pieces of the first column join up again
+        piece = cells[1].strip()
+        if cells[4].strip():  # a row's first line carries the priority
+            if name:
+                names.append(name)
+            name = piece
+        else:
+            name += piece
+    names.append(name)
+    assert "champions-early-access" in names and "winback-60" in names, names

@@ -153,8 +153,10 @@ def register(app: typer.Typer) -> None:
         ws = workspace()
         loaded = check_workspace(ws)
         table = Table(title=f"{len(loaded)} playbooks OK")
-        for column in ("playbook", "trigger", "steps", "priority", "holdout"):
-            table.add_column(column)
+        for column in ("playbook", "trigger", "steps"):
+            table.add_column(column, overflow="fold")  # a name folds, never cut to "champions-…"
+        for column in ("priority", "holdout"):
+            table.add_column(column, justify="right", no_wrap=True)
         for item in loaded:
             pb = item.playbook
             table.add_row(
@@ -198,8 +200,9 @@ def register(app: typer.Typer) -> None:
             print_json(vars(got))
             return
         table = Table(title=f"{got.playbook} as of {got.as_of:%Y-%m-%d %H:%M}")
-        for column in ("reason", "customers", "for example"):
-            table.add_column(column, justify="right" if column == "customers" else "left")
+        table.add_column("reason", overflow="fold")
+        table.add_column("customers", justify="right", no_wrap=True)
+        table.add_column("for example", overflow="fold")
         for reason, n in got.reasons.items():
             table.add_row(reason, f"{n:,}", ", ".join(got.examples.get(reason, [])))
         console.print(table)
@@ -229,7 +232,7 @@ def register(app: typer.Typer) -> None:
             title=f"{got.playbook} × customer {got.customer_id}, {got.as_of:%Y-%m-%d %H:%M}"
         )
         for column in ("check", "verdict", "detail"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for check_row in got.checks:
             table.add_row(*[Text(cell) for cell in check_row])
         console.print(table)
@@ -239,7 +242,7 @@ def register(app: typer.Typer) -> None:
                 continue
             t = Table(title=title)
             for column in rows[0]:
-                t.add_column(column)
+                t.add_column(column, overflow="fold")
             for row in rows:
                 t.add_row(*[Text("" if v is None else str(v)) for v in row.values()])
             console.print(t)
@@ -317,8 +320,10 @@ def register(app: typer.Typer) -> None:
             return
         own = {r["playbook"]: r["customers"] for r in rows if r["playbook"] == r["other"]}
         table = Table(title="Customers wanted by two playbooks (diagonal: by one)")
-        for column in ("playbook", "other", "customers", "share of playbook", "contested"):
-            table.add_column(column, justify="right" if column != "playbook" else "left")
+        table.add_column("playbook", overflow="fold")
+        table.add_column("other", justify="right", overflow="fold")
+        for column in ("customers", "share of\nplaybook", "contested"):
+            table.add_column(column, justify="right", no_wrap=True)
         for r in rows:
             share = r["customers"] / own[r["playbook"]] if own.get(r["playbook"]) else 0.0
             contested = f"{r['contested']:,}" if r["playbook"] == r["other"] else ""
@@ -335,8 +340,10 @@ def register(app: typer.Typer) -> None:
 def _print_replay(result: Any, currency: str) -> None:
     console.print(f"[bold]Replay[/] {result.start} – {result.end} of {', '.join(result.playbooks)}")
     weekly = Table(title="Entries and messages per week")
-    for column in ("week", "playbook", "entered", "held out", "messages", f"cost, {currency}"):
-        weekly.add_column(column, justify="left" if column in ("week", "playbook") else "right")
+    weekly.add_column("week", no_wrap=True)
+    weekly.add_column("playbook", overflow="fold")
+    for column in ("entered", "held\nout", "messages", f"cost,\n{currency}"):
+        weekly.add_column(column, justify="right", no_wrap=True)
     for r in result.weekly:
         weekly.add_row(
             str(r["week"]), r["playbook"], f"{int(r['entered']):,}", f"{int(r['held_out']):,}",
@@ -344,8 +351,10 @@ def _print_replay(result: Any, currency: str) -> None:
         )  # fmt: skip
     console.print(weekly)
     messages = Table(title="Messages per channel")
-    for column in ("playbook", "channel", "messages", f"cost, {currency}"):
-        messages.add_column(column)
+    messages.add_column("playbook", overflow="fold")
+    messages.add_column("channel", no_wrap=True)
+    for column in ("messages", f"cost, {currency}"):
+        messages.add_column(column, justify="right", no_wrap=True)
     for r in result.messages:
         messages.add_row(
             r["playbook"], r["channel"], f"{r['messages']:,}", f"{float(r['cost']):,.2f}"
@@ -357,16 +366,18 @@ def _print_replay(result: Any, currency: str) -> None:
         f"median {pc['median']:.0f}, p90 {pc['p90']:.0f}, max {pc['max']:.0f}"
     )
     hits = Table(title="Policy hits")
-    for column in ("playbook", "capped", "quiet hours", "suppressed", "no consent", "no contact",
+    hits.add_column("playbook", overflow="fold")
+    for column in ("capped", "quiet\nhours", "suppressed", "no\nconsent", "no\ncontact",
                    "converted"):  # fmt: skip
-        hits.add_column(column)
+        hits.add_column(column, justify="right", no_wrap=True)
     for r in result.hits:
         hits.add_row(*[str(v) for v in r.values()])
     console.print(hits)
     if result.overlaps:
         over = Table(title="Overlaps: customers also in another playbook")
-        for column in ("playbook", "other", "customers"):
-            over.add_column(column)
+        for column in ("playbook", "other"):
+            over.add_column(column, overflow="fold")
+        over.add_column("customers", justify="right", no_wrap=True)
         for r in result.overlaps:
             over.add_row(r["playbook"], r["other"], f"{r['customers']:,}")
         console.print(over)
