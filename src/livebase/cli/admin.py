@@ -138,8 +138,10 @@ def register(app: typer.Typer) -> None:
         ] = "table",
         loads: Annotated[int, typer.Option(help="How many of the latest loads to list.")] = 10,
     ) -> None:
-        """What the store holds: customers, orders by status, date range, revenue, loads, and
-        per synced source the last sync, the newest source time and the lag.
+        """What the store holds, and how far behind each synced source is.
+
+        Customers, orders by status, date range, revenue, the latest loads, and per synced
+        source the last sync, the newest source time and the lag.
 
         Example: livebase status --format json
         """

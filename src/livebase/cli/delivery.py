@@ -156,8 +156,9 @@ def register(app: typer.Typer) -> None:
     def consent_import(
         file: Annotated[Path, typer.Argument(help="CSV of consents.", exists=True, dir_okay=False)],
     ) -> None:
-        """Add consents with their evidence (customer_id, status, ts, channel, purpose, source,
-        text_version, …); importing the same file again adds nothing.
+        """Add consents with their evidence; importing the same file again adds nothing.
+
+        Columns: customer_id, status, ts, channel, purpose, source, text_version, ….
 
         Example: livebase consent import consents.csv
         """

@@ -222,8 +222,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--password-stdin", help="Read the password from standard input.")
         ] = False,
     ) -> None:
-        """Create a dashboard user (or reset their password and role). The password is asked
-        twice without echo (or read from stdin) and stored as an argon2id hash.
+        """Create a dashboard user, or reset their password and role.
+
+        The password is asked twice without echo (or read from stdin) and stored as an
+        argon2id hash.
 
         Example: livebase users add anna --role marketer
         """
