@@ -241,9 +241,12 @@ def _closed_loop(
                 f"  └ step {s['step']} (own holdout)", "", step_measured, step_interval,
                 str(s["truth"]), verdict,
             )  # fmt: skip
+            step_read = ", ".join(
+                part for part in (step_measured, step_interval.replace(" ", NBSP)) if part
+            )
             lines.append(
-                f"  └ step {s['step']} (own holdout): {step_measured}, "
-                f"{step_interval.replace(' ', NBSP)} (simulated truth {s['truth']}): {verdict}"
+                f"  └ step {s['step']} (own holdout): {step_read} (simulated truth "
+                f"{s['truth']}): {verdict}"
             )
     console.print(table_or_lines(table, lines))
     sent = ", ".join(f"{n:,} {channel}" for channel, n in loop.messages.items())
