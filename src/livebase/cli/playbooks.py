@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -43,29 +43,37 @@ def _moment(value: datetime | None, timezone: str) -> datetime:
     return value.replace(tzinfo=ZoneInfo(timezone)) if value.tzinfo is None else value
 
 
+_TICK_COUNTS = (  # attribute of a playbook's tick counts, table header, words in a line
+    ("entered", "entered", "entered"),
+    ("held_out", "held\nout", "held out"),
+    ("capped", "capped", "capped"),
+    ("deferred", "deferred", "deferred"),
+    ("suppressed", "suppr.", "suppressed"),
+    ("no_consent", "no\nconsent", "no consent"),
+    ("no_contact", "no\ncontact", "no contact"),
+    ("exited", "exited", "exited"),
+)
+_PLANNED_AT = 2
+"""The planned messages come after the entered and held out, in the table and in a line."""
+
+
+def _planned(counts: Any) -> str:
+    return ", ".join(f"{ch} {n:,}" for ch, n in sorted(counts.planned.items()))
+
+
 def run_table(result: Any, currency: str) -> Table:
     """The ``livebase run`` table: per playbook what the tick did (also printed by the demo).
     No cell wraps: ``run_summary`` prints lines instead when the terminal is too narrow."""
     table = Table(title=f"Tick as of {result.plan.as_of:%Y-%m-%d %H:%M}", padding=(0, 1))
     table.add_column("playbook", no_wrap=True)
-    for column in ("entered", "held\nout", "planned", "capped", "deferred", "suppr.",
-                   "no\nconsent", "no\ncontact", "exited", f"cost\n{currency}"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "planned" else "right", no_wrap=True)
+    headers = [header for _, header, _ in _TICK_COUNTS]
+    headers.insert(_PLANNED_AT, "planned")
+    for header in [*headers, f"cost\n{currency}"]:
+        table.add_column(header, justify="left" if header == "planned" else "right", no_wrap=True)
     for name, c in sorted(result.plan.counts.items()):
-        planned = ", ".join(f"{ch} {n:,}" for ch, n in sorted(c.planned.items())) or "0"
-        table.add_row(
-            name,
-            f"{c.entered:,}",
-            f"{c.held_out:,}",
-            planned,
-            f"{c.capped:,}",
-            f"{c.deferred:,}",
-            f"{c.suppressed:,}",
-            f"{c.no_consent:,}",
-            f"{c.no_contact:,}",
-            f"{c.exited:,}",
-            f"{c.cost:,.2f}",
-        )
+        cells = [f"{getattr(c, attribute):,}" for attribute, _, _ in _TICK_COUNTS]
+        cells.insert(_PLANNED_AT, _planned(c) or "0")
+        table.add_row(name, *cells, f"{c.cost:,.2f}")
     return table
 
 
@@ -74,22 +82,19 @@ def run_lines(result: Any, currency: str) -> list[str]:
     terminal too narrow for the table)."""
     lines = []
     for name, c in sorted(result.plan.counts.items()):
-        planned = ", ".join(f"{ch} {n:,}" for ch, n in sorted(c.planned.items()))
-        counts = [
-            ("entered", c.entered), ("held out", c.held_out), ("capped", c.capped),
-            ("deferred", c.deferred), ("suppressed", c.suppressed),
-            ("no consent", c.no_consent), ("no contact", c.no_contact), ("exited", c.exited),
-        ]  # fmt: skip
-        parts = [f"{what} {n:,}" for what, n in counts if n]
-        if planned:
-            parts.insert(min(2, len(parts)), f"planned {planned}")
+        parts = []
+        for position, (attribute, _, words) in enumerate(_TICK_COUNTS):
+            if position == _PLANNED_AT and c.planned:
+                parts.append(f"planned {_planned(c)}")
+            if n := getattr(c, attribute):
+                parts.append(f"{words} {n:,}")
         if c.cost:
             parts.append(f"cost {c.cost:,.2f}\u00a0{currency}")  # no break before the unit
         lines.append(f"{name}: {', '.join(parts) or 'nothing this tick'}")
     return lines
 
 
-def run_summary(result: Any, currency: str, *, on: Console | None = None) -> Any:
+def run_summary(result: Any, currency: str, *, on: Console | None = None) -> RenderableType:
     """What ``livebase run`` and the demo print: the table, or its lines when the terminal
     (``on``, default the CLI's console) is too narrow for it."""
     return table_or_lines(run_table(result, currency), run_lines(result, currency), on=on)
