@@ -236,7 +236,7 @@ def _import_livebase() -> None:
     imports its library (duckdb, polars, pandas) before its timer: what a run imports lazily
     (the CLV models, say) still counts."""
     import livebase.features
-    import livebase.segments.run  # pandas and sqlglot with it
+    import livebase.segments.run  # sqlglot with it; pandas only when a result is read
     import livebase.store.settings  # noqa: F401
 
 

@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from livebase.features._sql import FeatureSource, features_sql
 from livebase.features.settings import FeaturesSettings
+
+if TYPE_CHECKING:  # imported by DuckDB when a result is fetched as one
+    import pandas as pd
 
 __all__ = ["compute_features", "materialize_features", "paid_day_bounds"]
 

@@ -24,14 +24,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from livebase.errors import SegmentError
 from livebase.features import sql_string
 from livebase.i18n import _l
+
+if TYPE_CHECKING:  # imported by DuckDB when a result is fetched as one
+    import pandas as pd
 
 __all__ = [
     "SchemeResults",

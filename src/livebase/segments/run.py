@@ -22,12 +22,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from contextlib import AbstractContextManager as ContextManager
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import duckdb
-import pandas as pd
 
 from livebase.errors import RuleError, SegmentError
 from livebase.features import (
@@ -54,6 +52,7 @@ from livebase.segments.pipeline import (
     scheme_step_sql,
 )
 from livebase.segments.rules import CheckedRule
+from livebase.segments.run_result import SegmentationRun
 from livebase.segments.schemes import (
     quantile_thresholds_sql,
     scheme_columns_sql,
@@ -70,7 +69,13 @@ from livebase.segments.settings import (
     SegmentsSettings,
 )
 from livebase.store import Store
+from livebase.store.fetched import FetchedRows
+from livebase.store.memory import release_memory
+from livebase.store.narrow import create_narrow_table
 from livebase.store.settings import EngineSettings
+
+if TYPE_CHECKING:  # imported when a run's results are fetched (``_frame``)
+    import pandas as pd
 
 __all__ = [
     "Every",
@@ -88,30 +93,7 @@ Every = Literal["day", "week", "month"]
 SourceChoice = Literal["auto", "log", "state"]
 _FEATURES = FEATURES_TABLE
 _SCORED = "lb_scored"
-
-
-@dataclass(frozen=True)
-class SegmentationRun:
-    """What a run computed. ``assignments`` and ``features`` are empty unless collected."""
-
-    as_of: date
-    customers: int
-    kpis: pd.DataFrame
-    """scheme, segment, position (best first), the KPI columns of ``KPI_COLUMNS``."""
-    thresholds: pd.DataFrame
-    """Quantile schemes: scheme, dimension, feature, score, customers, min_value, max_value."""
-    job_matrices: dict[str, pd.DataFrame]
-    """Jobs scheme → long table: segment (of ``matrix_with``), job, customers, revenue."""
-    history_paths: dict[str, str]
-    """Scheme → how its history was written: append (the changed rows), first (no history
-    yet: every row inserted) or rebuild (a date on or before an earlier run)."""
-    assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """customer_id, scheme, segment, scores (JSON text), when collected."""
-    features: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """One row per customer, when collected."""
-    source: FeatureSource = "log"
-    """Where the features came from: the whole order log, or customer_state and the recent
-    orders (incremental)."""
+_KPIS = "lb_kpis"
 
 
 def _config_hash(features: FeaturesSettings, scheme: object) -> str:
@@ -121,6 +103,8 @@ def _config_hash(features: FeaturesSettings, scheme: object) -> str:
 
 def order_kpis(kpis: pd.DataFrame, segments: SegmentsSettings) -> pd.DataFrame:
     """Sort a KPI table by scheme (config order) and segment (best first); adds ``position``."""
+    import pandas as pd
+
     if kpis.empty:
         return kpis.assign(position=pd.Series(dtype="int64"))
     ranks: dict[tuple[str, str], int] = {}
@@ -251,12 +235,17 @@ def run_segmentation(
         # from the log, distinct paid days as orders less same-day repeats, range by range:
         # the per-customer sets of days of COUNT(DISTINCT) were the peak memory of a run
         bounds = paid_day_bounds(con, as_of) if chosen == "log" else None
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_FEATURES} AS\n"
-            + features_sql(
+        # stored without its NULL and repeated columns (a view gives them back), then the
+        # log's cached blocks and the aggregation's freed memory given back: what the later
+        # statements allocate no longer comes on top of them (the peak of a run)
+        create_narrow_table(
+            con,
+            _FEATURES,
+            features_sql(
                 features, as_of, source=chosen, predictions=predictions, paid_day_bounds=bounds
-            )
+            ),
         )
+        release_memory(con, limit=engine.memory_limit if engine else None)
         customers = int(con.execute(f"SELECT COUNT(*) FROM {_FEATURES}").fetchone()[0])  # type: ignore[index]
         history_paths: dict[str, str] = {}
         tables: dict[str, str] = {}
@@ -309,33 +298,36 @@ def run_segmentation(
                 kinds[name] = kind
                 pending.append(SchemeResults(name, table, scores_json_sql(scheme)))
             write_pending()
-            kpis: pd.DataFrame = con.execute(
-                kpi_sql(
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_KPIS} AS\n"
+                + kpi_sql(
                     f"(\n{assignments_sql(tables, columns=carry)}\n)",
                     None,
                     as_of,
                     clv=clv_kpi_column(features),
                 )
-            ).df()
+            )
             con.execute("DELETE FROM segment_snapshots WHERE as_of = ?", [as_of])
-            con.register("lb_kpis", kpis)
             con.execute(
                 "INSERT INTO segment_snapshots SELECT scheme, ?, segment, customers, share, "
-                "revenue, ltv FROM lb_kpis",
+                f"revenue, ltv FROM {_KPIS}",
                 [as_of],
             )
-            con.unregister("lb_kpis")
-        thresholds = [
-            con.execute(quantile_thresholds_sql(tables[n], None)).df().assign(scheme=n)
+        # the small result tables are kept as rows, made DataFrames when first read (pandas
+        # imported then); the collected ones are fetched now, once the memory is given back
+        release_memory(con, limit=engine.memory_limit if engine else None)
+        kpi_rows = FetchedRows.fetch(con, f"SELECT * FROM {_KPIS}")
+        threshold_rows = {
+            n: FetchedRows.fetch(con, quantile_thresholds_sql(tables[n], None))
             for n, s in segments.schemes.items()
             if isinstance(s, QuantileScheme)
-        ]
-        matrices = {
-            n: con.execute(_job_matrix_sql(tables[n], tables[s.matrix_with])).df()
+        }
+        matrix_rows = {
+            n: FetchedRows.fetch(con, _job_matrix_sql(tables[n], tables[s.matrix_with]))
             for n, s in segments.schemes.items()
             if isinstance(s, JobsScheme)
         }
-        assignments = features_frame = pd.DataFrame()
+        assignments = features_frame = None
         if collect:
             scores = {n: scores_sql(segments.schemes[n]) for n in tables}
             assignments = con.execute(
@@ -346,20 +338,28 @@ def run_segmentation(
         for name, table in reversed(tables.items()):
             con.execute(f"DROP {kinds[name]} IF EXISTS {table}")
         con.execute(f"DROP TABLE IF EXISTS {_SCORED}")
-    kpis = order_kpis(kpis.drop(columns="ltv"), segments)
-    kpis = kpis[["scheme", "segment", "position", *KPI_COLUMNS]]
+        con.execute(f"DROP TABLE IF EXISTS {_KPIS}")
+
+    def kpis() -> pd.DataFrame:
+        frame = order_kpis(kpi_rows.frame().drop(columns="ltv"), segments)
+        return frame[["scheme", "segment", "position", *KPI_COLUMNS]]
+
+    def thresholds() -> pd.DataFrame:
+        import pandas as pd
+
+        frames = [rows.frame().assign(scheme=n) for n, rows in threshold_rows.items()]
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)[
+            ["scheme", "dimension", "feature", "score", "customers", "min_value", "max_value"]
+        ]
+
     return SegmentationRun(
         as_of=as_of,
         customers=customers,
         kpis=kpis,
-        thresholds=(
-            pd.concat(thresholds, ignore_index=True)[
-                ["scheme", "dimension", "feature", "score", "customers", "min_value", "max_value"]
-            ]
-            if thresholds
-            else pd.DataFrame()
-        ),
-        job_matrices=matrices,
+        thresholds=thresholds,
+        job_matrices=lambda: {n: rows.frame() for n, rows in matrix_rows.items()},
         history_paths=history_paths,
         assignments=assignments,
         features=features_frame,

@@ -24,13 +24,15 @@ FROM t
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import duckdb
-import pyarrow as pa
 import sqlglot
 
 from livebase.errors import StoreError
+
+if TYPE_CHECKING:  # imported by DuckDB when a result is fetched as one
+    import pyarrow as pa
 
 __all__ = ["DIALECTS", "Dialect", "DuckDBEngine", "Engine", "transpile"]
 
