@@ -109,12 +109,19 @@ def _fresh_ops(tag: str, customers: int) -> Path:
     return path
 
 
-def _run(store: object) -> object:
+def _run(store: object, as_of: date = AS_OF) -> object:
     import pandas as pd
 
     from livebase.segments.run import SegmentationRun
 
-    return SegmentationRun(AS_OF, 0, pd.DataFrame(), pd.DataFrame(), {}, {})
+    return SegmentationRun(
+        as_of=as_of,
+        customers=0,
+        kpis=pd.DataFrame(),
+        thresholds=pd.DataFrame(),
+        job_matrices={},
+        history_paths={},
+    )
 
 
 def publish(customers: int) -> str:

@@ -23,7 +23,6 @@ repeat, and the load average is printed before and after every run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -88,11 +87,10 @@ def run_phases(customers: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with Store.open(_paths(customers)[0], read_only=True) as store:
         for phase in PHASES:
-            run = _run(store)
             as_of, now = AS_OF, NOW
             if phase == "next":
                 as_of, now = AS_OF + timedelta(days=1), NOW + timedelta(days=1)
-                run = dataclasses.replace(run, as_of=as_of)  # type: ignore[type-var]
+            run = _run(store, as_of)
             started = time.perf_counter()
             with WalWatch(path) as watch:
                 done = publish_status(
