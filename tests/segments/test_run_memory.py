@@ -8,6 +8,8 @@ import textwrap
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from livebase.features import FeaturesSettings, features_sql
 from livebase.segments import SegmentsSettings, run_segmentation
 from livebase.store import Store
@@ -74,12 +76,10 @@ def test_the_tables_read_later_are_those_the_run_wrote(tmp_path: Path) -> None:
                 "SELECT scheme, segment, customers FROM segment_snapshots WHERE as_of = ?", [AS_OF]
             ).fetchall()
         }
-        # the features a run kept: its narrow table and view, equal to the features' SELECT
-        stored = [r[0] for r in store.con.execute("DESCRIBE lb_features__stored").fetchall()]
+        # the features a run collected (read through its narrow view): the features' SELECT
         full = store.con.execute(
             f"SELECT * FROM ({features_sql(FeaturesSettings(), AS_OF)}) ORDER BY customer_id"
-        ).fetchall()
-        view = store.con.execute("SELECT * FROM lb_features ORDER BY customer_id").fetchall()
+        ).df()
     kpis = {
         (s, g): c
         for s, g, c in zip(
@@ -92,5 +92,31 @@ def test_the_tables_read_later_are_those_the_run_wrote(tmp_path: Path) -> None:
     assert set(run.thresholds["scheme"]) == {"rfm"}
     assert run.job_matrices == {}
     assert len(run.features) == 300 and len(run.assignments) == 900
-    assert view == full
-    assert "p_alive" not in stored and "orders_total" not in stored and "customer_id" in stored
+    pd.testing.assert_frame_equal(run.features, full)
+
+
+def test_a_run_leaves_no_features_behind_and_an_engine_run_may_follow(tmp_path: Path) -> None:
+    """The features' view and table are dropped at the end of a run (their memory with them),
+    so the pipeline on the same connection, which materialises ``lb_features`` as a table,
+    runs after it, and a second run after that."""
+    from livebase.segments.engine_run import run_on_engine
+    from livebase.store.engine import DuckDBEngine
+
+    path = tmp_path / "school.duckdb"
+    _school(path)
+    with Store.open(path) as store:
+        first = run_segmentation(
+            store, FeaturesSettings(), SegmentsSettings(), AS_OF, ran_at=datetime(2026, 7, 1)
+        )
+        left = store.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'lb_%' "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'lb_%'"
+        ).fetchall()
+        on_engine = run_on_engine(
+            DuckDBEngine(store.con), FeaturesSettings(), SegmentsSettings(), AS_OF
+        )
+        again = run_segmentation(
+            store, FeaturesSettings(), SegmentsSettings(), AS_OF, ran_at=datetime(2026, 7, 1)
+        )
+    assert left == []
+    assert on_engine.features.num_rows == first.customers == again.customers == 300

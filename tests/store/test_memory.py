@@ -81,3 +81,13 @@ def test_the_default_limit_is_set_back_exactly() -> None:
     for _ in range(3):  # no drift, run after run
         release_memory(con, limit="2GB")
     assert con.execute("SELECT current_setting('memory_limit')").fetchall() == two
+
+
+def test_a_limit_the_caller_set_is_kept_when_not_named() -> None:
+    """Without ``limit``, the limit in force is read and set back: never DuckDB's default
+    instead of the caller's."""
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '6GB'")
+    shown = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    release_memory(con)
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == shown

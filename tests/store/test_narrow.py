@@ -97,3 +97,19 @@ def test_a_plain_table_of_the_name_is_replaced() -> None:
     con.execute("CREATE TEMP TABLE f AS SELECT 1 AS a")
     create_narrow_table(con, "f", "SELECT 2 AS a, CAST(NULL AS INTEGER) AS b")
     assert con.execute("SELECT * FROM f").fetchall() == [(2, None)]
+
+
+def test_a_select_the_view_could_not_name_is_stored_whole() -> None:
+    """A star, an unnamed expression or two names equal but for case: stored as is."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 1 AS a, 2 AS b")
+    for select in (
+        "SELECT *, CAST(NULL AS DOUBLE) AS p FROM t",
+        "SELECT a + 1, CAST(NULL AS DOUBLE) AS p FROM t",
+        "SELECT a AS x, a AS X FROM t",
+    ):
+        assert create_narrow_table(con, "w", select) == []
+        assert con.execute("SELECT * FROM w").fetchall() == con.execute(select).fetchall()
+        described = con.execute("DESCRIBE w").fetchall()
+        if "X" not in select:  # a table of x and X: DuckDB itself names the second X_1
+            assert described == con.execute(f"DESCRIBE ({select})").fetchall()

@@ -71,7 +71,7 @@ from livebase.segments.settings import (
 from livebase.store import Store
 from livebase.store.fetched import FetchedRows
 from livebase.store.memory import release_memory
-from livebase.store.narrow import create_narrow_table
+from livebase.store.narrow import create_narrow_table, drop_narrow_table
 from livebase.store.settings import EngineSettings
 
 if TYPE_CHECKING:  # imported when a run's results are fetched (``_frame``)
@@ -339,6 +339,7 @@ def run_segmentation(
             con.execute(f"DROP {kinds[name]} IF EXISTS {table}")
         con.execute(f"DROP TABLE IF EXISTS {_SCORED}")
         con.execute(f"DROP TABLE IF EXISTS {_KPIS}")
+        drop_narrow_table(con, _FEATURES)
 
     def kpis() -> pd.DataFrame:
         frame = order_kpis(kpi_rows.frame().drop(columns="ltv"), segments)

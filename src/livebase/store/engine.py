@@ -30,6 +30,7 @@ import duckdb
 import sqlglot
 
 from livebase.errors import StoreError
+from livebase.store.narrow import drop_narrow_table
 
 if TYPE_CHECKING:  # imported by DuckDB when a result is fetched as one
     import pyarrow as pa
@@ -99,7 +100,8 @@ class DuckDBEngine:
         return table
 
     def materialize(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS\n{sql}")
+        drop_narrow_table(self.con, name)  # a segmentation's lb_features may be a view
+        self.con.execute(f"CREATE TEMP TABLE {name} AS\n{sql}")
 
     def drop(self, name: str) -> None:
-        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        drop_narrow_table(self.con, name)

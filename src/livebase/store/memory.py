@@ -8,7 +8,8 @@ after the features then allocate more on top of it: the peak of a run. ``release
 evicts the cached blocks of persistent tables and makes the allocator return what it holds,
 by lowering DuckDB's ``memory_limit`` for one statement and setting it back: DuckDB evicts
 down to a new limit and flushes its allocator when the limit is set. Temporary tables and
-everything pinned stay where they are (the lowered limit leaves room for them).
+everything pinned stay where they are (the lowered limit leaves room for them). The limit is
+the database's: another connection to it sees the lowered limit for that one statement.
 
 >>> import duckdb
 >>> con = duckdb.connect()
@@ -59,8 +60,9 @@ def release_memory(
 ) -> MemoryRelease:
     """Evict the cached blocks of persistent tables and flush DuckDB's allocator (see the
     module docstring). ``limit``: the memory limit in force, as written in livebase.yaml
-    (``engine.memory_limit``), set back afterwards; None: DuckDB's default. (A limit read back
-    from DuckDB is rounded, 1.8 GiB for 2GB, and would drift if written back.) ``headroom``:
+    (``engine.memory_limit``), set back afterwards. None: the limit in force is read from
+    DuckDB and set back (DuckDB's default exactly; another limit as DuckDB shows it, rounded:
+    1.8 GiB for 2GB, which is why a caller that knows the limit passes it). ``headroom``:
     the room left above what stays (temporary tables, pinned buffers), so that nothing but
     the cache has to go. If DuckDB refuses the lowered limit, things stay as they were.
 
@@ -76,15 +78,18 @@ def release_memory(
     cached = usage.get("BASE_TABLE", 0)
     staying = sum(usage.values()) - cached
     lowered = max(_MIB, staying + headroom)
+    before = _limit(con)
     try:
         con.execute(f"SET memory_limit = '{(lowered + _MIB - 1) // _MIB}MiB'")
     except duckdb.Error:  # could not free enough: keep the cache
         pass
     finally:
-        if limit is None:
-            con.execute("RESET memory_limit")
-        else:
+        if limit is not None:
             con.execute(f"SET memory_limit = '{limit}'")
+        else:  # the default if it was in force, else the limit as DuckDB showed it
+            con.execute("RESET memory_limit")
+            if before is not None and _limit(con) != before:
+                con.execute(f"SET memory_limit = '{before}'")
     after = _usage(con)
     return MemoryRelease(
         cached_before=cached,

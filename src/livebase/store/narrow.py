@@ -69,6 +69,14 @@ def _free_columns(select: exp.Select) -> dict[str, str]:
     return free
 
 
+def _projectable(select: exp.Select) -> bool:
+    """Whether the view can name every column: no star, no unnamed expression, no two names
+    equal but for case (DuckDB would rename the second)."""
+    names = [p.alias_or_name for p in select.expressions]
+    folded = [n.lower() for n in names]
+    return "*" not in names and "" not in names and len(set(folded)) == len(folded)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -97,10 +105,12 @@ def create_narrow_table(con: duckdb.DuckDBPyConnection, name: str, select_sql: s
     except sqlglot.errors.ParseError:
         tree = None
     stored = f"{name}__stored"
-    if not isinstance(tree, exp.Select) or not (free := _free_columns(tree)):
+    free = _free_columns(tree) if isinstance(tree, exp.Select) and _projectable(tree) else {}
+    if not free:
         con.execute(f"CREATE TEMP TABLE {_quote(stored)} AS\n{select_sql}")
         con.execute(f"CREATE TEMP VIEW {_quote(name)} AS SELECT * FROM {_quote(stored)}")
         return []
+    assert isinstance(tree, exp.Select)
     names = [p.alias_or_name for p in tree.expressions]
     if all(n in free for n in names):  # a table has a column: the first one is stored
         free.pop(names[0])
