@@ -74,7 +74,7 @@ from livebase.store.memory import release_memory
 from livebase.store.narrow import create_narrow_table, drop_narrow_table
 from livebase.store.settings import EngineSettings
 
-if TYPE_CHECKING:  # imported when a run's results are fetched (``_frame``)
+if TYPE_CHECKING:  # imported when a run's tables are first read (run_result.SegmentationRun)
     import pandas as pd
 
 __all__ = [
